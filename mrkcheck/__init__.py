@@ -1,0 +1,1 @@
+"""mrkcheck: a model checker for AWS KMS multi-Region keys."""

@@ -1,0 +1,337 @@
+"""The ``mrkcheck`` command: the only module that sees every layer.
+
+Exit codes follow TLC's: 0 all properties hold, 12 safety violation, 13 liveness violation,
+11 deadlock, 75 evaluation error, 150 bad model or configuration, 255 internal error.
+Bad input is one line on stderr, never a traceback; Ctrl-C prints what was found so far.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mrkcheck.compile import EvaluationError
+from mrkcheck.mutation import Mutant
+from mrkcheck.report import progress_line, summary_text
+from mrkcheck.result import (
+    EXIT_BAD_INPUT,
+    EXIT_EVALUATION,
+    EXIT_INTERNAL,
+    CheckResult,
+    Stats,
+)
+from mrkcheck.spec import Model, ModelError
+
+# Models known by name; anything else is given as ``module:function``.
+MODELS = {
+    "kms": "mrkcheck.model.kms:build",
+    "twophase": "mrkcheck.examples.twophase:build",
+}
+DEFAULT_MODEL = "kms"
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed as one line, exit code 150."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 150, as DESIGN.md asks
+        raise UsageError(message)
+
+
+# --- model loading --------------------------------------------------------------------------------
+
+
+def load_factory(spec: str) -> Callable[..., Model]:
+    target = MODELS.get(spec, spec)
+    if ":" not in target:
+        raise UsageError(
+            f"unknown model {spec!r}: use one of {', '.join(MODELS)} or module:function"
+        )
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"cannot import model module {module_name!r}: {exc}") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise UsageError(f"{module_name} has no model function {attr!r}")
+    return factory
+
+
+def load_mutants(spec: str) -> dict[str, Mutant]:
+    module_name = MODELS.get(spec, spec).partition(":")[0]
+    package = module_name.rsplit(".", 1)[0]
+    for candidate in (f"{package}.mutants", f"{module_name}_mutants", module_name):
+        try:
+            module = importlib.import_module(candidate)
+        except ImportError:
+            continue
+        if hasattr(module, "MUTANTS"):
+            return {m.name: m for m in module.MUTANTS}
+    return {}
+
+
+def factory_options(factory: Callable[..., Model]) -> dict[str, inspect.Parameter]:
+    return {
+        name: p
+        for name, p in inspect.signature(factory).parameters.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+
+
+def parse_value(name: str, text: str, param: inspect.Parameter) -> Any:
+    """Convert an option's text by the type of its default value."""
+    default = param.default
+    if isinstance(default, bool):
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise UsageError(f"option {name} takes true or false, not {text!r}")
+    if isinstance(default, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise UsageError(f"option {name} takes a whole number, not {text!r}") from None
+    return text
+
+
+def build_model(args: argparse.Namespace) -> tuple[Model, dict[str, Any]]:
+    factory = load_factory(args.model)
+    known = factory_options(factory)
+    given: dict[str, str] = {}
+    for flag in ("rm", "regions", "key_sets", "partitions"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            given[flag] = value
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set takes key=value, not {item!r}")
+        given[key.strip().replace("-", "_")] = value.strip()
+    options: dict[str, Any] = {}
+    for key, text in given.items():
+        if key not in known:
+            choices = ", ".join(sorted(known)) or "none"
+            raise UsageError(f"model {args.model} has no option {key!r} (options: {choices})")
+        options[key] = parse_value(key, str(text), known[key])
+    builder: Callable[..., Model] = factory
+    if getattr(args, "mutant", None):
+        mutants = load_mutants(args.model)
+        if args.mutant not in mutants:
+            raise UsageError(
+                f"unknown mutant {args.mutant!r} (known: {', '.join(sorted(mutants)) or 'none'})"
+            )
+        builder = mutants[args.mutant].build
+    model = builder(**options)
+    if getattr(args, "property", None):
+        model = model.select(args.property)
+    return model, options
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+def _progress_printer() -> Callable[[Stats], None] | None:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(stats: Stats) -> None:
+        sys.stderr.write("\r\033[K" + progress_line(stats))
+        sys.stderr.flush()
+
+    return show
+
+
+def _clear_progress() -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from mrkcheck.explicit import Limits, check
+
+    model, _ = build_model(args)
+    limits = Limits(args.max_states, args.max_depth, args.max_seconds)
+    result = check(
+        model,
+        symmetry=args.symmetry,
+        deadlock=args.deadlock,
+        limits=limits,
+        progress=_progress_printer(),
+        stop_when_all_violated=False,
+    )
+    _clear_progress()
+    if args.mutant:
+        result.options["mutant"] = args.mutant
+    written = write_traces(result, args.out) if args.out else []
+    emit(result, args, written)
+    if result.stopped == "interrupted":
+        print("interrupted: statistics above are partial", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return result.exit_code
+
+
+def write_traces(result: CheckResult, out: str) -> list[str]:
+    from mrkcheck.traces.itf import write_itf
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    traces = [(r.name, r.trace) for r in result.properties if r.trace is not None]
+    if result.deadlock is not None:
+        traces.append(("deadlock", result.deadlock))
+    for name, trace in traces:
+        path = folder / f"{result.model}-{name}.itf.json"
+        write_itf(trace, path)
+        written.append(str(path))
+    return written
+
+
+def emit(result: CheckResult, args: argparse.Namespace, written: list[str]) -> None:
+    if args.json is not None:
+        summary = result.summary()
+        summary["traces"] = written
+        text = json.dumps(summary, indent=2, sort_keys=True)
+        if args.json == "-":
+            print(text)
+            return
+        Path(args.json).write_text(text + "\n")
+    print(summary_text(result))
+    for path in written:
+        print(f"wrote {path}")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    what = args.what
+    if what == "models":
+        for name, target in MODELS.items():
+            print(f"{name:10} {target}")
+        return 0
+    factory = load_factory(args.model)
+    if what == "options":
+        for name, param in factory_options(factory).items():
+            print(f"{name:32} default {param.default!r}")
+        describe = getattr(inspect.getmodule(factory), "OPTION_DOCS", {})
+        if describe:
+            print()
+            for name, text in describe.items():
+                print(f"{name}: {text}")
+        return 0
+    if what == "properties":
+        model = factory()
+        for p in model.properties:
+            extra = "  (expected: violated)" if p.expected == "violated" else ""
+            print(f"{p.name:40} {p.kind:10} {p.rule}{extra}")
+        return 0
+    if what == "mutants":
+        for m in load_mutants(args.model).values():
+            print(f"{m.name:40} breaks {m.breaks}: {m.description}")
+        return 0
+    if what == "actions":
+        model = factory()
+        for name in model.action_names:
+            inst = next(i for i in model.instances if i.action == name)
+            kind = "environment" if inst.environment else "api"
+            print(f"{name:32} {kind:12} {(inst.doc.splitlines() or [''])[0]}")
+        return 0
+    raise UsageError(f"unknown list {what!r}")
+
+
+# --- argument parsing -----------------------------------------------------------------------------
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", nargs="?", default=DEFAULT_MODEL, help="model name or module:function")
+    p.add_argument("--regions", help="Regions: a number, or names (us-east-1,eu-west-1,...)")
+    p.add_argument("--key-sets", dest="key_sets", type=str, help="number of key sets")
+    p.add_argument("--partitions", help="partitions: a number, or one name per Region")
+    p.add_argument("--rm", type=str, help="resource managers (twophase)")
+    p.add_argument("--set", "-D", action="append", metavar="KEY=VALUE", help="any model option")
+    p.add_argument("--mutant", help="check a seeded bug from the model's catalogue")
+    p.add_argument("--property", action="append", help="check only this property (repeatable)")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mrkcheck", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    check = sub.add_parser("check", help="explore every reachable state and check properties")
+    _add_model_options(check)
+    check.add_argument(
+        "--symmetry",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="count each class of states equal up to a permutation of symmetric elements once",
+    )
+    check.add_argument("--deadlock", action=argparse.BooleanOptionalAction, default=True)
+    check.add_argument("--max-states", type=int, help="stop after this many distinct states")
+    check.add_argument("--max-depth", type=int, help="stop at this BFS depth")
+    check.add_argument("--max-seconds", type=float, help="stop after this many seconds")
+    check.add_argument("--json", nargs="?", const="-", help="JSON summary to stdout or FILE")
+    check.add_argument("--out", help="write counterexample traces (ITF) to this folder")
+    check.set_defaults(run=cmd_check)
+
+    lister = sub.add_parser("list", help="list models, options, properties, mutants or actions")
+    lister.add_argument("what", choices=["models", "options", "properties", "mutants", "actions"])
+    lister.add_argument("model", nargs="?", default=DEFAULT_MODEL)
+    lister.set_defaults(run=cmd_list)
+
+    for extra in _extension_commands():
+        extra(sub)
+    return parser
+
+
+def _extension_commands() -> list[Callable[[Any], None]]:
+    """Subcommands contributed by other modules (prove, trace, graph...), if present."""
+    found = []
+    for module_name in ("mrkcheck.cli_prove", "mrkcheck.traces.cli", "mrkcheck.cli_project"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        found.append(module.register)
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "command", None):
+            parser.print_help()
+            return EXIT_BAD_INPUT
+        return int(args.run(args))
+    except UsageError as exc:
+        print(f"mrkcheck: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ModelError as exc:
+        print(f"mrkcheck: bad model or options: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except EvaluationError as exc:
+        print(f"mrkcheck: evaluation error: {exc}", file=sys.stderr)
+        return EXIT_EVALUATION
+    except KeyboardInterrupt:
+        print("mrkcheck: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        if os.environ.get("MRKCHECK_DEBUG"):
+            raise
+        print(f"mrkcheck: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Compile a model's expressions to straight-line Python, once per model.
+
+The explicit engine calls one generated function per state, ``step(s, out, bad)``, which tries every
+action instance in order: the guards as one short-circuiting condition, the effects as a tuple
+built by slicing the pre-state (a few C-level copies instead of a Python loop), and the action
+properties of that instance on the new state. Invariants compile to ``violated(s)``, which returns
+None on the fast path where every invariant holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mrkcheck.expr import And, Arith, Compare, Const, Expr, Ite, Not, Or, Var
+from mrkcheck.spec import ACTION, ALWAYS, SOMETIMES, ActionInstance, Model, ModelError, State
+
+
+class EvaluationError(RuntimeError):
+    """A successor would hold a value outside its variable's domain (exit code 75)."""
+
+
+def to_python(expr: Expr, pre: str = "s", post: str = "t") -> str:
+    """Python source for ``expr``, reading slots of the tuples named ``pre`` and ``post``."""
+    if isinstance(expr, Const):
+        return str(expr.value)
+    if isinstance(expr, Var):
+        return f"{post if expr.primed else pre}[{expr.slot}]"
+    if isinstance(expr, Not):
+        return f"(not {to_python(expr.arg, pre, post)})"
+    if isinstance(expr, And):
+        return "(" + " and ".join(to_python(a, pre, post) for a in expr.args) + ")"
+    if isinstance(expr, Or):
+        return "(" + " or ".join(to_python(a, pre, post) for a in expr.args) + ")"
+    if isinstance(expr, Ite):
+        c, a, b = (to_python(x, pre, post) for x in (expr.cond, expr.then, expr.other))
+        return f"({a} if {c} else {b})"
+    if isinstance(expr, (Compare, Arith)):
+        return f"({to_python(expr.left, pre, post)} {expr.op} {to_python(expr.right, pre, post)})"
+    raise ModelError(f"cannot compile expression node {expr!r}")
+
+
+def _possible_values(expr: Expr) -> set[int] | None:
+    """The values an effect can produce, when known statically (constants and their if-then-else)."""
+    if isinstance(expr, Const):
+        return {expr.value}
+    if isinstance(expr, Ite):
+        a, b = _possible_values(expr.then), _possible_values(expr.other)
+        return None if a is None or b is None else a | b
+    if isinstance(expr, (Compare, And, Or, Not)):
+        return {0, 1}
+    return None
+
+
+def _out_of_domain(label: str, slot_name: str, value: int) -> None:
+    raise EvaluationError(f"{label} would set {slot_name} to {value}, outside its domain")
+
+
+@dataclass
+class Compiled:
+    """The generated functions of one model, plus the source for inspection."""
+
+    step: Callable[[State, list, list], None]
+    violated: Callable[[State], list[int] | None]
+    satisfied: Callable[[State], list[int]]
+    terminal: Callable[[State], bool]
+    invariants: list[int]  # property positions checked by ``violated``
+    goals: list[int]  # property positions of ``sometimes`` properties
+    action_properties: list[int]
+    source: str
+
+
+def compile_model(model: Model) -> Compiled:
+    """Generate and compile the step, invariant and goal functions of ``model``."""
+    props = model.properties
+    invariants = [i for i, p in enumerate(props) if p.kind == ALWAYS]
+    goals = [i for i, p in enumerate(props) if p.kind == SOMETIMES]
+    action_props = [i for i, p in enumerate(props) if p.kind == ACTION]
+    domains = _slot_domains(model)
+
+    lines = ["def step(s, out, bad):"]
+    for index, inst in enumerate(model.instances):
+        lines.extend(_instance_code(index, inst, model, action_props, domains))
+    lines.append("    return None")
+
+    lines.append("def violated(s):")
+    checks = [to_python(props[i].expr) for i in invariants]  # type: ignore[arg-type]
+    if checks:
+        lines.append(f"    if {' and '.join(checks)}:")
+        lines.append("        return None")
+        lines.append(
+            f"    return [p for p, ok in zip({invariants!r}, ({', '.join(checks)},)) if not ok]"
+        )
+    else:
+        lines.append("    return None")
+
+    lines.append("def satisfied(s):")
+    goal_src = [to_python(props[i].expr) for i in goals]  # type: ignore[arg-type]
+    if goal_src:
+        lines.append(f"    return [p for p, ok in zip({goals!r}, ({', '.join(goal_src)},)) if ok]")
+    else:
+        lines.append("    return []")
+
+    lines.append("def terminal(s):")
+    lines.append(f"    return bool({to_python(model.terminal) if model.terminal else 'False'})")
+
+    source = "\n".join(lines) + "\n"
+    namespace: dict = {"_oob": _out_of_domain}
+    exec(compile(source, f"<mrkcheck:{model.name}>", "exec"), namespace)  # noqa: S102
+    return Compiled(
+        namespace["step"],
+        namespace["violated"],
+        namespace["satisfied"],
+        namespace["terminal"],
+        invariants,
+        goals,
+        action_props,
+        source,
+    )
+
+
+def _slot_domains(model: Model) -> dict[int, tuple[int, int, str]]:
+    return {slot: (v.domain.lo, v.domain.hi, v[idx].label) for v, idx, slot in model.schema.slots()}
+
+
+def _instance_code(
+    index: int,
+    inst: ActionInstance,
+    model: Model,
+    action_props: list[int],
+    domains: dict[int, tuple[int, int, str]],
+) -> list[str]:
+    guard = to_python(inst.enabled)
+    code = [f"    # {index}: {inst.label}", f"    if {guard}:"]
+    pad = "        "
+    values: dict[int, str] = {}
+    for target, value in sorted(inst.effects, key=lambda e: e[0].slot):
+        lo, hi, name = domains[target.slot]
+        possible = _possible_values(value)
+        src = to_python(value)
+        if possible is not None and all(lo <= v <= hi for v in possible):
+            values[target.slot] = src
+        else:
+            temp = f"v{target.slot}"
+            code.append(f"{pad}{temp} = {src}")
+            code.append(f"{pad}if not {lo} <= {temp} <= {hi}:")
+            code.append(f"{pad}    _oob({inst.label!r}, {name!r}, {temp})")
+            values[target.slot] = temp
+    code.append(f"{pad}t = {_rebuild(values, model.schema.width)}")
+    code.append(f"{pad}out.append(({index}, t))")
+    for p in action_props:
+        expr = model.properties[p].for_action(inst)
+        if expr is not None:
+            code.append(f"{pad}if not {to_python(expr)}:")
+            code.append(f"{pad}    bad.append(({p}, {index}, t))")
+    return code
+
+
+def _rebuild(values: dict[int, str], width: int) -> str:
+    """A tuple expression equal to ``s`` with the given slots replaced, built from slices."""
+    if not values:
+        return "s"
+    parts: list[str] = []
+    start = 0
+    for slot in sorted(values):
+        if slot > start:
+            parts.append(f"s[{start}:{slot}]")
+        parts.append(f"({values[slot]},)")
+        start = slot + 1
+    if start < width:
+        parts.append(f"s[{start}:]")
+    return " + ".join(parts)

@@ -1,0 +1,285 @@
+"""The explicit-state engine: breadth-first search, so every counterexample is a shortest one.
+
+The search keeps a dictionary from each distinct (canonical) state to the state it was first reached
+from and the action instance that led there; traces are rebuilt from those links and, under
+symmetry reduction, replayed from the concrete initial state so that every trace is a real run.
+Counting follows TLC: ``generated`` is every successor computed (self-loops and duplicates
+included) plus the initial states; ``depth`` is the number of BFS levels.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mrkcheck.compile import Compiled, compile_model
+from mrkcheck.result import (
+    HOLDS,
+    UNKNOWN,
+    VIOLATED,
+    CheckResult,
+    PropertyResult,
+    Stats,
+    Step,
+    Trace,
+)
+from mrkcheck.spec import ACTION, ALWAYS, EVENTUALLY, SOMETIMES, Model, State
+from mrkcheck.symmetry import canonicalizer
+
+Progress = Callable[[Stats], None]
+
+
+@dataclass
+class Limits:
+    max_states: int | None = None
+    max_depth: int | None = None
+    max_seconds: float | None = None
+
+
+@dataclass
+class _Search:
+    """The mutable state of one breadth-first search."""
+
+    model: Model
+    compiled: Compiled
+    canon: Callable[[State], State] | None
+    parent: dict[State, tuple[State | None, int]] = field(default_factory=dict)
+    stats: Stats = field(default_factory=Stats)
+    violations: dict[int, Trace] = field(default_factory=dict)
+    witnesses: dict[int, Trace] = field(default_factory=dict)
+    deadlock: Trace | None = None
+
+
+def check(
+    model: Model,
+    *,
+    symmetry: bool = False,
+    deadlock: bool = True,
+    limits: Limits | None = None,
+    progress: Progress | None = None,
+    stop_when_all_violated: bool = True,
+) -> CheckResult:
+    """Explore every reachable state of ``model`` breadth-first and check its properties."""
+    limits = limits or Limits()
+    compiled = compile_model(model)
+    search = _Search(model, compiled, canonicalizer(model) if symmetry else None)
+    started = time.perf_counter()
+    stopped, complete = "exhausted", True
+    try:
+        stopped = _explore(search, deadlock, limits, progress, started, stop_when_all_violated)
+        complete = stopped == "exhausted"
+    except KeyboardInterrupt:
+        stopped, complete = "interrupted", False
+    search.stats.seconds = time.perf_counter() - started
+    return _result(search, complete, stopped, symmetry)
+
+
+def _explore(
+    search: _Search,
+    deadlock: bool,
+    limits: Limits,
+    progress: Progress | None,
+    started: float,
+    stop_when_all_violated: bool,
+) -> str:
+    model, compiled, canon, parent, stats = (
+        search.model,
+        search.compiled,
+        search.canon,
+        search.parent,
+        search.stats,
+    )
+    names = [inst.action for inst in model.instances]
+    fired = [0] * len(names)
+    found = [0] * len(names)
+    frontier: list[State] = []
+    for s0 in model.initial:
+        stats.generated += 1
+        c = canon(s0) if canon else s0
+        if c not in parent:
+            parent[c] = (None, -1)
+            frontier.append(c)
+            _check_state(search, c)
+    stats.levels.append(len(frontier))
+    stats.depth = 1 if frontier else 0
+    step, violated = compiled.step, compiled.violated
+    has_goals = bool(compiled.goals)
+    checked_props = len(compiled.invariants) + len(compiled.action_properties)
+    next_report = time.perf_counter() + 1.0
+    try:
+        while frontier:
+            if limits.max_depth is not None and stats.depth >= limits.max_depth:
+                return "max_depth"
+            upcoming: list[State] = []
+            for count, s in enumerate(frontier):
+                out: list[tuple[int, State]] = []
+                bad: list[tuple[int, int, State]] = []
+                step(s, out, bad)
+                stats.generated += len(out)
+                if not out and deadlock and search.deadlock is None and not compiled.terminal(s):
+                    search.deadlock = _trace_to(search, s, None)
+                for index, t in out:
+                    fired[index] += 1
+                    c = canon(t) if canon else t
+                    if c in parent:
+                        continue
+                    parent[c] = (s, index)
+                    found[index] += 1
+                    upcoming.append(c)
+                    if violated(c) is not None or has_goals:
+                        _check_state(search, c)
+                for prop, index, t in bad:
+                    if prop not in search.violations:
+                        search.violations[prop] = _trace_to(search, s, (index, t), prop)
+                if (
+                    stop_when_all_violated
+                    and checked_props
+                    and len(search.violations) >= checked_props
+                ):
+                    return "all_violated"
+                if count & 1023 == 0:
+                    now = time.perf_counter()
+                    if limits.max_seconds is not None and now - started > limits.max_seconds:
+                        return "max_seconds"
+                    if progress is not None and now >= next_report:
+                        stats.distinct, stats.queue = (
+                            len(parent),
+                            len(upcoming) + len(frontier) - count,
+                        )
+                        stats.seconds = now - started
+                        progress(stats)
+                        next_report = now + 1.0
+                if limits.max_states is not None and len(parent) >= limits.max_states:
+                    return "max_states"
+            frontier = upcoming
+            if frontier:
+                stats.depth += 1
+                stats.levels.append(len(frontier))
+        return "exhausted"
+    finally:
+        stats.distinct = len(parent)
+        stats.queue = len(frontier)
+        stats.fired = _per_action(names, fired)
+        stats.found = _per_action(names, found)
+
+
+def _per_action(names: list[str], counts: list[int]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for name, n in zip(names, counts, strict=True):
+        totals[name] = totals.get(name, 0) + n
+    return totals
+
+
+def _check_state(search: _Search, state: State) -> None:
+    bad = search.compiled.violated(state)
+    for prop in bad or ():
+        if prop not in search.violations:
+            search.violations[prop] = _trace_to(search, state, None, prop)
+    for prop in search.compiled.satisfied(state):
+        if prop not in search.witnesses:
+            search.witnesses[prop] = _trace_to(search, state, None, prop)
+
+
+def _trace_to(
+    search: _Search,
+    state: State,
+    last: tuple[int, State] | None,
+    prop: int | None = None,
+) -> Trace:
+    """The path from an initial state to ``state`` (then ``last``), as a real run of the model."""
+    chain: list[tuple[int, State]] = []
+    cursor: State | None = state
+    while cursor is not None:
+        prev, index = search.parent[cursor]
+        chain.append((index, cursor))
+        cursor = prev
+    chain.reverse()
+    if last is not None:
+        chain.append(last)
+    steps = _concretize(search, chain, prop if last is not None else None)
+    name = None if prop is None else search.model.properties[prop].name
+    return Trace(
+        search.model.schema, steps, None, search.model.name, name, dict(search.model.options)
+    )
+
+
+def _concretize(
+    search: _Search, chain: list[tuple[int, State]], action_prop: int | None
+) -> list[Step]:
+    """Replay a chain of canonical states from a concrete initial state (identity without symmetry)."""
+    model, canon = search.model, search.canon
+    instances = model.instances
+    if canon is None:
+        return [_step(model, i, s) for i, s in chain]
+    target0 = chain[0][1]
+    current = next(s for s in model.initial if canon(s) == target0)
+    steps = [_step(model, -1, current)]
+    for position, (index, target) in enumerate(chain[1:], start=1):
+        out: list[tuple[int, State]] = []
+        bad: list[tuple[int, int, State]] = []
+        search.compiled.step(current, out, bad)
+        wanted = instances[index].action
+        is_last = position == len(chain) - 1
+        candidates = [
+            (i, t)
+            for i, t in out
+            if canon(t) == canon(target)
+            and (not is_last or action_prop is None or (action_prop, i, t) in bad)
+        ]
+        candidates.sort(key=lambda it: instances[it[0]].action != wanted)
+        index, current = candidates[0]
+        steps.append(_step(model, index, current))
+    return steps
+
+
+def _step(model: Model, index: int, state: State) -> Step:
+    if index < 0:
+        return Step(None, (), state)
+    inst = model.instances[index]
+    return Step(inst.action, inst.params, state)
+
+
+def _result(search: _Search, complete: bool, stopped: str, symmetry: bool) -> CheckResult:
+    results = []
+    for position, prop in enumerate(search.model.properties):
+        if prop.kind in (ALWAYS, ACTION):
+            trace = search.violations.get(position)
+            status = VIOLATED if trace else (HOLDS if complete else UNKNOWN)
+        elif prop.kind == SOMETIMES:
+            trace = search.witnesses.get(position)
+            status = HOLDS if trace else (VIOLATED if complete else UNKNOWN)
+        else:
+            assert prop.kind == EVENTUALLY
+            trace, status = None, UNKNOWN  # liveness is the liveness engine's job
+        results.append(PropertyResult(prop, status, trace))
+    if stopped == "all_violated":
+        complete = False
+    return CheckResult(
+        model=search.model.name,
+        engine="explicit",
+        stats=search.stats,
+        properties=results,
+        complete=complete,
+        stopped=stopped,
+        deadlock=search.deadlock,
+        options={**dict(search.model.options), "symmetry": symmetry},
+    )
+
+
+def successors(
+    model: Model, state: State, compiled: Compiled | None = None
+) -> list[tuple[str, State]]:
+    """Every (action label, successor) of ``state``, in the model's action order."""
+    compiled = compiled or compile_model(model)
+    out: list[tuple[int, State]] = []
+    compiled.step(state, out, [])
+    return [(model.instances[i].label, t) for i, t in out]
+
+
+def reachable(model: Model, symmetry: bool = False) -> dict[State, tuple[State | None, int]]:
+    """The full parent map of the reachable graph (for tests, graph export and cross-checks)."""
+    compiled = compile_model(model)
+    search = _Search(model, compiled, canonicalizer(model) if symmetry else None)
+    _explore(search, False, Limits(), None, time.perf_counter(), False)
+    return search.parent

@@ -1,0 +1,336 @@
+"""The expression language shared by every engine.
+
+Guards, effects and properties are written as small immutable expression trees, so that one model
+text can be compiled to Python (the explicit engine) and translated to Z3 (the symbolic engine).
+Quantifiers expand over a finite universe when the expression is built, so an expression that
+reaches an engine is ground: it mentions only constants and state-variable slots.
+
+Booleans and small integers are the only sorts. Building an ill-sorted expression (``and`` of an
+integer, ``+`` of a boolean) raises :class:`ExprError` at once, with the offending operand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+BOOL = "bool"
+INT = "int"
+
+
+class ExprError(TypeError):
+    """An expression was built from operands of the wrong sort."""
+
+
+class Expr:
+    """Base of all expression nodes. Operators build new nodes; ``==`` stays structural equality."""
+
+    sort: str = INT
+
+    def __and__(self, other: ExprLike) -> Expr:
+        return and_(self, other)
+
+    def __rand__(self, other: ExprLike) -> Expr:
+        return and_(other, self)
+
+    def __or__(self, other: ExprLike) -> Expr:
+        return or_(self, other)
+
+    def __ror__(self, other: ExprLike) -> Expr:
+        return or_(other, self)
+
+    def __invert__(self) -> Expr:
+        return not_(self)
+
+    def __add__(self, other: ExprLike) -> Expr:
+        return arith("+", self, other)
+
+    def __sub__(self, other: ExprLike) -> Expr:
+        return arith("-", self, other)
+
+    def eq(self, other: ExprLike) -> Expr:
+        return compare("==", self, other)
+
+    def ne(self, other: ExprLike) -> Expr:
+        return compare("!=", self, other)
+
+    def lt(self, other: ExprLike) -> Expr:
+        return compare("<", self, other)
+
+    def le(self, other: ExprLike) -> Expr:
+        return compare("<=", self, other)
+
+    def gt(self, other: ExprLike) -> Expr:
+        return compare("<", lift(other), self)
+
+    def ge(self, other: ExprLike) -> Expr:
+        return compare("<=", lift(other), self)
+
+    def implies(self, other: ExprLike) -> Expr:
+        return implies(self, other)
+
+    def isin(self, *values: ExprLike) -> Expr:
+        """True when the value equals one of ``values`` (a finite disjunction)."""
+        return or_(*(self.eq(v) for v in values))
+
+
+ExprLike = Expr | int | bool
+
+
+@dataclass(frozen=True)
+class Const(Expr):
+    value: int
+    sort: str = INT
+
+    def __repr__(self) -> str:
+        return repr(bool(self.value)) if self.sort == BOOL else repr(self.value)
+
+
+TRUE = Const(1, BOOL)
+FALSE = Const(0, BOOL)
+
+
+@dataclass(frozen=True)
+class Var(Expr):
+    """One slot of the state vector: variable ``name`` at ``index``; ``primed`` reads the post-state."""
+
+    slot: int
+    name: str
+    index: tuple[str, ...]
+    sort: str
+    primed: bool = False
+
+    @property
+    def next(self) -> Var:
+        """The same slot in the post-state (for action properties)."""
+        return Var(self.slot, self.name, self.index, self.sort, True)
+
+    @property
+    def label(self) -> str:
+        text = self.name + (f"[{','.join(self.index)}]" if self.index else "")
+        return text + ("'" if self.primed else "")
+
+    def __repr__(self) -> str:
+        return self.label
+
+
+@dataclass(frozen=True)
+class Not(Expr):
+    arg: Expr
+    sort: str = BOOL
+
+
+@dataclass(frozen=True)
+class And(Expr):
+    args: tuple[Expr, ...]
+    sort: str = BOOL
+
+
+@dataclass(frozen=True)
+class Or(Expr):
+    args: tuple[Expr, ...]
+    sort: str = BOOL
+
+
+@dataclass(frozen=True)
+class Ite(Expr):
+    cond: Expr
+    then: Expr
+    other: Expr
+    sort: str = INT
+
+
+@dataclass(frozen=True)
+class Compare(Expr):
+    op: str  # one of == != < <=
+    left: Expr
+    right: Expr
+    sort: str = BOOL
+
+
+@dataclass(frozen=True)
+class Arith(Expr):
+    op: str  # one of + -
+    left: Expr
+    right: Expr
+    sort: str = INT
+
+
+def lift(value: ExprLike) -> Expr:
+    """Turn a Python bool or int into a constant; pass expressions through."""
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, bool):
+        return TRUE if value else FALSE
+    if isinstance(value, int):
+        return Const(int(value), INT)
+    raise ExprError(f"cannot use {value!r} ({type(value).__name__}) in an expression")
+
+
+def _need(sort: str, expr: Expr, where: str) -> Expr:
+    if expr.sort != sort:
+        raise ExprError(f"{where} needs a {sort} operand, got {expr!r} ({expr.sort})")
+    return expr
+
+
+def _bools(values: Iterable[ExprLike], where: str) -> list[Expr]:
+    return [_need(BOOL, lift(v), where) for v in values]
+
+
+def and_(*args: ExprLike) -> Expr:
+    """Conjunction, folded: constants vanish or decide, nested conjunctions flatten."""
+    parts: list[Expr] = []
+    for arg in _bools(args, "and"):
+        if arg == FALSE:
+            return FALSE
+        if arg == TRUE:
+            continue
+        parts.extend(arg.args if isinstance(arg, And) else (arg,))
+    if not parts:
+        return TRUE
+    return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+
+def or_(*args: ExprLike) -> Expr:
+    """Disjunction, folded like :func:`and_`."""
+    parts: list[Expr] = []
+    for arg in _bools(args, "or"):
+        if arg == TRUE:
+            return TRUE
+        if arg == FALSE:
+            continue
+        parts.extend(arg.args if isinstance(arg, Or) else (arg,))
+    if not parts:
+        return FALSE
+    return parts[0] if len(parts) == 1 else Or(tuple(parts))
+
+
+def not_(arg: ExprLike) -> Expr:
+    expr = _need(BOOL, lift(arg), "not")
+    if isinstance(expr, Const):
+        return FALSE if expr.value else TRUE
+    if isinstance(expr, Not):
+        return expr.arg
+    return Not(expr)
+
+
+def implies(premise: ExprLike, conclusion: ExprLike) -> Expr:
+    return or_(not_(premise), conclusion)
+
+
+def ite(cond: ExprLike, then: ExprLike, other: ExprLike) -> Expr:
+    """If-then-else; both branches must have the same sort."""
+    c = _need(BOOL, lift(cond), "if-then-else condition")
+    a, b = lift(then), lift(other)
+    if a.sort != b.sort:
+        raise ExprError(f"if-then-else branches differ in sort: {a!r} ({a.sort}), {b!r} ({b.sort})")
+    if isinstance(c, Const):
+        return a if c.value else b
+    if a == b:
+        return a
+    return Ite(c, a, b, a.sort)
+
+
+def compare(op: str, left: ExprLike, right: ExprLike) -> Expr:
+    a, b = lift(left), lift(right)
+    if op in ("<", "<="):
+        _need(INT, a, op)
+        _need(INT, b, op)
+    elif a.sort != b.sort and not (_is_bit(a) or _is_bit(b)):
+        # Booleans are stored as 0/1, so comparing a bool variable with 0/1 is allowed.
+        raise ExprError(f"{op} compares {a!r} ({a.sort}) with {b!r} ({b.sort})")
+    if isinstance(a, Const) and isinstance(b, Const):
+        return lift(_COMPARE[op](a.value, b.value))
+    return Compare(op, a, b)
+
+
+def arith(op: str, left: ExprLike, right: ExprLike) -> Expr:
+    a = _need(INT, lift(left), op)
+    b = _need(INT, lift(right), op)
+    if isinstance(a, Const) and isinstance(b, Const):
+        return Const(a.value + b.value if op == "+" else a.value - b.value)
+    return Arith(op, a, b)
+
+
+def _is_bit(expr: Expr) -> bool:
+    return isinstance(expr, Const) and expr.value in (0, 1)
+
+
+_COMPARE: dict[str, Callable[[int, int], bool]] = {
+    "==": lambda x, y: x == y,
+    "!=": lambda x, y: x != y,
+    "<": lambda x, y: x < y,
+    "<=": lambda x, y: x <= y,
+}
+
+
+def forall(elements: Iterable[str], body: Callable[[str], ExprLike]) -> Expr:
+    """Finite universal quantifier, expanded over ``elements`` now."""
+    return and_(*(body(e) for e in elements))
+
+
+def exists(elements: Iterable[str], body: Callable[[str], ExprLike]) -> Expr:
+    """Finite existential quantifier, expanded over ``elements`` now."""
+    return or_(*(body(e) for e in elements))
+
+
+def count(elements: Iterable[str], body: Callable[[str], ExprLike]) -> Expr:
+    """How many elements satisfy ``body`` (an integer expression)."""
+    total: Expr = Const(0)
+    for e in elements:
+        total = arith("+", total, ite(body(e), 1, 0))
+    return total
+
+
+def variables_of(expr: Expr) -> list[Var]:
+    """Every variable occurrence in ``expr``, in a deterministic (depth-first) order."""
+    found: list[Var] = []
+
+    def walk(e: Expr) -> None:
+        if isinstance(e, Var):
+            found.append(e)
+        for child in children(e):
+            walk(child)
+
+    walk(expr)
+    return found
+
+
+def children(expr: Expr) -> tuple[Expr, ...]:
+    if isinstance(expr, Not):
+        return (expr.arg,)
+    if isinstance(expr, (And, Or)):
+        return expr.args
+    if isinstance(expr, Ite):
+        return (expr.cond, expr.then, expr.other)
+    if isinstance(expr, (Compare, Arith)):
+        return (expr.left, expr.right)
+    return ()
+
+
+def evaluate(expr: Expr, pre: tuple[int, ...], post: tuple[int, ...] | None = None) -> int:
+    """Interpret ``expr`` on a state (slow; for tests and one-off queries, not for search)."""
+    if isinstance(expr, Const):
+        return expr.value
+    if isinstance(expr, Var):
+        state = post if expr.primed else pre
+        if state is None:
+            raise ExprError(f"{expr!r} reads the post-state, which is not given")
+        return state[expr.slot]
+    if isinstance(expr, Not):
+        return int(not evaluate(expr.arg, pre, post))
+    if isinstance(expr, And):
+        return int(all(evaluate(a, pre, post) for a in expr.args))
+    if isinstance(expr, Or):
+        return int(any(evaluate(a, pre, post) for a in expr.args))
+    if isinstance(expr, Ite):
+        branch = expr.then if evaluate(expr.cond, pre, post) else expr.other
+        return evaluate(branch, pre, post)
+    if isinstance(expr, Compare):
+        return int(
+            _COMPARE[expr.op](evaluate(expr.left, pre, post), evaluate(expr.right, pre, post))
+        )
+    if isinstance(expr, Arith):
+        a, b = evaluate(expr.left, pre, post), evaluate(expr.right, pre, post)
+        return a + b if expr.op == "+" else a - b
+    raise ExprError(f"unknown expression node {expr!r}")

@@ -1,0 +1,89 @@
+"""Human-readable reports: the summary of a check and counterexample tables."""
+
+from __future__ import annotations
+
+from mrkcheck.result import VIOLATED, CheckResult, Stats, Trace
+
+
+def trace_table(trace: Trace, max_width: int = 18) -> str:
+    """Steps as columns, state slots as rows; a value that changed at that step is marked ``*``.
+
+    Only slots whose value changes somewhere in the trace are shown, so a long state vector
+    still prints as a compact table; unchanged slots are summarised in one line.
+    """
+    slots = trace.schema.slots()
+    moving = [
+        (var, idx, slot)
+        for var, idx, slot in slots
+        if len({step.state[slot] for step in trace.steps}) > 1
+    ]
+    header = ["step"] + [str(i) for i in range(len(trace.steps))]
+    actions = ["action"] + [_clip(step.label, max_width) for step in trace.steps]
+    rows = [header, actions]
+    for var, idx, slot in moving:
+        row = [var[idx].label]
+        for i, step in enumerate(trace.steps):
+            value = var.domain.show(step.state[slot])
+            changed = i > 0 and trace.steps[i - 1].state[slot] != step.state[slot]
+            row.append(("*" if changed else " ") + value)
+        rows.append(row)
+    widths = [max(len(r[c]) for r in rows) for c in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(2, "  ".join("-" * w for w in widths))
+    constant = len(slots) - len(moving)
+    if constant:
+        lines.append(f"({constant} other slots keep their initial value; * marks a change)")
+    return "\n".join(lines)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def stats_line(stats: Stats) -> str:
+    rate = stats.generated / stats.seconds if stats.seconds > 0 else 0.0
+    return (
+        f"{stats.distinct:,} distinct states, {stats.generated:,} generated, depth {stats.depth}, "
+        f"{stats.seconds:.2f}s ({rate:,.0f} generated/s)"
+    )
+
+
+def progress_line(stats: Stats) -> str:
+    rate = stats.generated / stats.seconds if stats.seconds > 0 else 0.0
+    return (
+        f"depth {stats.depth}: {stats.distinct:,} distinct, {stats.generated:,} generated, "
+        f"queue {stats.queue:,}, {rate:,.0f}/s"
+    )
+
+
+def summary_text(result: CheckResult, show_traces: bool = True) -> str:
+    """The text printed by ``mrkcheck check``: statistics, one line per property, counterexamples."""
+    out = [f"model {result.model} {_options(result.options)}", stats_line(result.stats)]
+    if not result.complete:
+        out.append(f"search stopped early ({result.stopped}): properties not violated are UNKNOWN")
+    for r in result.properties:
+        length = "" if r.trace is None else f" (trace of {len(r.trace)} steps)"
+        note = ""
+        if r.property.expected == VIOLATED:
+            note = " [documented counterexample: expected to be violated]"
+        out.append(f"  {r.status.upper():9} {r.property.kind:9} {r.name}{length}{note}")
+    if result.deadlock is not None:
+        out.append(f"  DEADLOCK  reached after {len(result.deadlock)} steps")
+    if show_traces:
+        for r in result.violations:
+            out.append("")
+            out.append(f"Property {r.name} is violated.")
+            if r.property.rule:
+                out.append(f"Rule: {r.property.rule}")
+            if r.trace is not None:
+                out.append(f"Counterexample ({len(r.trace)} steps):")
+                out.append(trace_table(r.trace))
+        if result.deadlock is not None:
+            out.append("")
+            out.append("Deadlock: no action is enabled in the last state.")
+            out.append(trace_table(result.deadlock))
+    return "\n".join(out)
+
+
+def _options(options: dict) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(options.items()))

@@ -1,0 +1,206 @@
+"""Results as data: traces, statistics and per-property verdicts. Printing is the reporters' job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mrkcheck.spec import Property, Schema, State
+
+HOLDS = "holds"
+VIOLATED = "violated"
+UNKNOWN = "unknown"  # the search stopped (limit, interrupt) before a verdict
+
+# Exit codes, as TLC's, so CI scripts that know TLC know these.
+EXIT_OK = 0
+EXIT_DEADLOCK = 11
+EXIT_SAFETY = 12
+EXIT_LIVENESS = 13
+EXIT_EVALUATION = 75
+EXIT_BAD_INPUT = 150
+EXIT_INTERNAL = 255
+
+
+@dataclass(frozen=True)
+class Step:
+    """One state of a trace and the action that led to it (``None`` for an initial state)."""
+
+    action: str | None
+    params: tuple[tuple[str, str], ...]
+    state: State
+
+    @property
+    def label(self) -> str:
+        if self.action is None:
+            return "Init"
+        return f"{self.action}({', '.join(f'{k}={v}' for k, v in self.params)})"
+
+
+@dataclass
+class Trace:
+    """A run of a model: ``steps[0]`` is initial; ``loop`` is the index a lasso returns to."""
+
+    schema: Schema
+    steps: list[Step]
+    loop: int | None = None
+    model: str = ""
+    property: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        """The number of transitions (so an initial state alone has length 0)."""
+        return len(self.steps) - 1
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Trace):
+            return NotImplemented
+        return (self.steps, self.loop, self.property, self.model) == (
+            other.steps,
+            other.loop,
+            other.property,
+            other.model,
+        ) and [v.name for v in self.schema.variables] == [v.name for v in other.schema.variables]
+
+    def states(self) -> list[dict[str, Any]]:
+        return [self.schema.decode(step.state) for step in self.steps]
+
+    def changed_slots(self, i: int) -> set[int]:
+        """Slots whose value at step ``i`` differs from step ``i - 1`` (none at step 0)."""
+        if i == 0:
+            return set()
+        before, after = self.steps[i - 1].state, self.steps[i].state
+        return {k for k, (a, b) in enumerate(zip(before, after, strict=True)) if a != b}
+
+    def changes(self, i: int) -> list[tuple[str, str, str]]:
+        """Readable changes at step ``i``: (slot label, old value, new value)."""
+        out = []
+        for var, idx, slot in self.schema.slots():
+            if slot in self.changed_slots(i):
+                old = var.domain.show(self.steps[i - 1].state[slot])
+                new = var.domain.show(self.steps[i].state[slot])
+                out.append((var[idx].label, old, new))
+        return out
+
+    def _repr_html_(self) -> str:  # pragma: no cover - exercised in notebooks
+        try:
+            from mrkcheck.traces.html import trace_html
+
+            return trace_html(self, standalone=False)
+        except ImportError:
+            from mrkcheck.report import trace_table
+
+            return "<pre>" + trace_table(self) + "</pre>"
+
+
+@dataclass
+class Stats:
+    """TLC-style counts: ``generated`` counts every successor computed, initial states included."""
+
+    distinct: int = 0
+    generated: int = 0
+    depth: int = 0
+    seconds: float = 0.0
+    queue: int = 0
+    fired: dict[str, int] = field(default_factory=dict)  # successors generated per action
+    found: dict[str, int] = field(default_factory=dict)  # new distinct states per action
+    levels: list[int] = field(default_factory=list)  # distinct states first seen at each depth
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "distinct": self.distinct,
+            "generated": self.generated,
+            "depth": self.depth,
+            "seconds": round(self.seconds, 3),
+            "queue": self.queue,
+            "fired": dict(self.fired),
+            "found": dict(self.found),
+            "levels": list(self.levels),
+        }
+
+
+@dataclass
+class PropertyResult:
+    property: Property
+    status: str
+    trace: Trace | None = None
+
+    @property
+    def name(self) -> str:
+        return self.property.name
+
+    @property
+    def as_expected(self) -> bool:
+        """A documented counterexample (expected='violated') counts as expected when found."""
+        return self.status == self.property.expected or self.status == UNKNOWN
+
+
+@dataclass
+class CheckResult:
+    """What a check found: statistics, a verdict per property, and a deadlock if any."""
+
+    model: str
+    engine: str
+    stats: Stats
+    properties: list[PropertyResult]
+    complete: bool
+    stopped: str = "exhausted"  # exhausted | max_states | max_depth | max_seconds | interrupted
+    deadlock: Trace | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def result(self, name: str) -> PropertyResult:
+        for r in self.properties:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    @property
+    def violations(self) -> list[PropertyResult]:
+        """Properties that failed although they were expected to hold."""
+        return [
+            r for r in self.properties if r.status == VIOLATED and r.property.expected != VIOLATED
+        ]
+
+    @property
+    def exit_code(self) -> int:
+        if self.violations:
+            return EXIT_SAFETY
+        if self.deadlock is not None:
+            return EXIT_DEADLOCK
+        return EXIT_OK
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary (the ``--json`` output)."""
+        return {
+            "model": self.model,
+            "engine": self.engine,
+            "options": self.options,
+            "complete": self.complete,
+            "stopped": self.stopped,
+            "exit_code": self.exit_code,
+            "stats": self.stats.as_dict(),
+            "deadlock": None if self.deadlock is None else len(self.deadlock),
+            "properties": [
+                {
+                    "name": r.name,
+                    "kind": r.property.kind,
+                    "rule": r.property.rule,
+                    "expected": r.property.expected,
+                    "status": r.status,
+                    "trace_length": None if r.trace is None else len(r.trace),
+                }
+                for r in self.properties
+            ],
+        }
+
+    def _repr_html_(self) -> str:  # pragma: no cover - exercised in notebooks
+        rows = "".join(
+            f"<tr><td>{r.name}</td><td>{r.status}</td>"
+            f"<td>{'' if r.trace is None else len(r.trace)}</td></tr>"
+            for r in self.properties
+        )
+        s = self.stats
+        return (
+            f"<p><b>{self.model}</b>: {s.distinct:,} distinct, {s.generated:,} generated, "
+            f"depth {s.depth}, {s.seconds:.2f}s ({self.stopped})</p>"
+            f"<table><tr><th>property</th><th>status</th><th>trace</th></tr>{rows}</table>"
+        )

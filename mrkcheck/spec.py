@@ -1,0 +1,542 @@
+"""Models as plain data: universes, state variables, guarded actions and named properties.
+
+A model is written with a :class:`ModelBuilder` (declare universes and variables, decorate action
+functions, name properties) and frozen into a :class:`Model`. Every action is expanded at build time
+into ground :class:`ActionInstance` objects, one per choice of parameters, whose guards and effects
+are expressions (:mod:`mrkcheck.expr`). Engines read only this data, never the builder.
+
+Mistakes in a model are reported when it is built, as :class:`ModelError` with one clear line.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mrkcheck.expr import BOOL, INT, Const, Expr, ExprError, ExprLike, Var, lift, variables_of
+
+State = tuple[int, ...]
+
+
+class ModelError(ValueError):
+    """The model or its configuration is malformed (exit code 150)."""
+
+
+# --- universes and domains ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Universe:
+    """A finite, ordered set of named elements (Regions, key sets, resource managers...).
+
+    ``symmetric`` declares the elements interchangeable: permuting them maps reachable states to
+    reachable states, so the explicit engine may count each class of states once. ``classes``
+    refines that: only elements with the same class label are interchangeable (e.g. Regions of one
+    partition).
+    """
+
+    name: str
+    elements: tuple[str, ...]
+    symmetric: bool = False
+    classes: tuple[str, ...] = ()
+
+    def __iter__(self):
+        return iter(self.elements)
+
+    def __len__(self) -> int:
+        return len(self.elements)
+
+    def position(self, element: str) -> int:
+        try:
+            return self.elements.index(element)
+        except ValueError:
+            raise ModelError(
+                f"{element!r} is not in universe {self.name} ({', '.join(self.elements)})"
+            ) from None
+
+    def class_of(self, element: str) -> str:
+        return self.classes[self.position(element)] if self.classes else ""
+
+
+@dataclass(frozen=True)
+class Domain:
+    """The finite set of values a variable takes: value names, indexed by the stored integer."""
+
+    name: str
+    values: tuple[str, ...]
+    lo: int = 0
+    sort: str = INT
+
+    def contains(self, value: int) -> bool:
+        return self.lo <= value < self.lo + len(self.values)
+
+    def show(self, value: int) -> str:
+        """The readable name of a stored value."""
+        if not self.contains(value):
+            return f"<{value}?>"
+        return self.values[value - self.lo]
+
+    def parse(self, text: str) -> int:
+        """The stored value of a readable name (inverse of :meth:`show`)."""
+        try:
+            return self.values.index(text) + self.lo
+        except ValueError:
+            raise ModelError(
+                f"{text!r} is not a value of {self.name} ({', '.join(self.values)})"
+            ) from None
+
+    @property
+    def hi(self) -> int:
+        return self.lo + len(self.values) - 1
+
+
+def domain_of(spec: Any) -> Domain:
+    """A domain from ``bool``, an ``IntEnum`` class, a ``range``, or a :class:`Domain`."""
+    if isinstance(spec, Domain):
+        return spec
+    if spec is bool:
+        return Domain("bool", ("false", "true"), 0, BOOL)
+    if isinstance(spec, range):
+        if spec.step != 1 or len(spec) == 0:
+            raise ModelError(f"an integer domain must be a non-empty range with step 1, not {spec}")
+        return Domain(f"{spec.start}..{spec.stop - 1}", tuple(str(i) for i in spec), spec.start)
+    if isinstance(spec, type) and issubclass(spec, enum.IntEnum):
+        members = sorted(spec, key=int)
+        lo = int(members[0])
+        if [int(m) for m in members] != list(range(lo, lo + len(members))):
+            raise ModelError(f"enum {spec.__name__} must have consecutive values")
+        return Domain(spec.__name__, tuple(m.name for m in members), lo)
+    raise ModelError(f"unsupported domain {spec!r}: use bool, an IntEnum, a range or a Domain")
+
+
+# --- variables ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A family of state slots: one per tuple of elements of ``over`` (none for a scalar)."""
+
+    name: str
+    domain: Domain
+    over: tuple[Universe, ...]
+    first_slot: int
+    doc: str = ""
+
+    def indices(self) -> list[tuple[str, ...]]:
+        return list(itertools.product(*(u.elements for u in self.over)))
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for u in self.over:
+            n *= len(u)
+        return n
+
+    def slot(self, index: tuple[str, ...]) -> int:
+        if len(index) != len(self.over):
+            raise ModelError(f"{self.name} takes {len(self.over)} indices, got {len(index)}")
+        offset = 0
+        for universe, element in zip(self.over, index, strict=True):
+            offset = offset * len(universe) + universe.position(element)
+        return self.first_slot + offset
+
+    def __getitem__(self, index: str | tuple[str, ...]) -> Var:
+        key = index if isinstance(index, tuple) else (index,)
+        return Var(self.slot(key), self.name, key, self.domain.sort)
+
+    @property
+    def ref(self) -> Var:
+        """The single slot of a scalar variable."""
+        return self[()]
+
+
+@dataclass(frozen=True)
+class Schema:
+    """How a state vector is laid out: which slot is which variable at which index."""
+
+    variables: tuple[Variable, ...]
+
+    @property
+    def width(self) -> int:
+        return sum(v.size for v in self.variables)
+
+    def variable(self, name: str) -> Variable:
+        for v in self.variables:
+            if v.name == name:
+                return v
+        raise ModelError(f"unknown variable {name!r}")
+
+    def slots(self) -> list[tuple[Variable, tuple[str, ...], int]]:
+        """Every slot, in order: (variable, index, position)."""
+        return [(v, idx, v.slot(idx)) for v in self.variables for idx in v.indices()]
+
+    def decode(self, state: State) -> dict[str, Any]:
+        """Readable values: scalars as a name, indexed variables as {index tuple: name}."""
+        out: dict[str, Any] = {}
+        for v in self.variables:
+            if not v.over:
+                out[v.name] = v.domain.show(state[v.first_slot])
+            else:
+                out[v.name] = {idx: v.domain.show(state[v.slot(idx)]) for idx in v.indices()}
+        return out
+
+
+# --- actions --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A condition an action needs; ``error`` is what a refused API call returns (None: no call)."""
+
+    condition: Expr
+    error: str | None = None
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class ActionInstance:
+    """One action with its parameters bound: ordered guards and simultaneous assignments."""
+
+    action: str
+    params: tuple[tuple[str, str], ...]
+    guards: tuple[Guard, ...]
+    effects: tuple[tuple[Var, Expr], ...]
+    environment: bool = False
+    doc: str = ""
+
+    @property
+    def label(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.params)
+        return f"{self.action}({args})"
+
+    @property
+    def enabled(self) -> Expr:
+        from mrkcheck.expr import and_
+
+        return and_(*(g.condition for g in self.guards))
+
+    def param(self, name: str) -> str:
+        return dict(self.params)[name]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What an action function returns: its guards in documented order, and its effects."""
+
+    guards: Sequence[Guard | ExprLike] = ()
+    effects: Sequence[tuple[Var, ExprLike]] = ()
+
+
+# --- properties -----------------------------------------------------------------------------------
+
+ALWAYS = "always"  # a state invariant, checked on every reachable state
+ACTION = "action"  # checked on every transition (pre-state, action, post-state)
+SOMETIMES = "sometimes"  # some reachable state satisfies it (a reachability goal)
+EVENTUALLY = "eventually"  # on every fair behaviour it eventually holds (liveness)
+
+
+@dataclass(frozen=True)
+class Property:
+    """A named property. For ``action`` properties ``expr`` is a function of the action instance
+    returning an expression over unprimed (pre) and primed (post) variables, or None when the
+    property says nothing about that action."""
+
+    kind: str
+    name: str
+    expr: Expr | Callable[[ActionInstance], Expr | None]
+    rule: str = ""
+    doc: str = ""
+    expected: str = "holds"  # "violated" for documented counterexamples kept as examples
+
+    def for_action(self, instance: ActionInstance) -> Expr | None:
+        if self.kind != ACTION:
+            raise ModelError(f"{self.name} is not an action property")
+        return self.expr(instance)  # type: ignore[operator]
+
+
+# --- the model ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Model:
+    """A finished model: what every engine reads."""
+
+    name: str
+    universes: tuple[Universe, ...]
+    schema: Schema
+    initial: tuple[State, ...]
+    instances: tuple[ActionInstance, ...]
+    properties: tuple[Property, ...] = ()
+    terminal: Expr | None = None  # states where no action is enabled on purpose (not a deadlock)
+    options: tuple[tuple[str, Any], ...] = ()
+    doc: str = ""
+
+    def universe(self, name: str) -> Universe:
+        for u in self.universes:
+            if u.name == name:
+                return u
+        raise ModelError(f"unknown universe {name!r}")
+
+    def get_property(self, name: str) -> Property:
+        for p in self.properties:
+            if p.name == name:
+                return p
+        known = ", ".join(p.name for p in self.properties)
+        raise ModelError(f"unknown property {name!r} (known: {known})")
+
+    def instance(self, label: str) -> ActionInstance:
+        for inst in self.instances:
+            if inst.label == label:
+                return inst
+        raise ModelError(f"unknown action instance {label!r}")
+
+    @property
+    def action_names(self) -> list[str]:
+        return list(dict.fromkeys(i.action for i in self.instances))
+
+    def with_properties(self, properties: Iterable[Property]) -> Model:
+        return replace(self, properties=tuple(properties))
+
+    def select(self, names: Iterable[str]) -> Model:
+        """The same model checking only the named properties (unknown names are an error)."""
+        chosen = [self.get_property(n) for n in names]
+        return replace(self, properties=tuple(chosen))
+
+    def map_instances(self, fn: Callable[[ActionInstance], ActionInstance | None]) -> Model:
+        """A variant with every instance passed through ``fn`` (None drops it): for mutants."""
+        kept = [m for m in (fn(i) for i in self.instances) if m is not None]
+        return replace(self, instances=tuple(validate_instance(self.schema, i) for i in kept))
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return dict(self.options).get(name, default)
+
+    def decode(self, state: State) -> dict[str, Any]:
+        return self.schema.decode(state)
+
+
+def validate_instance(schema: Schema, inst: ActionInstance) -> ActionInstance:
+    """Check sorts, domains and single assignment of one instance; raise ModelError otherwise."""
+    where = inst.label
+    assigned: set[int] = set()
+    slot_var = {slot: (v, idx) for v, idx, slot in schema.slots()}
+    for guard in inst.guards:
+        if guard.condition.sort != BOOL:
+            raise ModelError(f"{where}: guard {guard.condition!r} is not a condition")
+        _check_reads(schema, guard.condition, where, allow_primed=False)
+    for target, value in inst.effects:
+        if not isinstance(target, Var) or target.primed:
+            raise ModelError(f"{where}: can only assign a state variable, not {target!r}")
+        if target.slot in assigned:
+            raise ModelError(f"{where}: variable {target.label} is assigned twice in one effect")
+        assigned.add(target.slot)
+        variable, _ = slot_var[target.slot]
+        _check_reads(schema, value, where, allow_primed=False)
+        if isinstance(value, Const) and not variable.domain.contains(value.value):
+            raise ModelError(
+                f"{where}: value {value.value} is outside the domain {variable.domain.name} "
+                f"of {target.label}"
+            )
+    return inst
+
+
+def _check_reads(schema: Schema, expr: Expr, where: str, allow_primed: bool) -> None:
+    width = schema.width
+    for var in variables_of(expr):
+        if not 0 <= var.slot < width:
+            raise ModelError(f"{where}: unknown variable {var.label}")
+        if var.primed and not allow_primed:
+            raise ModelError(
+                f"{where}: {var.label} reads the post-state, allowed only in properties"
+            )
+
+
+# --- the builder ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _ActionSchema:
+    name: str
+    params: tuple[tuple[str, Universe], ...]
+    body: Callable[..., Transition]
+    environment: bool
+    doc: str
+
+
+@dataclass
+class ModelBuilder:
+    """Declare a model piece by piece; :meth:`build` validates it and expands every action."""
+
+    name: str
+    doc: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    _universes: dict[str, Universe] = field(default_factory=dict)
+    _variables: list[Variable] = field(default_factory=list)
+    _init: dict[str, Any] = field(default_factory=dict)
+    _actions: list[_ActionSchema] = field(default_factory=list)
+    _properties: list[Property] = field(default_factory=list)
+    _terminal: Expr | None = None
+    _width: int = 0
+
+    def universe(
+        self,
+        name: str,
+        elements: Iterable[str],
+        symmetric: bool = False,
+        classes: Iterable[str] = (),
+    ) -> Universe:
+        elems = tuple(elements)
+        if not elems:
+            raise ModelError(f"universe {name} is empty")
+        if len(set(elems)) != len(elems):
+            raise ModelError(f"universe {name} repeats an element: {', '.join(elems)}")
+        if name in self._universes:
+            raise ModelError(f"universe {name} is declared twice")
+        cls = tuple(classes)
+        if cls and len(cls) != len(elems):
+            raise ModelError(f"universe {name}: {len(cls)} classes for {len(elems)} elements")
+        u = Universe(name, elems, symmetric, cls)
+        self._universes[name] = u
+        return u
+
+    def _resolve(self, universe: Universe | str, context: str) -> Universe:
+        name = universe.name if isinstance(universe, Universe) else universe
+        if name not in self._universes:
+            raise ModelError(f"{context}: unknown universe {name!r}")
+        return self._universes[name]
+
+    def variable(
+        self,
+        name: str,
+        domain: Any,
+        over: Sequence[Universe | str] = (),
+        init: Any = 0,
+        doc: str = "",
+    ) -> Variable:
+        """Declare a state variable; ``init`` is a value, or a function of the index."""
+        if any(v.name == name for v in self._variables):
+            raise ModelError(f"variable {name} is declared twice")
+        dom = domain_of(domain)
+        universes = tuple(self._resolve(u, f"variable {name}") for u in over)
+        var = Variable(name, dom, universes, self._width, doc)
+        self._width += var.size
+        self._variables.append(var)
+        self._init[name] = init
+        return var
+
+    def action(
+        self, environment: bool = False, **params: Universe | str
+    ) -> Callable[[Callable[..., Transition]], Callable[..., Transition]]:
+        """Decorator: the function's keyword parameters range over the named universes."""
+
+        def register(fn: Callable[..., Transition]) -> Callable[..., Transition]:
+            bound = tuple(
+                (p, self._resolve(u, f"action {fn.__name__} parameter {p}"))
+                for p, u in params.items()
+            )
+            names = list(inspect.signature(fn).parameters)
+            if names != [p for p, _ in bound]:
+                raise ModelError(
+                    f"action {fn.__name__}: parameters {names} do not match {list(params)}"
+                )
+            doc = inspect.getdoc(fn) or ""
+            self._actions.append(_ActionSchema(fn.__name__, bound, fn, environment, doc))
+            return fn
+
+        return register
+
+    def add_property(self, prop: Property) -> Property:
+        if any(p.name == prop.name for p in self._properties):
+            raise ModelError(f"property {prop.name} is declared twice")
+        self._properties.append(prop)
+        return prop
+
+    def invariant(self, name: str, expr: ExprLike, rule: str = "", doc: str = "") -> Property:
+        return self.add_property(Property(ALWAYS, name, lift(expr), rule, doc))
+
+    def terminal(self, expr: ExprLike) -> None:
+        """States satisfying ``expr`` may have no successor without being reported as deadlock."""
+        self._terminal = lift(expr)
+
+    def build(self) -> Model:
+        schema = Schema(tuple(self._variables))
+        initial = (self._initial_state(schema),)
+        instances = tuple(
+            validate_instance(schema, inst) for a in self._actions for inst in self._expand(a)
+        )
+        for prop in self._properties:
+            _validate_property(schema, prop)
+        return Model(
+            name=self.name,
+            universes=tuple(self._universes.values()),
+            schema=schema,
+            initial=initial,
+            instances=instances,
+            properties=tuple(self._properties),
+            terminal=self._terminal,
+            options=tuple(sorted(self.options.items())),
+            doc=self.doc,
+        )
+
+    def _initial_state(self, schema: Schema) -> State:
+        state = [0] * schema.width
+        for var in schema.variables:
+            init = self._init[var.name]
+            for idx in var.indices():
+                value = init(*idx) if callable(init) else init
+                value = int(value)
+                if not var.domain.contains(value):
+                    raise ModelError(
+                        f"initial value {value} of {var.name} is outside its domain {var.domain.name}"
+                    )
+                state[var.slot(idx)] = value
+        return tuple(state)
+
+    def _expand(self, schema: _ActionSchema) -> list[ActionInstance]:
+        out = []
+        universes = [u.elements for _, u in schema.params]
+        for combo in itertools.product(*universes):
+            args = dict(zip((p for p, _ in schema.params), combo, strict=True))
+            where = f"{schema.name}({', '.join(f'{k}={v}' for k, v in args.items())})"
+            try:
+                result = schema.body(**args)
+            except ExprError as exc:
+                raise ModelError(f"{where}: {exc}") from None
+            if result is None:
+                continue  # the action does not exist for this choice of parameters
+            if not isinstance(result, Transition):
+                raise ModelError(f"{where} must return a Transition, not {type(result).__name__}")
+            guards = tuple(_as_guard(g, where) for g in result.guards)
+            effects = tuple((t, lift(v)) for t, v in result.effects)
+            out.append(
+                ActionInstance(
+                    schema.name,
+                    tuple(args.items()),
+                    guards,
+                    effects,
+                    schema.environment,
+                    schema.doc,
+                )
+            )
+        return out
+
+
+def _as_guard(item: Guard | ExprLike, where: str) -> Guard:
+    if isinstance(item, Guard):
+        return item
+    try:
+        return Guard(lift(item))
+    except ExprError as exc:
+        raise ModelError(f"{where}: {exc}") from None
+
+
+def _validate_property(schema: Schema, prop: Property) -> None:
+    if prop.kind not in (ALWAYS, ACTION, SOMETIMES, EVENTUALLY):
+        raise ModelError(f"property {prop.name}: unknown kind {prop.kind!r}")
+    if prop.kind != ACTION:
+        if not isinstance(prop.expr, Expr) or prop.expr.sort != BOOL:
+            raise ModelError(f"property {prop.name}: expression must be a condition")
+        _check_reads(schema, prop.expr, f"property {prop.name}", allow_primed=False)
