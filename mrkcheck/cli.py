@@ -220,13 +220,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     factory = load_factory(args.model)
     if what == "options":
-        for name, param in factory_options(factory).items():
-            print(f"{name:32} default {param.default!r}")
         describe = getattr(inspect.getmodule(factory), "OPTION_DOCS", {})
-        if describe:
-            print()
-            for name, text in describe.items():
-                print(f"{name}: {text}")
+        for name, param in factory_options(factory).items():
+            print(f"{name:40} {param.default!r:32} {describe.get(name, '')}")
         return 0
     if what == "properties":
         model = factory()
