@@ -23,6 +23,7 @@ from mrkcheck.compile import compile_model
 from mrkcheck.spec import BOOL, Model, Schema, State
 
 RESERVED = ("state", "initial", "depth", "violates")
+MAX_DRAWN = 2000  # a picture of more states is a grey smear; export DOT or GraphML instead
 
 
 class GraphTooLarge(ValueError):
@@ -224,6 +225,11 @@ def write_graph(graph: nx.DiGraph, schema: Schema, path: str | Path) -> str:
     elif suffix == "graphml":
         write_graphml(graph, schema, path)
     elif suffix in ("png", "svg", "pdf"):
+        if graph.number_of_nodes() > MAX_DRAWN:
+            raise GraphTooLarge(
+                f"{graph.number_of_nodes()} states are too many to draw (at most {MAX_DRAWN}): "
+                "write .dot or .graphml"
+            )
         fig = graph_figure(graph)
         fig.savefig(path, dpi=110, metadata=_stable_metadata(suffix))
         _close(fig)
