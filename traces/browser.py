@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import select
@@ -65,6 +66,15 @@ def find_chromium() -> str | None:
     return next((p for p in map(shutil.which, CANDIDATES) if p), None)
 
 
+def _high_pipe() -> tuple[int, int]:
+    """A pipe whose two ends are file descriptors 10 or above."""
+    low = os.pipe()
+    high = tuple(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in low)
+    for fd in low:
+        os.close(fd)
+    return high[0], high[1]
+
+
 class Browser:
     """One headless browser process; use as a context manager so it is always closed."""
 
@@ -95,17 +105,20 @@ class Browser:
                     raise
 
     def _start(self) -> None:
-        to_browser_r, self._to_browser = os.pipe()
-        self._from_browser, from_browser_w = os.pipe()
-        # The browser expects the pipes as fds 3 and 4: a shell puts them there, then execs.
+        to_browser_r, self._to_browser = _high_pipe()
+        self._from_browser, from_browser_w = _high_pipe()
+        # The browser expects the pipes as fds 3 and 4: bash puts them there, then execs. (The
+        # pipes sit at fds >= 10 first, so that placing one cannot clobber the other; dash
+        # cannot redirect fds above 9, hence bash.)
         shell = f'exec "$0" "$@" 3<&{to_browser_r} 4>&{from_browser_w}'
         args = [*FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"]
+        log = None if os.environ.get("MRKCHECK_BROWSER_LOG") else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            ["/bin/sh", "-c", shell, self.executable, *args],
+            [shutil.which("bash") or "/bin/bash", "-c", shell, self.executable, *args],
             pass_fds=(to_browser_r, from_browser_w),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL if not os.environ.get("MRKCHECK_BROWSER_LOG") else None,
+            stderr=log,
         )
         os.close(to_browser_r)
         os.close(from_browser_w)
