@@ -43,7 +43,12 @@ def register(subparsers: Any) -> None:
     show.add_argument("--marker", help="variable shown as marker")
     show.set_defaults(run=_one_line_errors(cmd_show))
 
-    check = actions.add_parser("check", help="replay a trace: is it a run of the model?")
+    check = actions.add_parser(
+        "check",
+        help="replay a trace: is it a run of the model?",
+        epilog="exit status: 0 the trace is a run of the model; 12 it is not (the first wrong "
+        "step is named); 150 the file is malformed or names an unknown model",
+    )
     _add_trace_options(check)
     check.set_defaults(run=_one_line_errors(cmd_check))
 
