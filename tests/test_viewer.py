@@ -36,7 +36,8 @@ def _texts(fig):
 def test_picture_has_title_lanes_actions_and_changes(cx):
     fig = trace_figure(cx)
     texts = _texts(fig)
-    assert "twophase rm=3: property TCConsistent violated after 3 steps" in texts
+    assert "twophase: property TCConsistent violated after 3 steps" in texts
+    assert "rm=3" in texts
     assert {"rm1", "rm2", "rm3"} <= set(texts)
     assert {"Init", "TMCommit()", "RMChooseToAbort(rm1)", "RMRcvCommitMsg(rm2)"} <= set(texts)
     assert "rmState = aborted" in texts and "changed at this step" in texts
@@ -77,7 +78,7 @@ def test_text_view_marks_changes(tmp_path, capsys, cx):
     write_itf(cx, path)
     assert main(["trace", "show", str(path), "--mutant", "early_commit"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("twophase rm=3: property TCConsistent violated after 3 steps")
+    assert out.startswith("twophase: property TCConsistent violated after 3 steps\noptions: rm=3")
     assert re.search(r"rmState\[rm2\] .*\*committed", out)
     assert "3 RMRcvCommitMsg(rm=rm2): rmState[rm2] working -> committed" in out
 

@@ -201,11 +201,11 @@ def _rule(model: Model, trace: Trace) -> str:
 
 def trace_text(trace: Trace, rule: str = "") -> str:
     """The terminal view: a headline, the table of changing slots, then each step's changes."""
-    from mrkcheck.traces.picture import figure_title
+    from mrkcheck.traces.picture import figure_title, options_text
 
     from mrkcheck.report import trace_table
 
-    lines = [figure_title(trace)]
+    lines = [figure_title(trace), f"options: {options_text(trace)}"]
     if rule:
         lines.append(f"Rule: {rule}")
     lines += ["", trace_table(trace), "", "Changes:"]

@@ -56,6 +56,7 @@ CSS = """
 .mrk td.changed{background:#ffe27a;font-weight:700;outline:2px solid #111;outline-offset:-2px}
 .mrk img.picture{max-width:100%;border:1px solid #eee;margin:.4em 0}
 .mrk .hint{color:#666;font-size:12px}
+.mrk p.options{color:#555;font-size:12px;margin:0 0 .4em;font-family:ui-monospace,Menlo,Consolas,monospace}
 """
 
 SCRIPT = """
@@ -116,14 +117,22 @@ def trace_html(trace: Trace, standalone: bool = True, picture: bool = True, rule
 
 
 def _title(trace: Trace) -> str:
-    options = " ".join(f"{k}={v}" for k, v in sorted(trace.options.items()))
-    return f"{trace.model} {options}".strip() + (f": {trace.property}" if trace.property else "")
+    from mrkcheck.traces.picture import model_name
+
+    return model_name(trace) + (f": {trace.property}" if trace.property else "")
+
+
+def _options(trace: Trace) -> str:
+    from mrkcheck.traces.picture import options_text
+
+    return options_text(trace)
 
 
 def _body(trace: Trace, ident: str, picture: bool, rule: str) -> str:
     parts = [
         f'<div class="mrk" id="{ident}" tabindex="0">',
         f"<h1>{escape(_title(trace))}</h1>",
+        f'<p class="options">{escape(_options(trace))}</p>',
         _property_banner(trace, rule),
         _controls(),
         _timeline(trace),

@@ -15,6 +15,7 @@ state and works under any backend; files are written with fixed metadata so byte
 from __future__ import annotations
 
 import io
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,13 +134,27 @@ def trace_figure(
     if other_rows:
         _draw_others(axes[1], trace, shown_others, len(others) - other_rows)
     fig.suptitle(title or figure_title(trace), fontsize=11, fontweight="bold")
+    wrap = max(60, int(width * 15))
+    axes[0].set_title(textwrap.fill(options_text(trace), wrap), fontsize=7.5, color="#444444")
     _legend(fig, axes[0], trace, layout)
     return fig
 
 
+def model_name(trace: Trace) -> str:
+    """``kms`` or ``kms (mutant early_commit)``."""
+    mutant = trace.options.get("mutant")
+    return f"{trace.model} (mutant {mutant})" if mutant else trace.model
+
+
+def options_text(trace: Trace) -> str:
+    """The model options as ``key=value`` words (the mutant is in :func:`model_name`)."""
+    return " ".join(f"{k}={v}" for k, v in sorted(trace.options.items()) if k != "mutant")
+
+
 def figure_title(trace: Trace) -> str:
-    options = " ".join(f"{k}={v}" for k, v in sorted(trace.options.items()))
-    head = f"{trace.model} {options}".strip()
+    """The headline: which model, what the trace shows (options go on a line of their own,
+    since a real model has many)."""
+    head = model_name(trace)
     if trace.property:
         return f"{head}: property {trace.property} violated after {len(trace)} steps"
     loop = f", looping back to step {trace.loop}" if trace.loop is not None else ""
