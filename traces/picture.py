@@ -124,7 +124,7 @@ def trace_figure(
     shown_others = others[:MAX_OTHER_ROWS]
     n = len(trace.steps)
     lane_rows, other_rows = len(layout.lanes), len(shown_others)
-    width = max(7.0, 1.9 + 0.62 * n)
+    width = max(7.0, 1.9 + 0.62 * n, 0.12 * len(title or figure_title(trace)))
     height = 2.6 + 0.48 * lane_rows + 0.3 * other_rows + (0.6 if other_rows else 0)
     fig = Figure(figsize=(width, height), layout="constrained")
     ratios = [max(lane_rows, 1) * 0.48, max(other_rows, 1) * 0.3] if other_rows else [1]
