@@ -35,6 +35,8 @@ CHANGED = "#111111"
 OTHER_CHANGED = "#ffe27a"
 VIOLATED_BG = "#fde0dd"
 MAX_OTHER_ROWS = 14
+NOTHING = ("none", "absent", "null", "nil")  # value names drawn as nothing / as a pale cell
+PALE = "#e9e9e9"
 
 
 @dataclass(frozen=True)
@@ -283,8 +285,12 @@ def _palette(var: Variable | None) -> dict[int, Any]:
         return {}
     import matplotlib
 
-    cmap = matplotlib.colormaps["tab10" if len(var.domain.values) <= 10 else "tab20"]
-    return {var.domain.lo + k: cmap(k % cmap.N) for k in range(len(var.domain.values))}
+    values = var.domain.values
+    cmap = matplotlib.colormaps["tab10" if len(values) <= 10 else "tab20"]
+    colours = {}
+    for k, name in enumerate(values):
+        colours[var.domain.lo + k] = PALE if name.lower() in NOTHING else cmap(k % cmap.N)
+    return colours
 
 
 def _marker_map(var: Variable | None) -> dict[int, str]:
@@ -293,7 +299,11 @@ def _marker_map(var: Variable | None) -> dict[int, str]:
         return {}
     if var.domain.sort == BOOL:
         return {1: "o"}
-    return {var.domain.lo + k: MARKERS[k % len(MARKERS)] for k in range(len(var.domain.values))}
+    shapes = {}
+    for k, name in enumerate(var.domain.values):
+        if name.lower() not in NOTHING:
+            shapes[var.domain.lo + k] = MARKERS[len(shapes) % len(MARKERS)]
+    return shapes
 
 
 def _legend(fig: Figure, ax, trace: Trace, layout: Layout) -> None:

@@ -28,9 +28,26 @@ def pictures(out: Path) -> list[Path]:
         written.append(path)
     run = random_run(build(6), 30, seed=3, stutter=True)
     write_picture(run, out / "twophase-run-30x6.png")
+    written += kms_run(out)
     graph = state_graph(build(2))
     write_graph(graph, build(2).schema, out / "twophase-rm2-graph.png")
     return written + [out / "twophase-run-30x6.png", out / "twophase-rm2-graph.png"]
+
+
+def kms_run(out: Path) -> list[Path]:
+    """A 30-step random run of the KMS model over 6 Regions, when the model is there."""
+    try:
+        from mrkcheck.model.kms import build as kms
+    except ImportError:
+        return []
+    model = kms(regions=6)
+    runs = (random_run(model, 30, seed) for seed in range(500))
+    run = next((r for r in runs if len(r) == 30), None)  # the first seed that lasts 30 steps
+    if run is None:
+        return []
+    path = out / "kms-run-30x6.png"
+    write_picture(run, path)
+    return [path]
 
 
 def pages(out: Path) -> list[Path]:
