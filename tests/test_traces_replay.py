@@ -110,3 +110,22 @@ def test_examples_replay_against_their_mutants(capsys):
         assert doc["#meta"]["options"]["mutant"]
         assert main(["trace", "check", str(path)]) == 0, capsys.readouterr().out
         assert "its last state violates" in capsys.readouterr().out
+
+
+def test_kms_traces_round_trip_replay_and_draw(tmp_path, capsys):
+    """On the KMS model: a random run and a counterexample survive the file and replay."""
+    kms = pytest.importorskip("mrkcheck.model.kms")
+    from mrkcheck.traces.itf import read_itf
+    from mrkcheck.traces.picture import choose_layout
+
+    model = kms.build()
+    run = random_run(model, 20, seed=5)
+    path = tmp_path / "run.itf.json"
+    write_itf(run, path)
+    assert read_itf(path, model.schema) == run
+    assert main(["trace", "check", str(path)]) == 0
+    layout = choose_layout(model.schema, trace=run)
+    assert (layout.colour.name, layout.marker.name) == ("key_state", "role")
+    assert layout.lane_labels == tuple(model.universe("Region").elements)
+    doc = json.loads(path.read_text())
+    assert doc["states"][0]["key_state"]["#map"][0][0] == {"#tup": ["k1", "us-east-1"]}
