@@ -25,7 +25,8 @@ class Replay:
     steps: int
     step: int | None = None
     reason: str = ""
-    violates: tuple[str, ...] = ()  # invariants violated in the last state (for the report)
+    violates: tuple[str, ...] = ()  # invariants false in the last state, action properties
+    # broken by the last step (for the report)
 
     def line(self) -> str:
         if self.ok:
@@ -44,9 +45,24 @@ def replay(model: Model, trace: Trace, compiled: Compiled | None = None) -> Repl
         failure = _check_loop(model, compiled, steps, trace.loop)
     if failure is not None:
         return Replay(False, len(trace), failure[0], failure[1])
-    bad = compiled.violated(steps[-1].state) or []
-    violates = tuple(model.properties[p].name for p in bad)
+    bad = list(compiled.violated(steps[-1].state) or [])
+    if len(steps) > 1:
+        bad += _broken_action_properties(model, compiled, steps[-2].state, steps[-1])
+    violates = tuple(model.properties[p].name for p in sorted(set(bad)))
     return Replay(True, len(trace), violates=violates)
+
+
+def _broken_action_properties(model: Model, compiled: Compiled, before: State, step: Step):
+    """Action properties that the last transition breaks (it is known to be a real step)."""
+    out: list[tuple[int, State]] = []
+    bad: list[tuple[int, int, State]] = []
+    compiled.step(before, out, bad)
+    k = next(
+        k
+        for k, i in enumerate(model.instances)
+        if (i.action, i.params) == (step.action, step.params)
+    )
+    return [p for p, index, t in bad if index == k and t == step.state]
 
 
 def _check_initial(model: Model, first: Step) -> tuple[int, str] | None:
