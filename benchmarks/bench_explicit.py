@@ -65,7 +65,9 @@ def main() -> None:
         rows.append(row)
     RESULTS.mkdir(exist_ok=True)
     meta = {"python": platform.python_version(), "machine": platform.machine(), "cpus": 2}
-    (RESULTS / "explicit.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    (RESULTS / "explicit.json").write_text(
+        json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
+    )
     lines = [
         "| case | distinct | generated | depth | seconds | distinct/s | generated/s |",
         "|---|---:|---:|---:|---:|---:|---:|",

@@ -192,6 +192,8 @@ def write_traces(result: CheckResult, out: str) -> list[str]:
     if result.deadlock is not None:
         traces.append(("deadlock", result.deadlock))
     for name, trace in traces:
+        if "mutant" in result.options:  # so that `trace check` replays it against the mutant
+            trace.options["mutant"] = result.options["mutant"]
         path = folder / f"{result.model}-{name}.itf.json"
         write_itf(trace, path)
         written.append(str(path))

@@ -6,7 +6,10 @@ from mrkcheck.scenario import Scenario
 
 
 def types_shown(model, state, key_set, region):
-    return {v["MultiRegionConfiguration"]["MultiRegionKeyType"] for v in describe_key(model, state, key_set, region)}
+    return {
+        v["MultiRegionConfiguration"]["MultiRegionKeyType"]
+        for v in describe_key(model, state, key_set, region)
+    }
 
 
 def test_seed_000_swap_us_east_1_and_eu_west_1():
@@ -70,7 +73,10 @@ def test_seed_003_replica_in_ap_southeast_2_while_one_exists_in_eu_west_1():
         "ReplicaKeys": [{"Region": "ap-southeast-2"}, {"Region": "eu-west-1"}],
     }
     # One related key per Region: replicating there again fails, in any state.
-    assert sc.call("ReplicateKey", s="k1", r="us-east-1", replica="ap-southeast-2") == "AlreadyExistsException"
+    assert (
+        sc.call("ReplicateKey", s="k1", r="us-east-1", replica="ap-southeast-2")
+        == "AlreadyExistsException"
+    )
 
 
 def test_describe_key_of_a_missing_key_is_empty():

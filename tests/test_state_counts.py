@@ -36,7 +36,9 @@ def _check(options, symmetry, distinct, generated, depth):
     assert result.complete and result.violations == [] and result.deadlock is None
 
 
-@pytest.mark.parametrize(("name", "options", "symmetry", "distinct", "generated", "depth"), STANDARD)
+@pytest.mark.parametrize(
+    ("name", "options", "symmetry", "distinct", "generated", "depth"), STANDARD
+)
 def test_standard_instance(name, options, symmetry, distinct, generated, depth):
     _check(options, symmetry, distinct, generated, depth)
 
@@ -52,9 +54,10 @@ def test_symmetry_with_two_partitions_only_swaps_within_a_partition():
     reduced = check(build(regions=4, partitions=2), symmetry=True).stats.distinct
     assert reduced < plain
     # Swapping Regions across partitions would be wrong: replication cannot cross them.
-    assert check(build(regions=2, partitions=2), symmetry=True).stats.distinct == check(
-        build(regions=2, partitions=2), symmetry=False
-    ).stats.distinct
+    assert (
+        check(build(regions=2, partitions=2), symmetry=True).stats.distinct
+        == check(build(regions=2, partitions=2), symmetry=False).stats.distinct
+    )
 
 
 def test_hash_seed_does_not_change_results(tmp_path):
@@ -68,9 +71,22 @@ def test_hash_seed_does_not_change_results(tmp_path):
         out = tmp_path / seed
         env = {**os.environ, "PYTHONHASHSEED": seed}
         proc = subprocess.run(
-            [sys.executable, "-m", "mrkcheck.cli", "check", "--mutant", "promote_before_demote",
-             "--json", "-", "--out", str(out)],
-            capture_output=True, text=True, env=env, check=False,
+            [
+                sys.executable,
+                "-m",
+                "mrkcheck.cli",
+                "check",
+                "--mutant",
+                "promote_before_demote",
+                "--json",
+                "-",
+                "--out",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
         )
         assert proc.returncode == 12, proc.stderr
         import json

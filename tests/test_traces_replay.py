@@ -5,15 +5,15 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mrkcheck.traces import gallery
-from mrkcheck.traces.itf import write_itf
-from mrkcheck.traces.replay import replay
-from mrkcheck.traces.sample import random_run
 
 from mrkcheck.cli import main
 from mrkcheck.examples.twophase import MUTANTS, build
 from mrkcheck.explicit import check
 from mrkcheck.result import Step
+from mrkcheck.traces import gallery
+from mrkcheck.traces.itf import write_itf
+from mrkcheck.traces.replay import replay
+from mrkcheck.traces.sample import random_run
 
 MUTANT = MUTANTS[0]
 

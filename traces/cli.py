@@ -19,10 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mrkcheck.traces.itf import TraceFormatError, from_itf, load_json, read_header, read_text
-
 from mrkcheck.result import EXIT_BAD_INPUT, EXIT_OK, EXIT_SAFETY, Trace
 from mrkcheck.spec import Model
+from mrkcheck.traces.itf import TraceFormatError, from_itf, load_json, read_header, read_text
 
 EXIT_NOT_A_RUN = EXIT_SAFETY  # 12, as TLC's exit code for a violated safety property
 PICTURES = ("png", "svg", "pdf")
@@ -201,9 +200,8 @@ def _rule(model: Model, trace: Trace) -> str:
 
 def trace_text(trace: Trace, rule: str = "") -> str:
     """The terminal view: a headline, the table of changing slots, then each step's changes."""
-    from mrkcheck.traces.picture import figure_title, options_text
-
     from mrkcheck.report import trace_table
+    from mrkcheck.traces.picture import figure_title, options_text
 
     lines = [figure_title(trace), f"options: {options_text(trace)}"]
     if rule:
@@ -239,9 +237,8 @@ def cmd_examples(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from mrkcheck.traces.graph import GraphTooLarge, state_graph, write_graph
-
     from mrkcheck.cli import UsageError, build_model
+    from mrkcheck.traces.graph import GraphTooLarge, state_graph, write_graph
 
     model, _ = build_model(args)
     try:

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
-from mrkcheck.traces.itf import is_numeric
 
 from mrkcheck.compile import compile_model
 from mrkcheck.spec import BOOL, Model, Schema, State
+from mrkcheck.traces.itf import is_numeric
 
 RESERVED = ("state", "initial", "depth", "violates")
 MAX_DRAWN = 2000  # a picture of more states is a grey smear; export DOT or GraphML instead

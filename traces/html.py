@@ -21,10 +21,9 @@ import itertools
 from html import escape
 from typing import Any
 
-from mrkcheck.traces.itf import dumps
-
 from mrkcheck.result import CheckResult, Trace
 from mrkcheck.spec import Variable
+from mrkcheck.traces.itf import dumps
 
 _counter = itertools.count()
 

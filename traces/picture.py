@@ -23,10 +23,10 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
-from mrkcheck.traces.itf import is_numeric
 
 from mrkcheck.result import Step, Trace
 from mrkcheck.spec import BOOL, Schema, Variable
+from mrkcheck.traces.itf import is_numeric
 
 COLOUR_NAMES = ("key_state", "keyState", "state")
 MARKER_NAMES = ("role", "replica_role", "kind")

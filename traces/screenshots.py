@@ -11,13 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from mrkcheck.examples.twophase import build
 from mrkcheck.traces import gallery
 from mrkcheck.traces.graph import state_graph, write_graph
 from mrkcheck.traces.html import trace_html
 from mrkcheck.traces.picture import write_picture
 from mrkcheck.traces.sample import random_run
-
-from mrkcheck.examples.twophase import build
 
 
 def pictures(out: Path) -> list[Path]:
