@@ -101,6 +101,8 @@ def parse_value(name: str, text: str, param: inspect.Parameter) -> Any:
         try:
             return int(text)
         except ValueError:
+            if "str" in str(param.annotation):  # e.g. regions: a count or a list of names
+                return text
             raise UsageError(f"option {name} takes a whole number, not {text!r}") from None
     return text
 
