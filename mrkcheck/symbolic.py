@@ -37,7 +37,7 @@ from mrkcheck.result import (
     Step,
     Trace,
 )
-from mrkcheck.spec import ACTION, ALWAYS, SOMETIMES, Model, ModelError, Property, State
+from mrkcheck.spec import ACTION, ALWAYS, SOMETIMES, Model, ModelError, Property, Schema, State
 from mrkcheck.z3_translate import Encoding, Z3State
 
 Lemma = Property | tuple[str, Expr]
@@ -79,6 +79,12 @@ class CTI:
 
     steps: list[Step]
     failed: list[str]
+    schema: Schema | None = None  # of the model the CTI lives in (for printing)
+
+    def trace(self, model: str = "", prop: str | None = None) -> Trace:
+        """The CTI as a trace (its first state satisfies the hypothesis, not Init)."""
+        assert self.schema is not None
+        return Trace(self.schema, self.steps, None, model, prop)
 
     @property
     def pre(self) -> State:
@@ -435,7 +441,7 @@ def _step_case(model, enc, prop, named, k, deadline) -> CTI | str | None:
     if answer == z3.unsat:
         return None
     steps = _steps(enc, solver.model(), states, acts)
-    return CTI(steps, _failed(model, prop, named, steps))
+    return CTI(steps, _failed(model, prop, named, steps), model.schema)
 
 
 def _failed(
