@@ -94,9 +94,11 @@ def main() -> None:
     args = parser.parse_args()
     model = load_factory(args.model)()
     module = load_lemmas(args.model)
-    names = args.property or list(getattr(module, "ANY_SIZE", ())) or [
-        p.name for p in model.properties if p.kind == ALWAYS and p.expected != "violated"
-    ]
+    names = (
+        args.property
+        or list(getattr(module, "ANY_SIZE", ()))
+        or [p.name for p in model.properties if p.kind == ALWAYS and p.expected != "violated"]
+    )
     data = {
         "model": model.name,
         "options": dict(model.options),

@@ -47,7 +47,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mrkcheck.expr import And, Arith, Compare, Const, Expr, Ite, Not, Or, Var, or_
+from mrkcheck.expr import (
+    BOOL,
+    And,
+    Arith,
+    Compare,
+    Const,
+    Expr,
+    Ite,
+    Not,
+    Or,
+    Var,
+    or_,
+    variables_of,
+)
 from mrkcheck.spec import ALWAYS, Model, ModelError, Universe
 from mrkcheck.symbolic import InductionResult, Lemma, _named, inductive
 
@@ -244,12 +257,20 @@ def _top_conjuncts(e: Expr) -> list[Expr]:
 
 
 def analyse(model: Model, universe: str, exprs: Sequence[Expr]) -> Analysis:
-    """Compute params, conjunct Regions and witnesses of ``model`` for the invariant ``exprs``."""
+    """Compute params, conjunct Regions and witnesses of ``model`` for the invariant ``exprs``.
+
+    Instances that write no variable the invariant reads, with values that stay in their domains,
+    cannot break it at any size (frame), so they need no witnesses and are skipped.
+    """
     regions = _Regions(model, universe)
     wit = _Witness(regions)
     c = max((len(regions.of(x)) for e in exprs for x in _top_conjuncts(e)), default=0)
+    read = {v.name for e in exprs for v in variables_of(e)}
+    domains = _slot_domains(model)
     params, witnesses, bound, worst = 0, 0, 0, ""
     for inst in model.instances:
+        if _harmless(inst, read, domains):
+            continue
         named = regions.params(inst)
         need = wit.truth(inst.enabled, True, named)
         for target, value in inst.effects:
@@ -265,6 +286,34 @@ def analyse(model: Model, universe: str, exprs: Sequence[Expr]) -> Analysis:
         problems.append(f"the {universe} universe is not one class of interchangeable elements")
     total = None if bound >= UNBOUNDED else bound + c
     return Analysis(len(u), params, c, witnesses, total, worst, problems)
+
+
+def _slot_domains(model: Model) -> dict[int, tuple[int, int]]:
+    return {slot: (var.domain.lo, var.domain.hi) for var, _, slot in model.schema.slots()}
+
+
+def _harmless(inst, read: set[str], domains: dict[int, tuple[int, int]]) -> bool:
+    """The instance writes none of ``read`` and every value it writes is within its domain."""
+    for target, value in inst.effects:
+        if target.name in read or not _within(value, domains[target.slot], domains):
+            return False
+    return True
+
+
+def _within(e: Expr, bounds: tuple[int, int], domains: dict[int, tuple[int, int]]) -> bool:
+    """Every value ``e`` can take lies in ``bounds`` (constants, variables of a narrower domain,
+    if-then-else of those, formulas as 0/1); anything else counts as possibly outside."""
+    lo, hi = bounds
+    if isinstance(e, Const):
+        return lo <= e.value <= hi
+    if isinstance(e, Var):
+        vlo, vhi = domains[e.slot]
+        return lo <= vlo and vhi <= hi
+    if isinstance(e, Ite):
+        return _within(e.then, bounds, domains) and _within(e.other, bounds, domains)
+    if e.sort == BOOL:
+        return lo <= 0 and hi >= 1
+    return False
 
 
 def check_uniform(model: Model, bigger: Model, universe: str) -> list[str]:
@@ -339,11 +388,13 @@ def _analyses(factory, prop, lemmas, option, base, universe) -> list[Analysis]:
     """The analysis at two sizes N, N + 1, large enough that a quantifier's growth shows."""
     probe = factory(**{**base, option: 4})
     params = analyse(probe, universe, _invariant(probe, prop, lemmas)).params
-    out = []
-    for n in (params + 3, params + 4):
-        model = factory(**{**base, option: n})
-        out.append(analyse(model, universe, _invariant(model, prop, lemmas)))
-    return out
+    for n in (params + 3, params + 2):  # at least two Regions beyond the parameters
+        try:
+            models = [factory(**{**base, option: n}), factory(**{**base, option: n + 1})]
+        except ModelError:
+            continue  # the factory caps the size; try a smaller pair
+        return [analyse(m, universe, _invariant(m, prop, lemmas)) for m in models]
+    raise ModelError(f"the model cannot be built with {params + 3} {universe} elements")
 
 
 def _invariant(model: Model, prop: str, lemmas: LemmaSource) -> list[Expr]:

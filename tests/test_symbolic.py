@@ -168,10 +168,14 @@ def _flags(n: int = 3, guard: str = "exists") -> Model:
         return Transition(guards=[forall(R, lambda q: ~x[(q,)])], effects=[(x[(r,)], True)])
 
     @m.action(r=R)
-    def Set(r: str) -> Transition:
+    def Grow(r: str) -> Transition:
         some = exists(R, lambda q: x[(q,)])
         g = some if guard == "exists" else count(R, lambda q: x[(q,)]).eq(1)
-        return Transition(guards=[g], effects=[(y[(r,)], True)])
+        return Transition(guards=[g], effects=[(x[(r,)], True)])
+
+    @m.action(r=R)
+    def Mark(r: str) -> Transition:
+        return Transition(guards=[x[(r,)]], effects=[(y[(r,)], True)])
 
     m.invariant("y_needs_x", forall(R, lambda r: y[(r,)].implies(exists(R, lambda q: x[(q,)]))))
     m.invariant(
