@@ -206,7 +206,7 @@ class _Witness:
         if isinstance(e, (And, Or)):
             if isinstance(e, And) == pos:
                 return min(UNBOUNDED, sum(self._kept(a, pos, named) for a in e.args))
-            return max(len(self.out(a, named)) for a in e.args)
+            return max(self._chosen(a, pos, named) for a in e.args)
         if isinstance(e, Ite):
             then = self.truth(e.cond, True, named) + self.truth(e.then, pos, named)
             other = self.truth(e.cond, False, named) + self.truth(e.other, pos, named)
@@ -222,6 +222,14 @@ class _Witness:
         if not out:
             return 0
         return self.truth(part, pos, named if self._spans(out, named) else named | out)
+
+    def _chosen(self, part: Expr, pos: bool, named: frozenset[str]) -> int:
+        """Witnesses for keeping one true disjunct: a quantifier body instance needs its Regions;
+        a part holding a nested quantifier is analysed inside."""
+        out = self.out(part, named)
+        if not out:
+            return 0
+        return self.truth(part, pos, named) if self._spans(out, named) else len(out)
 
     def value(self, e: Expr, named: frozenset[str]) -> int:
         """Witnesses that keep the value of a term (or both truth values of a formula)."""
