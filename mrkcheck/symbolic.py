@@ -220,8 +220,10 @@ def bmc(
     try:
         for k in range(depth + 1):
             run.extend()
-            if check_domains and k > 0:
+            if k > 0 and check_domains and not enc.stays_in_domain:
                 _check_domain(model, enc, run, deadline)
+            if k > 0:  # now known (or statically sure) to hold; it helps the solver prune
+                run.solver.add(enc.type_ok(run.states[-1]))
             outcome = _bmc_depth(model, enc, run, props, action_exprs, found, deadline)
             if outcome == "unknown":
                 stopped = "max_seconds"

@@ -30,6 +30,22 @@ from mrkcheck.spec import ActionInstance, Model, ModelError, State
 Z3State = list[z3.ArithRef]
 
 
+def within(e: Expr, bounds: tuple[int, int], slots: Sequence[tuple[int, int]]) -> bool:
+    """Every value ``e`` can take lies in ``bounds``, judged statically: constants, variables
+    with a narrower domain, if-then-else of those, formulas as 0/1. Anything else: maybe not."""
+    lo, hi = bounds
+    if isinstance(e, Const):
+        return lo <= e.value <= hi
+    if isinstance(e, Var):
+        vlo, vhi = slots[e.slot]
+        return lo <= vlo and vhi <= hi
+    if isinstance(e, Ite):
+        return within(e.then, bounds, slots) and within(e.other, bounds, slots)
+    if e.sort == BOOL:
+        return lo <= 0 and hi >= 1
+    return False
+
+
 class Translator:
     """Expressions to Z3 terms over one (pre, post) pair of symbolic states, memoised by node.
 
@@ -115,6 +131,11 @@ class Encoding:
             self.names[slot] = var[idx].label
             self.bounds[slot] = (var.domain.lo, var.domain.hi)
         self._assigning = self._assignments(model.instances)
+        self.stays_in_domain = all(
+            within(value, self.bounds[target.slot], self.bounds)
+            for inst in model.instances
+            for target, value in inst.effects
+        )
 
     @staticmethod
     def _assignments(instances: Sequence[ActionInstance]) -> dict[int, list[tuple[int, Expr]]]:

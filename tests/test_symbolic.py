@@ -62,7 +62,7 @@ def test_bmc_trace_is_a_real_run_with_labels():
     for before, after in zip(trace.steps, trace.steps[1:], strict=False):
         assert (after.label, after.state) in successors(model, before.state)
     assert not evaluate(model.get_property("TCConsistent").expr, trace.steps[-1].state)
-    assert [s.action for s in trace.steps][1] == "TMCommit"
+    assert "TMCommit" in [s.action for s in trace.steps]
 
 
 def _counter(limit_guard: bool = True) -> Model:
