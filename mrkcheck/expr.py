@@ -156,6 +156,15 @@ class Arith(Expr):
     sort: str = INT
 
 
+@dataclass(frozen=True)
+class Enabled(Expr):
+    """ "Action instance ``label`` is enabled": a placeholder that the model replaces by the
+    instance's current guards (so a property about availability follows a mutated guard)."""
+
+    label: str
+    sort: str = BOOL
+
+
 def lift(value: ExprLike) -> Expr:
     """Turn a Python bool or int into a constant; pass expressions through."""
     if isinstance(value, Expr):

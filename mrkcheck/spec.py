@@ -196,6 +196,10 @@ class Guard:
     error: str | None = None
     doc: str = ""
 
+    def __post_init__(self) -> None:
+        # Guards may be written with Python booleans (a partition check is known at build time).
+        object.__setattr__(self, "condition", lift(self.condition))
+
 
 @dataclass(frozen=True)
 class ActionInstance:
@@ -210,8 +214,7 @@ class ActionInstance:
 
     @property
     def label(self) -> str:
-        args = ", ".join(f"{k}={v}" for k, v in self.params)
-        return f"{self.action}({args})"
+        return instance_label(self.action, self.params)
 
     @property
     def enabled(self) -> Expr:
@@ -221,6 +224,11 @@ class ActionInstance:
 
     def param(self, name: str) -> str:
         return dict(self.params)[name]
+
+
+def instance_label(action: str, params: Iterable[tuple[str, str]]) -> str:
+    """The label of an action instance, e.g. ``ReplicateKey(s=k1, r=us-east-1, replica=eu-west-1)``."""
+    return f"{action}({', '.join(f'{k}={v}' for k, v in params)})"
 
 
 @dataclass(frozen=True)
@@ -251,6 +259,7 @@ class Property:
     rule: str = ""
     doc: str = ""
     expected: str = "holds"  # "violated" for documented counterexamples kept as examples
+    template: Expr | None = None  # ``expr`` before Enabled(...) placeholders were resolved
 
     def for_action(self, instance: ActionInstance) -> Expr | None:
         if self.kind != ACTION:
@@ -309,7 +318,10 @@ class Model:
     def map_instances(self, fn: Callable[[ActionInstance], ActionInstance | None]) -> Model:
         """A variant with every instance passed through ``fn`` (None drops it): for mutants."""
         kept = [m for m in (fn(i) for i in self.instances) if m is not None]
-        return replace(self, instances=tuple(validate_instance(self.schema, i) for i in kept))
+        instances = tuple(validate_instance(self.schema, i) for i in kept)
+        return replace(
+            self, instances=instances, properties=resolve_properties(self.properties, instances)
+        )
 
     def option(self, name: str, default: Any = None) -> Any:
         return dict(self.options).get(name, default)
@@ -475,7 +487,7 @@ class ModelBuilder:
             schema=schema,
             initial=initial,
             instances=instances,
-            properties=tuple(self._properties),
+            properties=resolve_properties(self._properties, instances),
             terminal=self._terminal,
             options=tuple(sorted(self.options.items())),
             doc=self.doc,
@@ -531,6 +543,46 @@ def _as_guard(item: Guard | ExprLike, where: str) -> Guard:
         return Guard(lift(item))
     except ExprError as exc:
         raise ModelError(f"{where}: {exc}") from None
+
+
+def resolve_properties(
+    properties: Iterable[Property], instances: Sequence[ActionInstance]
+) -> tuple[Property, ...]:
+    """Replace every Enabled(label) placeholder by that instance's guards (FALSE if it is gone)."""
+    guards = {inst.label: inst.enabled for inst in instances}
+    out = []
+    for prop in properties:
+        if prop.kind == ACTION:
+            out.append(prop)
+            continue
+        template = prop.template if prop.template is not None else prop.expr
+        assert isinstance(template, Expr)
+        out.append(replace(prop, expr=substitute_enabled(template, guards), template=template))
+    return tuple(out)
+
+
+def substitute_enabled(expr: Expr, guards: dict[str, Expr]) -> Expr:
+    from mrkcheck import expr as E
+
+    if isinstance(expr, E.Enabled):
+        return guards.get(expr.label, E.FALSE)
+    if isinstance(expr, E.Not):
+        return E.not_(substitute_enabled(expr.arg, guards))
+    if isinstance(expr, E.And):
+        return E.and_(*(substitute_enabled(a, guards) for a in expr.args))
+    if isinstance(expr, E.Or):
+        return E.or_(*(substitute_enabled(a, guards) for a in expr.args))
+    if isinstance(expr, E.Ite):
+        return E.ite(*(substitute_enabled(x, guards) for x in (expr.cond, expr.then, expr.other)))
+    if isinstance(expr, E.Compare):
+        return E.compare(
+            expr.op, substitute_enabled(expr.left, guards), substitute_enabled(expr.right, guards)
+        )
+    if isinstance(expr, E.Arith):
+        return E.arith(
+            expr.op, substitute_enabled(expr.left, guards), substitute_enabled(expr.right, guards)
+        )
+    return expr
 
 
 def _validate_property(schema: Schema, prop: Property) -> None:

@@ -1,0 +1,387 @@
+"""The AWS KMS multi-Region key model: every operation as a guarded transition.
+
+Source of every rule: ../shared/kms-semantics.md (section numbers below) and the seeds it cites.
+State, per key set ``s`` and Region ``r`` (the related key of set ``s`` in Region ``r``):
+
+- ``key_state[s, r]``: :class:`KeyState` (``Absent`` where no key exists);
+- ``role[s, r]``: PRIMARY, REPLICA, or NONE where no key exists;
+- ``rotation[s, r]``: this key's copy of the shared automatic-rotation flag;
+- ``versions[s, r]``: how many key-material versions this key holds (AWS_KMS: 1 at creation, one
+  more per rotation; EXTERNAL: 1 once material is imported, 0 without material).
+
+and per key set: ``created[s]`` (key IDs are never reused), ``origin[s]`` (shared, immutable) and
+``ciphertext[s]``, the newest material version used by any ciphertext of the set (0: none), so that
+cross-Region decryption can be checked. Shared properties live per key, not per set, so that they
+can drift until a Sync, as they do in KMS (§2), and every invariant of §7 can fail: a ReplicateKey
+that ignores its guard overwrites the slot of an existing key; an UpdatePrimaryRegion that forgets
+the demotion leaves two primaries.
+
+What DescribeKey reports is a function of this state (:mod:`mrkcheck.model.observe`), not stored:
+the documents allow several views of one state (§6), and the observation function returns them all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from mrkcheck.expr import Enabled, Expr, and_, exists, forall, ite
+from mrkcheck.spec import Guard, Model, ModelBuilder, ModelError, Universe, Variable, instance_label
+
+from .rules import (
+    ALREADY_EXISTS,
+    FOOTNOTE,
+    KEY_STATE_MATRIX,
+    NOT_FOUND,
+    OK,
+    UNSUPPORTED,
+    KeyState,
+    Origin,
+    Role,
+)
+
+DEFAULT_REGIONS = (
+    "us-east-1",
+    "eu-west-1",
+    "ap-southeast-2",
+    "us-west-2",
+    "eu-central-1",
+    "ap-northeast-1",
+)
+CHINA_REGIONS = ("cn-north-1", "cn-northwest-1", "cn-east-9", "cn-south-9", "cn-west-9", "cn-mid-9")
+PARTITION_NAMES = ("aws", "aws-cn")
+REGION_PATTERN = re.compile(r"^([a-z]+-){2,3}\d+$")  # API:ReplicateKey ReplicaRegion
+MAX_REGIONS, MAX_PARTITIONS, MAX_KEY_SETS = 6, 2, 3
+
+# §8: every open question is an option, defaulting to the brief's choice.
+OPTION_DOCS = {
+    "regions": "number of Regions (1-6) or comma-separated Region names; default 3",
+    "partitions": "number of partitions (1-2; Regions split in order) or one partition name per Region",
+    "key_sets": "number of key sets (1-3); key sets are interchangeable",
+    "origins": "key material origins CreateKey may use: AWS_KMS, EXTERNAL or both (default both)",
+    "max_versions": "bound on key-material versions per key (rotation); bounds otherwise unbounded time",
+    "update_allowed_while_updating": "Q1: KS marks UpdatePrimaryRegion allowed in Updating; UPD/MAN require Enabled (default false: reject with fn15)",
+    "role_error": "Q2: exception for role/type errors (replicating a replica, rotation on a replica, ...)",
+    "update_without_replica_error": "Q3: exception for UpdatePrimaryRegion to a Region with no replica",
+    "replicate_to_own_region_error": "Q4: exception for ReplicateKey into the primary's own Region",
+    "update_checks_both_keys": "Q5: apply the key-state column to both keys of UpdatePrimaryRegion, primary first (default true)",
+    "schedule_deletion_while_creating": "Q6: a Creating replica may be scheduled for deletion; PendingDeletion wins over CompleteCreate (default true)",
+    "import_enables_disabled_key": "Q7: ImportKeyMaterial also turns a Disabled key Enabled (default false: only PendingImport -> Enabled)",
+    "swap_roles_at_call": "Q8: roles swap when UpdatePrimaryRegion is called (default true); false swaps at CompleteUpdate",
+    "external_on_demand_rotation": "Q9: allow RotateKeyOnDemand on EXTERNAL-origin keys (default false: UnsupportedOperation)",
+    "rotate_on_demand_row": "Q10: key-state row used for RotateKeyOnDemand (default EnableKeyRotation)",
+    "delete_material_keeps_pending_deletion": "Q11: DeleteImportedKeyMaterial leaves PendingDeletion/PendingReplicaDeletion unchanged (default true)",
+    "pending_window_days": "Q12: allowed PendingWindowInDays range (default 7..30; windows are not part of the state)",
+    "manage_replicas_while_updating": "Q13: replicas outside the updating pair stay manageable (default true)",
+    "sync_per_replica": "Q14: Sync copies to one replica per step, in any interleaving (default true); false syncs the whole set at once",
+    "transient_errors": "Q15: model IAM, quotas and transient errors (default false: out of scope)",
+    "guard_order": "Q16: 'documented' predicts the first failing guard in §3 order; 'any' accepts any failing guard's error",
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    """The universe and the modelling choices of one KMS instance (see OPTION_DOCS)."""
+
+    regions: tuple[str, ...]
+    partitions: tuple[str, ...]
+    key_sets: int
+    origins: tuple[Origin, ...]
+    max_versions: int
+    update_allowed_while_updating: bool = False
+    role_error: str = UNSUPPORTED
+    update_without_replica_error: str = NOT_FOUND
+    replicate_to_own_region_error: str = ALREADY_EXISTS
+    update_checks_both_keys: bool = True
+    schedule_deletion_while_creating: bool = True
+    import_enables_disabled_key: bool = False
+    swap_roles_at_call: bool = True
+    external_on_demand_rotation: bool = False
+    rotate_on_demand_row: str = "EnableKeyRotation"
+    delete_material_keeps_pending_deletion: bool = True
+    pending_window_days: str = "7..30"
+    manage_replicas_while_updating: bool = True
+    sync_per_replica: bool = True
+    transient_errors: bool = False
+    guard_order: str = "documented"
+
+    def partition_of(self, region: str) -> str:
+        return self.partitions[self.regions.index(region)]
+
+
+def parse_regions(regions: int | str) -> tuple[str, ...]:
+    """A Region count or a list of names; names must look like Regions (``us-east-1``)."""
+    text = str(regions).strip()
+    if text.isdigit():
+        n = int(text)
+        if not 1 <= n <= MAX_REGIONS:
+            raise ModelError(f"regions must be between 1 and {MAX_REGIONS}, not {n}")
+        return DEFAULT_REGIONS[:n]
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    for name in names:
+        if not REGION_PATTERN.match(name):
+            raise ModelError(f"unknown Region {name!r}: Region names look like us-east-1")
+    if len(set(names)) != len(names):
+        raise ModelError(f"a Region is listed twice: {text}")
+    if not 1 <= len(names) <= MAX_REGIONS:
+        raise ModelError(f"between 1 and {MAX_REGIONS} Regions, not {len(names)}")
+    return names
+
+
+def parse_partitions(
+    partitions: int | str, regions: tuple[str, ...], named: bool
+) -> tuple[str, ...]:
+    """One partition per Region: a count splits the Regions in order; or a name per Region."""
+    text = str(partitions).strip()
+    if text.isdigit():
+        n = int(text)
+        if not 1 <= n <= MAX_PARTITIONS:
+            raise ModelError(f"partitions must be between 1 and {MAX_PARTITIONS}, not {n}")
+        if n > len(regions):
+            raise ModelError(f"{n} partitions need at least {n} Regions")
+        size = -(-len(regions) // n)
+        return tuple(PARTITION_NAMES[i // size] for i in range(len(regions)))
+    names = tuple(p.strip() for p in text.split(","))
+    if len(names) != len(regions):
+        raise ModelError(f"{len(names)} partition names for {len(regions)} Regions")
+    if len(set(names)) > MAX_PARTITIONS:
+        raise ModelError(f"at most {MAX_PARTITIONS} partitions")
+    return names
+
+
+def _default_region_names(regions: tuple[str, ...], partitions: tuple[str, ...]) -> tuple[str, ...]:
+    """Give Regions of the second partition China Region names, so the pictures read right."""
+    out, aws, cn = [], iter(DEFAULT_REGIONS), iter(CHINA_REGIONS)
+    for p in partitions:
+        out.append(next(aws) if p == PARTITION_NAMES[0] else next(cn))
+    return tuple(out)
+
+
+def make_options(
+    regions: int | str = 3,
+    partitions: int | str = 1,
+    key_sets: int = 1,
+    origins: str = "AWS_KMS,EXTERNAL",
+    max_versions: int = 2,
+    **choices: Any,
+) -> Options:
+    region_names = parse_regions(regions)
+    named = not str(regions).strip().isdigit()
+    parts = parse_partitions(partitions, region_names, named)
+    if not named:
+        region_names = _default_region_names(region_names, parts)
+    if not 1 <= int(key_sets) <= MAX_KEY_SETS:
+        raise ModelError(f"key_sets must be between 1 and {MAX_KEY_SETS}, not {key_sets}")
+    try:
+        origin_list = tuple(Origin[o.strip()] for o in str(origins).split(",") if o.strip())
+    except KeyError as exc:
+        raise ModelError(f"unknown origin {exc.args[0]!r}: use AWS_KMS and/or EXTERNAL") from None
+    if not origin_list:
+        raise ModelError("origins must name at least one of AWS_KMS, EXTERNAL")
+    if not 1 <= int(max_versions) <= 5:
+        raise ModelError(f"max_versions must be between 1 and 5, not {max_versions}")
+    options = Options(region_names, parts, int(key_sets), origin_list, int(max_versions), **choices)
+    _check_choices(options)
+    return options
+
+
+def _check_choices(o: Options) -> None:
+    if o.guard_order not in ("documented", "any"):
+        raise ModelError(f"guard_order must be 'documented' or 'any', not {o.guard_order!r}")
+    if o.rotate_on_demand_row not in KEY_STATE_MATRIX:
+        raise ModelError(f"rotate_on_demand_row {o.rotate_on_demand_row!r} is not an operation row")
+    if o.pending_window_days != "7..30" and not re.fullmatch(r"\d+\.\.\d+", o.pending_window_days):
+        raise ModelError(f"pending_window_days must look like 7..30, not {o.pending_window_days!r}")
+    if o.transient_errors:
+        raise ModelError("transient_errors=true is not modelled (Q15: out of scope)")
+    if not o.manage_replicas_while_updating:
+        raise ModelError("manage_replicas_while_updating=false is not modelled (Q13: docs say yes)")
+
+
+@dataclass(frozen=True)
+class Kms:
+    """Handles on the model's universes and variables, for actions, properties and mutants."""
+
+    options: Options
+    KeySet: Universe
+    Region: Universe
+    key_state: Variable
+    role: Variable
+    rotation: Variable
+    versions: Variable
+    created: Variable
+    origin: Variable
+    ciphertext: Variable
+    update_target: Variable | None  # only when roles swap at CompleteUpdate (Q8 = false)
+
+    # --- readable predicates (all expressions) -----------------------------------------------
+
+    def exists(self, s: str, r: str) -> Expr:
+        return self.key_state[s, r].ne(KeyState.Absent)
+
+    def in_state(self, s: str, r: str, *states: KeyState) -> Expr:
+        return self.key_state[s, r].isin(*states)
+
+    def is_primary(self, s: str, r: str) -> Expr:
+        return self.role[s, r].eq(Role.PRIMARY)
+
+    def is_replica(self, s: str, r: str) -> Expr:
+        return self.role[s, r].eq(Role.REPLICA)
+
+    def has_replicas(self, s: str) -> Expr:
+        """Some replica of the set exists, in any state (§5 rule 3)."""
+        return exists(self.Region, lambda r: self.is_replica(s, r))
+
+    def is_external(self, s: str) -> Expr:
+        return self.origin[s].eq(Origin.EXTERNAL)
+
+    def any_updating(self, s: str) -> Expr:
+        return exists(self.Region, lambda r: self.in_state(s, r, KeyState.Updating))
+
+    def encryption_version(self, s: str) -> Expr:
+        """The material version Encrypt uses: the newest one that every related key holds (§3.8:
+        new material "is not used for encryption until the primary and every replica hold it")."""
+        held = [
+            ite(self.exists(s, r), self.versions[s, r], self.options.max_versions)
+            for r in self.Region
+        ]
+        smallest: Expr = held[0]
+        for h in held[1:]:
+            smallest = ite(h.lt(smallest), h, smallest)
+        return smallest
+
+    def enabled(self, action: str, **params: str) -> Expr:
+        """ "That action instance is enabled", resolved against the model's (possibly mutated)
+        guards when the model is built."""
+        return Enabled(instance_label(action, params.items()))
+
+    def same_partition(self, r1: str, r2: str) -> bool:
+        return self.options.partition_of(r1) == self.options.partition_of(r2)
+
+    # --- guards from the documented tables -----------------------------------------------------
+
+    def found(self, s: str, r: str) -> Guard:
+        return Guard(self.exists(s, r), NOT_FOUND, "the key exists (§3: NotFound)")
+
+    def state_allows(self, operation: str, s: str, r: str, who: str = "key") -> list[Guard]:
+        """One guard per key state the §4 matrix refuses for ``operation``, with its exception."""
+        guards = []
+        for state, footnote in KEY_STATE_MATRIX[operation].items():
+            if footnote == OK:
+                continue
+            if (
+                operation == "UpdatePrimaryRegion"
+                and state == KeyState.Updating
+                and self.options.update_allowed_while_updating
+            ):
+                continue  # Q1: the KS table's reading
+            doc = f"§4 {operation}: {who} {state.name} -> fn{footnote} {FOOTNOTE[footnote]}"
+            guards.append(Guard(self.key_state[s, r].ne(state), FOOTNOTE[footnote], doc))
+        return guards
+
+
+def build(
+    regions: int | str = 3,
+    partitions: int | str = 1,
+    key_sets: int = 1,
+    origins: str = "AWS_KMS,EXTERNAL",
+    max_versions: int = 2,
+    update_allowed_while_updating: bool = False,
+    role_error: str = UNSUPPORTED,
+    update_without_replica_error: str = NOT_FOUND,
+    replicate_to_own_region_error: str = ALREADY_EXISTS,
+    update_checks_both_keys: bool = True,
+    schedule_deletion_while_creating: bool = True,
+    import_enables_disabled_key: bool = False,
+    swap_roles_at_call: bool = True,
+    external_on_demand_rotation: bool = False,
+    rotate_on_demand_row: str = "EnableKeyRotation",
+    delete_material_keeps_pending_deletion: bool = True,
+    pending_window_days: str = "7..30",
+    manage_replicas_while_updating: bool = True,
+    sync_per_replica: bool = True,
+    transient_errors: bool = False,
+    guard_order: str = "documented",
+    with_properties: bool = True,
+) -> Model:
+    """The KMS multi-Region key model on one instance; every argument is listed in OPTION_DOCS."""
+    options = make_options(
+        regions,
+        partitions,
+        key_sets,
+        origins,
+        max_versions,
+        update_allowed_while_updating=update_allowed_while_updating,
+        role_error=role_error,
+        update_without_replica_error=update_without_replica_error,
+        replicate_to_own_region_error=replicate_to_own_region_error,
+        update_checks_both_keys=update_checks_both_keys,
+        schedule_deletion_while_creating=schedule_deletion_while_creating,
+        import_enables_disabled_key=import_enables_disabled_key,
+        swap_roles_at_call=swap_roles_at_call,
+        external_on_demand_rotation=external_on_demand_rotation,
+        rotate_on_demand_row=rotate_on_demand_row,
+        delete_material_keeps_pending_deletion=delete_material_keeps_pending_deletion,
+        pending_window_days=pending_window_days,
+        manage_replicas_while_updating=manage_replicas_while_updating,
+        sync_per_replica=sync_per_replica,
+        transient_errors=transient_errors,
+        guard_order=guard_order,
+    )
+    builder, kms = declare(options)
+    from .actions import define_actions
+
+    define_actions(builder, kms)
+    if with_properties:
+        from mrkcheck.properties.kms import define_properties
+
+        define_properties(builder, kms)
+    return builder.build()
+
+
+def declare(options: Options) -> tuple[ModelBuilder, Kms]:
+    """The universes and state variables of an instance."""
+    recorded = {
+        "regions": ",".join(options.regions),
+        "partitions": ",".join(options.partitions),
+        "key_sets": options.key_sets,
+        "origins": ",".join(o.name for o in options.origins),
+        "max_versions": options.max_versions,
+    }
+    defaults = Options((), (), 1, (), 1)
+    for name in OPTION_DOCS:  # modelling choices are recorded only where they differ
+        if name not in recorded and getattr(options, name) != getattr(defaults, name):
+            recorded[name] = getattr(options, name)
+    m = ModelBuilder("kms", doc=__doc__ or "", options=recorded)
+    KeySet = m.universe("KeySet", [f"k{i}" for i in range(1, options.key_sets + 1)], symmetric=True)
+    Region = m.universe("Region", options.regions, symmetric=True, classes=options.partitions)
+    over = [KeySet, Region]
+    v = options.max_versions
+    kms = Kms(
+        options=options,
+        KeySet=KeySet,
+        Region=Region,
+        key_state=m.variable("key_state", KeyState, over, KeyState.Absent, "§1 key state"),
+        role=m.variable("role", Role, over, Role.NONE, "§1 MultiRegionKeyType"),
+        rotation=m.variable("rotation", bool, over, False, "§2 shared: automatic rotation flag"),
+        versions=m.variable("versions", range(0, v + 1), over, 0, "§2 shared: material versions"),
+        created=m.variable("created", bool, [KeySet], False, "§1 key IDs are never reused"),
+        origin=m.variable("origin", Origin, [KeySet], Origin.AWS_KMS, "§2 shared, immutable"),
+        ciphertext=m.variable(
+            "ciphertext", range(0, v + 1), [KeySet], 0, "§3.10 newest version in a ciphertext"
+        ),
+        update_target=None
+        if options.swap_roles_at_call
+        else m.variable("update_target", bool, over, False, "Q8: the replica being promoted"),
+    )
+    m.terminal(
+        forall(
+            KeySet,
+            lambda s: and_(kms.created[s], forall(Region, lambda r: ~kms.exists(s, r))),
+        )
+    )
+    return m, kms
+
+
+__all__ = ["Kms", "Options", "build", "declare", "make_options", "OPTION_DOCS"]

@@ -1,0 +1,404 @@
+"""Invariants and action properties of the KMS model: kms-semantics.md §7, as named data.
+
+The three properties the users asked for by name come first. Each property names the rule it comes
+from. Action properties read the pre-state (plain variables) and the post-state (``.next``) of one
+transition and say nothing (None) about actions they do not concern.
+
+Not expressible in this model, and why (see README "Properties"):
+- S2 (key ID, ARN, account shared): ARNs are a function of (key set, Region) in this encoding;
+  there is no state that could disagree.
+- S15 window bounds: waiting periods are not part of the state (DeletionDue is an environment
+  step); its second half ("a primary's clock starts no earlier than its last replica's deletion")
+  is ``no_primary_deletion_with_replicas``.
+- S17 (every error is in the operation's botocore list) is a property of the model text, not of a
+  state; it is checked by :func:`errors_outside_api_lists` and its test.
+"""
+
+from __future__ import annotations
+
+from mrkcheck.expr import Expr, and_, count, exists, forall, implies, or_
+from mrkcheck.spec import ACTION, ALWAYS, ActionInstance, Model, ModelBuilder, Property
+
+from ..model.kms import Kms
+from ..model.rules import API_ERRORS, KeyState, Origin, Role
+
+CRYPTO_STATES = (KeyState.Enabled, KeyState.Updating)
+PENDING_DELETION = (KeyState.PendingDeletion, KeyState.PendingReplicaDeletion)
+
+
+def define_properties(m: ModelBuilder, k: Kms) -> None:
+    for prop in kms_properties(k):
+        m.add_property(prop)
+
+
+def kms_properties(k: Kms) -> list[Property]:
+    """Every property of the KMS model, the users' three first."""
+    return [
+        one_primary_per_key_set(k),
+        one_key_per_region(k),
+        no_primary_deletion_with_replicas(k),
+        well_formed_keys(k),
+        updating_pair(k),
+        roles_of_transient_states(k),
+        lonely_pending_replica_deletion_moves_on(k),
+        pending_deletion_primary_gains_no_replica(k),
+        replicas_never_ahead_of_primary(k),
+        sync_copies_shared_properties(k),
+        ciphertext_decryptable_everywhere(k),
+        crypto_available_when_enabled_or_updating(k),
+        replicate_and_update_need_enabled_keys(k),
+        other_keys_unchanged(k),
+        cancel_leaves_key_disabled(k),
+        new_replica_gets_shared_properties(k),
+        describe_key_shows_one_primary(k),
+    ]
+
+
+def _sets_and_regions(k: Kms):
+    return [(s, r) for s in k.KeySet for r in k.Region]
+
+
+# --- the users' three ---------------------------------------------------------------------------
+
+
+def one_primary_per_key_set(k: Kms) -> Property:
+    def holds(s: str) -> Expr:
+        primaries = count(k.Region, lambda r: k.is_primary(s, r))
+        some_key = exists(k.Region, lambda r: k.exists(s, r))
+        return and_(primaries.le(1), implies(and_(some_key, ~k.any_updating(s)), primaries.eq(1)))
+
+    return Property(
+        ALWAYS,
+        "one_primary_per_key_set",
+        forall(k.KeySet, holds),
+        rule="S3 [MRK: exactly one primary key at any time; UPD]",
+        doc="At most one primary per key set; exactly one whenever no key of the set is Updating.",
+    )
+
+
+def one_key_per_region(k: Kms) -> Property:
+    """S1. Each (set, Region) slot holds at most one key by encoding, so the property that can fail
+    is the transition one: a key is created only in a free slot (ReplicateKey, CreateKey)."""
+
+    def for_action(inst: ActionInstance) -> Expr | None:
+        if inst.action == "ReplicateKey":
+            s, target = inst.param("s"), inst.param("replica")
+        elif inst.action == "CreateKey":
+            s, target = inst.param("s"), inst.param("r")
+        else:
+            return None
+        return k.key_state[s, target].eq(KeyState.Absent)
+
+    return Property(
+        ACTION,
+        "one_key_per_region",
+        for_action,
+        rule="S1 [REP: one related multi-Region key per Region; API:ReplicateKey AlreadyExists]",
+        doc="A key is only ever created where no related key is, in any state (Creating and "
+        "PendingDeletion included).",
+    )
+
+
+def no_primary_deletion_with_replicas(k: Kms) -> Property:
+    def holds(s: str) -> Expr:
+        replicas = k.has_replicas(s)
+        primary_pending = exists(
+            k.Region, lambda r: and_(k.is_primary(s, r), k.in_state(s, r, KeyState.PendingDeletion))
+        )
+        primary_present = exists(k.Region, lambda r: k.is_primary(s, r))
+        return and_(implies(primary_pending, ~replicas), implies(replicas, primary_present))
+
+    return Property(
+        ALWAYS,
+        "no_primary_deletion_with_replicas",
+        forall(k.KeySet, holds),
+        rule="S6 [DEL: KMS never deletes a primary that has replicas; API:ScheduleKeyDeletion]",
+        doc="A primary is never in PendingDeletion, nor deleted (replicas left without a "
+        "primary), while any replica of its set exists.",
+    )
+
+
+# --- the rest of §7 -----------------------------------------------------------------------------
+
+
+def well_formed_keys(k: Kms) -> Property:
+    def holds(s: str, r: str) -> Expr:
+        absent = k.key_state[s, r].eq(KeyState.Absent)
+        return and_(
+            absent.implies(
+                and_(k.role[s, r].eq(Role.NONE), k.versions[s, r].eq(0), ~k.rotation[s, r])
+            ),
+            (~absent).implies(and_(k.role[s, r].ne(Role.NONE), k.created[s])),
+            k.is_external(s).implies(and_(k.versions[s, r].le(1), ~k.rotation[s, r])),
+        )
+
+    return Property(
+        ALWAYS,
+        "well_formed_keys",
+        and_(*(holds(s, r) for s, r in _sets_and_regions(k))),
+        rule="§1 entities: a key has a role iff it exists; deleted keys leave no metadata [DK]",
+        doc="Type correctness of the encoding (as TLA+'s TypeOK).",
+    )
+
+
+def updating_pair(k: Kms) -> Property:
+    def holds(s: str) -> Expr:
+        updating = count(k.Region, lambda r: k.in_state(s, r, KeyState.Updating))
+        updating_primary = count(
+            k.Region, lambda r: and_(k.in_state(s, r, KeyState.Updating), k.is_primary(s, r))
+        )
+        return and_(updating.isin(0, 2), updating.eq(2).implies(updating_primary.eq(1)))
+
+    return Property(
+        ALWAYS,
+        "updating_pair",
+        forall(k.KeySet, holds),
+        rule="S4 [UPD, KS: the old and new primary keys have a transient state of Updating]",
+        doc="0 or 2 keys of a set are Updating, and then they are the old and the new primary.",
+    )
+
+
+def roles_of_transient_states(k: Kms) -> Property:
+    def holds(s: str, r: str) -> Expr:
+        return and_(
+            k.in_state(s, r, KeyState.Creating).implies(k.is_replica(s, r)),
+            k.in_state(s, r, KeyState.PendingReplicaDeletion).implies(k.is_primary(s, r)),
+        )
+
+    return Property(
+        ALWAYS,
+        "roles_of_transient_states",
+        and_(*(holds(s, r) for s, r in _sets_and_regions(k))),
+        rule="S5 [KS, DEL]",
+        doc="Creating => REPLICA; PendingReplicaDeletion => PRIMARY.",
+    )
+
+
+def lonely_pending_replica_deletion_moves_on(k: Kms) -> Property:
+    """S7 as a safety property: wherever a primary waits in PendingReplicaDeletion with no replica
+    left, the environment step that starts its deletion is enabled (so it cannot wait forever)."""
+
+    def holds(s: str, r: str) -> Expr:
+        lonely = and_(k.in_state(s, r, KeyState.PendingReplicaDeletion), ~k.has_replicas(s))
+        return lonely.implies(k.enabled("PrimaryDeletionStarts", s=s, r=r))
+
+    return Property(
+        ALWAYS,
+        "lonely_pending_replica_deletion_moves_on",
+        and_(*(holds(s, r) for s, r in _sets_and_regions(k))),
+        rule="S7 [DEL: when the last replica is deleted the primary goes to PendingDeletion]",
+    )
+
+
+def pending_deletion_primary_gains_no_replica(k: Kms) -> Property:
+    def for_action(inst: ActionInstance) -> Expr | None:
+        rules = []
+        for s in k.KeySet:
+            replicas = count(k.Region, lambda r, s=s: k.is_replica(s, r))
+            replicas_after = count(k.Region, lambda r, s=s: k.role[s, r].next.eq(Role.REPLICA))
+            pending = exists(
+                k.Region,
+                lambda r, s=s: and_(k.is_primary(s, r), k.in_state(s, r, *PENDING_DELETION)),
+            )
+            rules.append(pending.implies(replicas_after.le(replicas)))
+        return and_(*rules)
+
+    return Property(
+        ACTION,
+        "pending_deletion_primary_gains_no_replica",
+        for_action,
+        rule="S8 [DEL: a primary pending deletion cannot be replicated; KS]",
+    )
+
+
+def replicas_never_ahead_of_primary(k: Kms) -> Property:
+    def holds(s: str, p: str, r: str) -> Expr:
+        both = and_(k.is_primary(s, p), k.is_replica(s, r), ~k.is_external(s))
+        return both.implies(k.versions[s, r].le(k.versions[s, p]))
+
+    return Property(
+        ALWAYS,
+        "replicas_never_ahead_of_primary",
+        and_(*(holds(s, p, r) for s in k.KeySet for p in k.Region for r in k.Region if p != r)),
+        rule="S9 [MRK: the primary is the source of shared properties; MAN]",
+        doc="Material versions only flow from the primary: no replica holds a version it lacks.",
+    )
+
+
+def sync_copies_shared_properties(k: Kms) -> Property:
+    def for_action(inst: ActionInstance) -> Expr | None:
+        if inst.action != "Sync":
+            return None
+        s, p = inst.param("s"), inst.param("primary")
+        targets = [inst.param("r")] if "r" in dict(inst.params) else [r for r in k.Region if r != p]
+        rules = []
+        for r in targets:
+            copied = and_(
+                k.rotation[s, r].next.eq(k.rotation[s, p].next),
+                or_(k.is_external(s), k.versions[s, r].next.eq(k.versions[s, p].next)),
+            )
+            rules.append(k.is_replica(s, r).implies(copied))
+        return and_(*rules)
+
+    return Property(
+        ACTION,
+        "sync_copies_shared_properties",
+        for_action,
+        rule="S9 [MRK: KMS synchronizes shared properties from the primary; MAN; CT]",
+        doc="After a Sync, the replica's rotation flag and material versions equal the primary's.",
+    )
+
+
+def ciphertext_decryptable_everywhere(k: Kms) -> Property:
+    def holds(s: str, r: str) -> Expr:
+        usable = and_(k.in_state(s, r, *CRYPTO_STATES), k.origin[s].eq(Origin.AWS_KMS))
+        return usable.implies(k.versions[s, r].ge(k.ciphertext[s]))
+
+    return Property(
+        ALWAYS,
+        "ciphertext_decryptable_everywhere",
+        and_(*(holds(s, r) for s, r in _sets_and_regions(k))),
+        rule="S10 [MAN: new material is not used until every related key holds it; MRK]",
+        doc="Every related key in Enabled or Updating holds every version used by a ciphertext.",
+    )
+
+
+def crypto_available_when_enabled_or_updating(k: Kms) -> Property:
+    def holds(s: str, r: str) -> Expr:
+        usable = k.in_state(s, r, *CRYPTO_STATES)
+        return usable.implies(k.enabled("Encrypt", s=s, r=r))
+
+    return Property(
+        ALWAYS,
+        "crypto_available_when_enabled_or_updating",
+        and_(*(holds(s, r) for s, r in _sets_and_regions(k))),
+        rule="S11 [API:UpdatePrimaryRegion: no delay, interruption or failure of crypto; KS]",
+    )
+
+
+def replicate_and_update_need_enabled_keys(k: Kms) -> Property:
+    def for_action(inst: ActionInstance) -> Expr | None:
+        s = inst.param("s") if inst.action in ("ReplicateKey", "UpdatePrimaryRegion") else None
+        if inst.action == "ReplicateKey":
+            r = inst.param("r")
+            return and_(k.is_primary(s, r), k.in_state(s, r, KeyState.Enabled))
+        if inst.action == "UpdatePrimaryRegion":
+            r, target = inst.param("r"), inst.param("primary")
+            return and_(
+                k.is_primary(s, r),
+                k.in_state(s, r, KeyState.Enabled),
+                k.is_replica(s, target),
+                k.in_state(s, target, KeyState.Enabled),
+            )
+        return None
+
+    return Property(
+        ACTION,
+        "replicate_and_update_need_enabled_keys",
+        for_action,
+        rule="S12 [MRK, KS, UPD: both keys Enabled when the operation starts]",
+    )
+
+
+# Transitions that may change another key's state (S13's exceptions), by action name.
+_MAY_CHANGE_OTHERS = {"UpdatePrimaryRegion", "CompleteUpdate", "PrimaryDeletionStarts", "Sync"}
+
+
+def other_keys_unchanged(k: Kms) -> Property:
+    def for_action(inst: ActionInstance) -> Expr | None:
+        if inst.environment or inst.action in _MAY_CHANGE_OTHERS or "r" not in dict(inst.params):
+            return None
+        s, r = inst.param("s"), inst.param("r")
+        touched = {(s, r)}
+        if inst.action == "ReplicateKey":
+            touched.add((s, inst.param("replica")))
+        return and_(
+            *(
+                k.key_state[s2, r2].next.eq(k.key_state[s2, r2])
+                for s2, r2 in _sets_and_regions(k)
+                if (s2, r2) not in touched
+            )
+        )
+
+    return Property(
+        ACTION,
+        "other_keys_unchanged",
+        for_action,
+        rule="S13 [MRK: no effect on related multi-Region keys; DEL; API]",
+        doc="An operation on one key never changes another key's state, except the documented "
+        "cases (the UpdatePrimaryRegion pair, PendingReplicaDeletion -> PendingDeletion).",
+    )
+
+
+def cancel_leaves_key_disabled(k: Kms) -> Property:
+    def for_action(inst: ActionInstance) -> Expr | None:
+        if inst.action != "CancelKeyDeletion":
+            return None
+        s, r = inst.param("s"), inst.param("r")
+        return and_(
+            k.in_state(s, r, *PENDING_DELETION), k.key_state[s, r].next.eq(KeyState.Disabled)
+        )
+
+    return Property(
+        ACTION,
+        "cancel_leaves_key_disabled",
+        for_action,
+        rule="S14 [API:CancelKeyDeletion, DEL: the key is Disabled, not its earlier state]",
+        doc="A successful CancelKeyDeletion acts on a key pending deletion and leaves it Disabled.",
+    )
+
+
+def new_replica_gets_shared_properties(k: Kms) -> Property:
+    def for_action(inst: ActionInstance) -> Expr | None:
+        if inst.action != "ReplicateKey":
+            return None
+        s, r, t = inst.param("s"), inst.param("r"), inst.param("replica")
+        return and_(
+            k.rotation[s, t].next.eq(k.rotation[s, r]),
+            or_(k.is_external(s), k.versions[s, t].next.eq(k.versions[s, r])),
+        )
+
+    return Property(
+        ACTION,
+        "new_replica_gets_shared_properties",
+        for_action,
+        rule="S16 [REP: a recreated replica has the same shared properties; MRK: all versions]",
+        doc="A new (or recreated) replica gets the primary's rotation flag and all its versions.",
+    )
+
+
+def describe_key_shows_one_primary(k: Kms) -> Property:
+    """The observation users expect, and the documents deny: during Updating, DescribeKey "might
+    display both the old and new primary keys as replicas" (seeds 000 and 001)."""
+    from ..model.observe import may_show
+
+    def holds(s: str) -> Expr:
+        some_key = exists(k.Region, lambda r: k.exists(s, r))
+        never_zero = ~forall(k.Region, lambda r: ~k.exists(s, r) | may_show(k, s, r, Role.REPLICA))
+        never_two = count(k.Region, lambda r: may_show(k, s, r, Role.PRIMARY)).le(1)
+        return some_key.implies(and_(never_zero, never_two))
+
+    return Property(
+        ALWAYS,
+        "describe_key_shows_one_primary",
+        forall(k.KeySet, holds),
+        rule="S3 observed [UPD, seed 000; API:UpdatePrimaryRegion, seed 001]",
+        doc="Expected to FAIL: a documented counterexample, kept as an example.",
+        expected="violated",
+    )
+
+
+# --- S17: a property of the model text ------------------------------------------------------------
+
+
+def errors_outside_api_lists(model: Model) -> list[str]:
+    """Every (action, error) the model can predict that its botocore error list lacks."""
+    out = []
+    for inst in model.instances:
+        allowed = API_ERRORS.get(inst.action)
+        if allowed is None:
+            continue
+        for guard in inst.guards:
+            if guard.error is not None and guard.error not in allowed:
+                out.append(f"{inst.action}: {guard.error}")
+    return sorted(set(out))
