@@ -76,6 +76,7 @@ class _Report:
         self.induction: dict[str, Any] = {}
         self.any_size: dict[str, Any] = {}
         self.failed_proofs: list[str] = []
+        self.not_supported: dict[str, str] = {}
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
@@ -147,6 +148,7 @@ def _prove_any(args, model: Model, report: _Report, lemma_module, lemmas) -> Non
     base = {k: v for k, v in report.options.items() if k not in (option, "mutant")}
     for name in targets:
         if model.get_property(name).kind != ALWAYS:
+            report.not_supported[name] = "an action property: the cutoff handles invariants only"
             continue
         _say(f"any number of Regions: {name}")
         result = prove_any(builder, name, lemmas, option=option, base=base)
@@ -209,14 +211,23 @@ def render(report: _Report) -> str:
         out.append("induction (this instance only):")
         for name, res in report.induction.items():
             out.append(f"  {name}: {_induction_text(res)}")
-    if report.any_size:
+    if report.any_size or report.not_supported:
         out.append("any size (cutoff argument):")
+        for name, why in report.not_supported.items():
+            out.append(f"  {name}: not attempted ({why})")
         for name, res in report.any_size.items():
             out.append(f"  {name}: {res.describe()}")
-            for a in res.analysis[:1]:
+            a, b = res.analysis
+            terms = (
+                f"params {a.params} + witnesses {a.witnesses} (max at {a.worst}) "
+                f"+ Regions per conjunct {a.conjunct_regions}"
+            )
+            if res.cutoff is not None:
+                out.append(f"    cutoff = {terms} = {a.bound}")
+            else:
                 out.append(
-                    f"    cutoff = params {a.params} + witnesses {a.witnesses} (max at {a.worst}) "
-                    f"+ Regions per conjunct {a.conjunct_regions} = {a.bound}"
+                    f"    no cutoff: bound {a.bound} at size {a.size} ({terms}), "
+                    f"{b.bound} at size {b.size}"
                 )
     out.extend(_counterexamples(report, trace_table))
     return "\n".join(out)
