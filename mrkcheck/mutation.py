@@ -74,3 +74,12 @@ def edit_effects(
 
 def with_options(model: Model, **options: Any) -> Model:
     return replace(model, options=tuple(sorted({**dict(model.options), **options}.items())))
+
+
+def edit_instances(
+    model: Model, action: str, edit: Callable[[ActionInstance], ActionInstance]
+) -> Model:
+    """Pass every instance of ``action`` through ``edit`` (add a guard, add an effect...)."""
+    if action not in model.action_names:
+        raise ModelError(f"mutant: no action {action}")
+    return model.map_instances(lambda i: edit(i) if i.action == action else i)

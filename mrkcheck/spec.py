@@ -225,6 +225,31 @@ class ActionInstance:
     def param(self, name: str) -> str:
         return dict(self.params)[name]
 
+    def refusal(self, state: State) -> Guard | None:
+        """The first guard that fails in ``state`` (its ``error`` is what the call returns), or
+        None when the action is enabled. Interpreted, for queries and tests, not for search."""
+        from mrkcheck.expr import evaluate
+
+        for guard in self.guards:
+            if not evaluate(guard.condition, state):
+                return guard
+        return None
+
+    def failing_guards(self, state: State) -> list[Guard]:
+        """Every guard that fails in ``state`` (Q16: a caller may accept any of their errors)."""
+        from mrkcheck.expr import evaluate
+
+        return [g for g in self.guards if not evaluate(g.condition, state)]
+
+    def apply(self, state: State) -> State:
+        """The successor of ``state`` under this instance (guards are not checked)."""
+        from mrkcheck.expr import evaluate
+
+        out = list(state)
+        for target, value in self.effects:
+            out[target.slot] = evaluate(value, state)
+        return tuple(out)
+
 
 def instance_label(action: str, params: Iterable[tuple[str, str]]) -> str:
     """The label of an action instance, e.g. ``ReplicateKey(s=k1, r=us-east-1, replica=eu-west-1)``."""

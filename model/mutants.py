@@ -1,0 +1,252 @@
+"""The seeded-bug catalogue: small named changes to the KMS model that a property must catch.
+
+Each mutant is an edit of the built model (a guard dropped or added, an effect changed, an
+environment step removed), so the model text stays free of bug switches. ``shortest`` is the length
+of the shortest counterexample on the default instance, pinned by tests/test_mutants.py. The first
+six are bugs that real KMS emulators are known to have (kms-semantics.md, LS; issue 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from mrkcheck.expr import Expr, ite, or_
+from mrkcheck.mutation import Mutant, drop_guard, edit_effects, edit_instances, remove_action
+from mrkcheck.spec import ActionInstance, Guard, Model, Var
+
+from .kms import build
+from .rules import ALREADY_EXISTS, INVALID_STATE, UNSUPPORTED, KeyState
+
+
+def _mutant(
+    name: str, description: str, breaks: str, edit: Callable[[Model], Model], shortest: int
+) -> Mutant:
+    def build_mutant(**options) -> Model:
+        return edit(build(**options))
+
+    build_mutant.__name__ = f"build_{name}"
+    return Mutant(name, description, breaks, build_mutant, shortest)
+
+
+def _set(model: Model, variable: str, *index: str) -> Var:
+    return model.schema.variable(variable)[index]
+
+
+def _replace_effect(action: str, variable: str, value: Callable[[ActionInstance, Var, Expr], Expr]):
+    def edit(model: Model) -> Model:
+        return edit_effects(
+            model, action, lambda i, t, v: value(i, t, v) if t.name == variable else v
+        )
+
+    return edit
+
+
+# --- edits that need more than one line ------------------------------------------------------------
+
+
+def _demotion_forgotten(model: Model) -> Model:
+    """UpdatePrimaryRegion promotes the new primary; the old one is never demoted."""
+
+    def keep_old_primary(inst: ActionInstance, target: Var, value: Expr) -> Expr | None:
+        if target.name == "role" and target.index == (inst.param("s"), inst.param("r")):
+            return None
+        return value
+
+    return edit_effects(model, "UpdatePrimaryRegion", keep_old_primary)
+
+
+def _deletion_scheduled_by_membership(model: Model) -> Model:
+    """ScheduleKeyDeletion sends any key with related keys to PendingReplicaDeletion."""
+
+    def edit(inst: ActionInstance) -> ActionInstance:
+        s, r = inst.param("s"), inst.param("r")
+        others = [x for x in model.universe("Region") if x != r]
+        related = or_(*(_set(model, "key_state", s, x).ne(KeyState.Absent) for x in others))
+        state = ite(related, KeyState.PendingReplicaDeletion, KeyState.PendingDeletion)
+        return replace(inst, effects=((_set(model, "key_state", s, r), state),))
+
+    return edit_instances(model, "ScheduleKeyDeletion", edit)
+
+
+def _encrypt_refused_while_updating(model: Model) -> Model:
+    def edit(inst: ActionInstance) -> ActionInstance:
+        s, r = inst.param("s"), inst.param("r")
+        extra = Guard(_set(model, "key_state", s, r).ne(KeyState.Updating), INVALID_STATE, "bug")
+        return replace(inst, guards=inst.guards + (extra,))
+
+    return edit_instances(model, "Encrypt", edit)
+
+
+def _disable_related_keys(model: Model) -> Model:
+    """DisableKey also disables every Enabled related key."""
+
+    def edit(inst: ActionInstance) -> ActionInstance:
+        s, r = inst.param("s"), inst.param("r")
+        extra = []
+        for x in model.universe("Region"):
+            if x != r:
+                slot = _set(model, "key_state", s, x)
+                extra.append((slot, ite(slot.eq(KeyState.Enabled), KeyState.Disabled, slot)))
+        return replace(inst, effects=inst.effects + tuple(extra))
+
+    return edit_instances(model, "DisableKey", edit)
+
+
+def _encrypt_newest(model: Model) -> Model:
+    """Encrypt uses the calling key's newest version, even if a related key lacks it."""
+
+    def edit(inst: ActionInstance) -> ActionInstance:
+        s, r = inst.param("s"), inst.param("r")
+        mine, seen = _set(model, "versions", s, r), _set(model, "ciphertext", s)
+        return replace(inst, effects=((seen, ite(mine.gt(seen), mine, seen)),))
+
+    return edit_instances(model, "Encrypt", edit)
+
+
+def _replicate_first_version_only(inst: ActionInstance, target: Var, value: Expr) -> Expr:
+    return ite(value.eq(0), 0, 1)
+
+
+def _deletion_keeps_role(inst: ActionInstance, target: Var, value: Expr) -> Expr | None:
+    return None if target.name == "role" else value
+
+
+def _sync_skips_rotation(inst: ActionInstance, target: Var, value: Expr) -> Expr | None:
+    return None if target.name == "rotation" else value
+
+
+def _schedule_always_pending_deletion(inst: ActionInstance, target: Var, value: Expr) -> Expr:
+    return KeyState.PendingDeletion  # type: ignore[return-value]
+
+
+MUTANTS: list[Mutant] = [
+    # Bugs known in KMS emulators (issue 4's list).
+    _mutant(
+        "replicate_overwrites",
+        "ReplicateKey without the existing-key guard: overwrites the related key already there",
+        "one_key_per_region",
+        lambda m: drop_guard(m, "ReplicateKey", ALREADY_EXISTS, "no key of this set"),
+        3,
+    ),
+    _mutant(
+        "replicate_from_replica",
+        "ReplicateKey accepts a replica as the source key",
+        "replicate_and_update_need_enabled_keys",
+        lambda m: drop_guard(m, "ReplicateKey", UNSUPPORTED, "only a primary"),
+        4,
+    ),
+    _mutant(
+        "no_pending_replica_deletion",
+        "a primary with replicas goes straight to PendingDeletion (no PendingReplicaDeletion)",
+        "no_primary_deletion_with_replicas",
+        lambda m: edit_effects(m, "ScheduleKeyDeletion", _schedule_always_pending_deletion),
+        3,
+    ),
+    _mutant(
+        "promote_before_demote",
+        "UpdatePrimaryRegion promotes the new primary before (without) demoting the old one",
+        "one_primary_per_key_set",
+        _demotion_forgotten,
+        4,
+    ),
+    _mutant(
+        "sync_skips_rotation",
+        "Sync never copies the automatic-rotation flag to replicas",
+        "sync_copies_shared_properties",
+        lambda m: edit_effects(m, "Sync", _sync_skips_rotation),
+        4,
+    ),
+    _mutant(
+        "cancel_not_pending",
+        "CancelKeyDeletion accepted on a key that is not pending deletion",
+        "cancel_leaves_key_disabled",
+        lambda m: drop_guard(m, "CancelKeyDeletion", INVALID_STATE),
+        2,
+    ),
+    # One or more per remaining property.
+    _mutant(
+        "update_while_updating",
+        "UpdatePrimaryRegion accepted while the keys are still Updating (KS table's reading, Q1)",
+        "updating_pair",
+        lambda m: drop_guard(m, "UpdatePrimaryRegion", INVALID_STATE, "Updating"),
+        7,
+    ),
+    _mutant(
+        "update_target_not_enabled",
+        "UpdatePrimaryRegion does not check the target replica's key state",
+        "replicate_and_update_need_enabled_keys",
+        lambda m: drop_guard(
+            drop_guard(m, "UpdatePrimaryRegion", INVALID_STATE, "target replica"),
+            "UpdatePrimaryRegion",
+            "DisabledException",
+            "target replica",
+        ),
+        3,
+    ),
+    _mutant(
+        "schedule_by_membership",
+        "ScheduleKeyDeletion sends any key with related keys (a replica too) to PendingReplicaDeletion",
+        "roles_of_transient_states",
+        _deletion_scheduled_by_membership,
+        3,
+    ),
+    _mutant(
+        "primary_deletion_never_starts",
+        "the primary never leaves PendingReplicaDeletion when its last replica is deleted",
+        "lonely_pending_replica_deletion_moves_on",
+        lambda m: remove_action(m, "PrimaryDeletionStarts"),
+        5,
+    ),
+    _mutant(
+        "replicate_pending_deletion_primary",
+        "ReplicateKey accepts a primary that is pending (replica) deletion",
+        "pending_deletion_primary_gains_no_replica",
+        lambda m: drop_guard(m, "ReplicateKey", INVALID_STATE, "Pending"),
+        3,
+    ),
+    _mutant(
+        "rotate_on_replica",
+        "RotateKeyOnDemand accepted on a replica key",
+        "replicas_never_ahead_of_primary",
+        lambda m: drop_guard(m, "RotateKeyOnDemand", UNSUPPORTED, "only the primary"),
+        4,
+    ),
+    _mutant(
+        "encrypt_with_newest_version",
+        "Encrypt uses new material before every related key holds it",
+        "ciphertext_decryptable_everywhere",
+        _encrypt_newest,
+        5,
+    ),
+    _mutant(
+        "encrypt_refused_while_updating",
+        "Encrypt refused while the key is Updating",
+        "crypto_available_when_enabled_or_updating",
+        _encrypt_refused_while_updating,
+        4,
+    ),
+    _mutant(
+        "disable_related_keys",
+        "DisableKey also disables the related keys",
+        "other_keys_unchanged",
+        _disable_related_keys,
+        4,
+    ),
+    _mutant(
+        "replicate_first_version_only",
+        "ReplicateKey copies only the first material version to the new replica",
+        "new_replica_gets_shared_properties",
+        _replace_effect("ReplicateKey", "versions", _replicate_first_version_only),
+        3,
+    ),
+    _mutant(
+        "deletion_keeps_role",
+        "a deleted key keeps its role: its metadata is not removed",
+        "well_formed_keys",
+        lambda m: edit_effects(m, "DeletionDue", _deletion_keeps_role),
+        3,
+    ),
+]
+
+BY_NAME = {m.name: m for m in MUTANTS}

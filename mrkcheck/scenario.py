@@ -1,0 +1,58 @@
+"""Drive a model by hand, one call at a time: for scenario tests, notebooks and conformance.
+
+A :class:`Scenario` holds a current state and applies action instances by label, so a worked
+example from the documentation reads as a list of calls. A refused call returns the error the model
+predicts (the first failing guard's exception), without changing the state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mrkcheck.result import Step, Trace
+from mrkcheck.spec import Model, ModelError, State, instance_label
+
+
+@dataclass
+class Scenario:
+    model: Model
+    state: State = ()
+    steps: list[Step] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.state:
+            self.state = self.model.initial[0]
+        self.steps = [Step(None, (), self.state)]
+
+    def call(self, action: str, **params: str) -> str | None:
+        """Try ``action``; apply it if enabled and return None, else return the predicted error
+        (``"refused"`` for a guard that names no exception)."""
+        inst = self.model.instance(instance_label(action, params.items()))
+        guard = inst.refusal(self.state)
+        if guard is not None:
+            return guard.error or "refused"
+        self.state = inst.apply(self.state)
+        self.steps.append(Step(inst.action, inst.params, self.state))
+        return None
+
+    def do(self, action: str, **params: str) -> Scenario:
+        """Apply ``action``, which must be enabled (a refused call raises, naming the error)."""
+        error = self.call(action, **params)
+        if error is not None:
+            raise ModelError(f"{instance_label(action, params.items())} refused: {error}")
+        return self
+
+    def value(self, variable: str, *index: str) -> str:
+        """The readable value of one slot, e.g. ``value("key_state", "k1", "us-east-1")``."""
+        var = self.model.schema.variable(variable)
+        return var.domain.show(self.state[var.slot(tuple(index))])
+
+    def trace(self) -> Trace:
+        return Trace(
+            self.model.schema,
+            list(self.steps),
+            None,
+            self.model.name,
+            None,
+            dict(self.model.options),
+        )
