@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from mrkcheck.model.rules import KeyState, Role
 
-from mrkcheck.expr import Expr, forall
+from mrkcheck.expr import Expr, exists, forall
 from mrkcheck.spec import ALWAYS, Model, Property
 
 # The invariants ``mrkcheck prove --any-regions`` proves by default, and the option that sets the
@@ -55,6 +55,12 @@ def lemmas(model: Model) -> list[Property]:
             lambda s, a, b: (primary(s, a) & in_state(s, a, KeyState.PendingDeletion)).implies(
                 ~replica(s, b)
             )
+        ),
+        "a_key_needs_a_primary": forall(
+            S,
+            lambda s: exists(R, lambda r: ~in_state(s, r, KeyState.Absent)).implies(
+                exists(R, lambda r: primary(s, r))
+            ),
         ),
         "creating_is_replica": each(
             lambda s, r: in_state(s, r, KeyState.Creating).implies(replica(s, r))

@@ -147,8 +147,8 @@ def _prove_any(args, model: Model, report: _Report, lemma_module, lemmas) -> Non
     )
     base = {k: v for k, v in report.options.items() if k not in (option, "mutant")}
     for name in targets:
-        if model.get_property(name).kind != ALWAYS:
-            report.not_supported[name] = "an action property: the cutoff handles invariants only"
+        if model.get_property(name).kind not in (ALWAYS, ACTION):
+            report.not_supported[name] = "only invariants and action properties are supported"
             continue
         _say(f"any number of Regions: {name}")
         result = prove_any(builder, name, lemmas, option=option, base=base)
@@ -217,20 +217,59 @@ def render(report: _Report) -> str:
             out.append(f"  {name}: not attempted ({why})")
         for name, res in report.any_size.items():
             out.append(f"  {name}: {res.describe()}")
-            a, b = res.analysis
-            terms = (
-                f"params {a.params} + witnesses {a.witnesses} (max at {a.worst}) "
-                f"+ Regions per conjunct {a.conjunct_regions}"
-            )
-            if res.cutoff is not None:
-                out.append(f"    cutoff = {terms} = {a.bound}")
-            else:
-                out.append(
-                    f"    no cutoff: bound {a.bound} at size {a.size} ({terms}), "
-                    f"{b.bound} at size {b.size}"
-                )
+            out.extend(f"    {line}" for line in _cutoff_lines(res))
+    out.extend(_scope_lines(report))
     out.extend(_counterexamples(report, trace_table))
     return "\n".join(out)
+
+
+def _cutoff_lines(res) -> list[str]:
+    """How the cutoff was computed (docs/any-regions.md), one line per check of the route."""
+    a, b = res.analysis
+    step = (
+        f"params {a.params} + step witnesses {a.witnesses} (at {a.worst}) "
+        f"+ broken conjunct {a.conjunct_regions} + invariant witnesses {a.invariant_witnesses}"
+    )
+    what = "lemmas inductive" if res.route == "via lemmas" else "induction step"
+    lines = [_bound_line(what, a, b, step)]
+    if res.implication:
+        i, j = res.implication
+        terms = (
+            f"invariant witnesses {i.invariant_witnesses} + broken property {i.conjunct_regions}"
+        )
+        lines.append(_bound_line("lemmas imply it", i, j, terms))
+    if res.reason and res.proved_any:
+        lines.append(res.reason)
+    return lines
+
+
+def _bound_line(what: str, a, b, terms: str) -> str:
+    if a.bound is not None and a.bound == b.bound:
+        return f"{what}: bound {a.bound} = {terms}"
+    return (
+        f"{what}: no cutoff: bound {a.bound} at size {a.size} ({terms}), {b.bound} at size {b.size}"
+    )
+
+
+def _scope_lines(report: _Report) -> list[str]:
+    """Say plainly which results hold for any number of Regions and which for this instance."""
+    proved = [n for n, res in report.any_size.items() if res.proved_any]
+    options = dict(report.model.options)
+    instance = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
+    others = ", ".join(f"{k}={v}" for k, v in sorted(options.items()) if k not in _SIZE_KEYS)
+    lines = ["scope:"]
+    if proved:
+        lines.append(
+            f"  proved for any number of Regions (other options as here: {others}): "
+            + ", ".join(proved)
+        )
+    else:
+        lines.append("  proved for any number of Regions: none")
+    lines.append(f"  everything else above holds only for the instance checked ({instance})")
+    return lines
+
+
+_SIZE_KEYS = ("regions", "partitions")  # what the any-size proof varies (one partition)
 
 
 def _induction_text(res) -> str:
@@ -299,7 +338,8 @@ def summary(report: _Report) -> dict[str, Any]:
             entry["any_regions"] = {
                 "proved": res.proved_any,
                 "cutoff": res.cutoff,
-                "sizes_checked": [n for n, _ in res.checks],
+                "route": res.route,
+                "sizes_checked": res.sizes,
                 "seconds": round(res.seconds, 3),
                 "text": res.describe(),
             }
@@ -313,6 +353,9 @@ def summary(report: _Report) -> dict[str, Any]:
         "bmc_seconds": round(b.stats.seconds, 3),
         "stopped": b.stopped,
         "exit_code": exit_code(report),
+        "proved_for_any_number_of_regions": [
+            n for n, res in report.any_size.items() if res.proved_any
+        ],
         "properties": props,
     }
 

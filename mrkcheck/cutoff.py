@@ -58,11 +58,10 @@ from mrkcheck.expr import (
     Not,
     Or,
     Var,
-    or_,
     variables_of,
 )
-from mrkcheck.spec import ALWAYS, Model, ModelError, Universe
-from mrkcheck.symbolic import InductionResult, Lemma, _named, inductive
+from mrkcheck.spec import ACTION, ALWAYS, ActionInstance, Model, ModelError, Property, Universe
+from mrkcheck.symbolic import InductionResult, Lemma, _named, implied, inductive
 
 Factory = Callable[..., Model]
 LemmaSource = Callable[[Model], Sequence[Lemma]]
@@ -73,43 +72,75 @@ class Analysis:
     """The quantities of the cutoff argument, computed on one instance size."""
 
     size: int
-    params: int  # max distinct Regions among one action instance's parameters
-    conjunct_regions: int  # max Regions one conjunct of the property or a lemma mentions
-    witnesses: int  # max witness Regions one action instance needs (see module docstring)
-    bound: int | None  # max over instances of params + witnesses, plus conjunct_regions
+    params: int  # distinct Regions among the parameters of ``worst``, the instance with the bound
+    conjunct_regions: int  # Regions that keep one broken conjunct broken (W_broken) for ``worst``
+    witnesses: int  # witness Regions ``worst`` needs (W_guard + W_effects)
+    bound: int | None  # the cutoff: see analyse(); None when it grows with the size
     worst: str = ""  # the instance that attains the bound
     problems: list[str] = field(default_factory=list)
+    invariant_witnesses: int = 0  # Regions that keep every conjunct of Inv true (exists, counts)
+    max_params: int = 0  # max distinct Regions among any instance's parameters (sizes to analyse)
+
+
+COMBINED = "combined"  # Inv = property /\ lemmas is inductive
+VIA_LEMMAS = "via lemmas"  # Inv = lemmas is inductive, and Inv => property
 
 
 @dataclass
 class AnyRegionsResult:
-    """The verdict for one property: proved for any size, only for some sizes, or refuted."""
+    """The verdict for one property: proved for any size, only for some sizes, or refuted.
+
+    ``analysis`` holds the step analyses at two sizes; on the route via lemmas,
+    ``implication`` holds those of "lemmas imply the property". ``checks`` lists every Z3 check
+    with its size: the induction steps, and on the route via lemmas the implications."""
 
     property: str
     proved_any: bool
     cutoff: int | None
     analysis: list[Analysis]
-    checks: list[tuple[int, InductionResult]]  # (size, result) per size checked, in order
+    checks: list[tuple[int, InductionResult]]  # (size, result) per check, in order
     reason: str = ""
     seconds: float = 0.0
     universe: str = "Region"
+    route: str = COMBINED
+    implication: list[Analysis] = field(default_factory=list)
 
     @property
     def failure(self) -> tuple[int, InductionResult] | None:
         return next(((n, c) for n, c in self.checks if not c.holds), None)
 
+    @property
+    def sizes(self) -> list[int]:
+        return sorted({n for n, _ in self.checks if self.failure is None or n <= self.failure[0]})
+
     def describe(self) -> str:
-        sizes = ", ".join(str(n) for n, _ in self.checks) or "none"
+        sizes = ", ".join(str(n) for n in self.sizes) or "none"
+        how = (
+            "the lemmas are inductive and imply it"
+            if self.route == VIA_LEMMAS
+            else "induction with the lemmas"
+        )
         if self.proved_any:
             return (
                 f"proved for any number of {self.universe} elements (cutoff {self.cutoff}; "
-                f"induction checked at sizes {sizes})"
+                f"{how}, checked at sizes {sizes})"
             )
         if self.failure is not None:
-            n, failed = self.failure
-            what = "times out" if failed.timed_out else "fails"
-            return f"NOT proved: induction {what} at size {n}"
+            return self._failure_text()
         return f"proved only at sizes {sizes}: {self.reason}"
+
+    def _failure_text(self) -> str:
+        assert self.failure is not None
+        n, failed = self.failure
+        if failed.timed_out:
+            return f"NOT proved: the check times out at size {n}"
+        if failed.base is not None:
+            return f"NOT proved: violated from Init at size {n} ({len(failed.base)} steps)"
+        broken = ", ".join(failed.cti.failed) if failed.cti else "?"
+        if failed.implied:
+            return f"NOT proved: at size {n} a state satisfies the lemmas and breaks {broken}"
+        label = failed.cti.label if failed.cti else "?"
+        return f"NOT proved: induction fails at size {n} ({label} breaks {broken})"
 
 
 # --- region structure -----------------------------------------------------------------------------
@@ -212,10 +243,29 @@ class _Witness:
             other = self.truth(e.cond, False, named) + self.truth(e.other, pos, named)
             return max(then, other)
         if isinstance(e, Compare):
+            counted = _count_compare(e)
+            if counted is not None:
+                return self._count_truth(*counted, pos, named)
             return self.value(e.left, named) + self.value(e.right, named)
         if isinstance(e, Var):
             return len(out)
         return UNBOUNDED
+
+    def _count_truth(self, op: str, k: int, bodies: list[Expr], pos: bool, named) -> int:
+        """Witnesses for ``(number of true bodies) op k`` to keep truth value ``pos``.
+
+        Restriction drops bodies and keeps the others unchanged (each body is one instance that
+        reads only its own Regions), so the number of true bodies can only go down: "at most k"
+        stays true and "at least k" stays false with no witness; "at least k" stays true when k
+        true bodies are kept, and "at most k" stays false when k + 1 are."""
+        per = 0
+        for body in bodies:
+            out = self.out(body, named)
+            if self._spans(out, named):
+                return UNBOUNDED  # a body holding a nested quantifier: not kept unchanged
+            per = max(per, len(out))
+        kept = _COUNT_KEPT.get((op, pos), 0)
+        return min(UNBOUNDED, max(kept(k), 0) * per) if callable(kept) else 0
 
     def _kept(self, part: Expr, pos: bool, named: frozenset[str]) -> int:
         out = self.out(part, named)
@@ -247,53 +297,120 @@ class _Witness:
         return max(self.truth(e, True, named), self.truth(e, False, named))
 
 
-def _top_conjuncts(e: Expr) -> list[Expr]:
-    """The conjuncts of ``e`` in negation normal form at the top (and, negated or)."""
-    if isinstance(e, And):
-        return [c for a in e.args for c in _top_conjuncts(a)]
-    if isinstance(e, Not) and isinstance(e.arg, Or):
-        return [c for a in e.arg.args for c in _top_conjuncts(Not(a))]
-    if isinstance(e, Not) and isinstance(e.arg, Not):
-        return _top_conjuncts(e.arg.arg)
-    if isinstance(e, Or):  # A \/ (B1 /\ B2) = (A \/ B1) /\ (A \/ B2): distribute one conjunction
-        for i, arg in enumerate(e.args):
-            parts = _top_conjuncts(arg)
-            if len(parts) > 1:
-                rest = e.args[:i] + e.args[i + 1 :]
-                return [c for p in parts for c in _top_conjuncts(or_(*rest, p))]
-    return [e]
+# How many true bodies must be kept for ``count op k`` to keep a truth value (see _count_truth).
+_COUNT_KEPT: dict[tuple[str, bool], Callable[[int], int]] = {
+    (">=", True): lambda k: k,
+    ("<=", False): lambda k: k + 1,
+    ("==", True): lambda k: k,
+    ("==", False): lambda k: k + 1,
+    ("!=", True): lambda k: k + 1,
+    ("!=", False): lambda k: k,
+}
 
 
-def analyse(model: Model, universe: str, exprs: Sequence[Expr]) -> Analysis:
-    """Compute params, conjunct Regions and witnesses of ``model`` for the invariant ``exprs``.
+def _count_terms(e: Expr) -> tuple[int, list[Expr]] | None:
+    """A sum of constants and ``Ite(body, 1, 0)`` terms, as :func:`mrkcheck.expr.count` builds
+    it: (the constant part, the bodies). None for any other integer term."""
+    if isinstance(e, Const):
+        return e.value, []
+    if isinstance(e, Ite) and e.then == Const(1) and e.other == Const(0):
+        return 0, [e.cond]
+    if isinstance(e, Arith) and e.op == "+":
+        left, right = _count_terms(e.left), _count_terms(e.right)
+        if left is None or right is None:
+            return None
+        return left[0] + right[0], left[1] + right[1]
+    return None
 
-    Instances that write no variable the invariant reads, with values that stay in their domains,
-    cannot break it at any size (frame), so they need no witnesses and are skipped.
+
+def _count_compare(e: Compare) -> tuple[str, int, list[Expr]] | None:
+    """``e`` as (op, k, bodies) meaning "the number of true bodies op k", op one of <=, >=, ==,
+    !=; None unless one side is a count and the other a constant."""
+    left, right = _count_terms(e.left), _count_terms(e.right)
+    if left is None or right is None or (left[1] and right[1]) or not (left[1] or right[1]):
+        return None
+    op = e.op
+    if not left[1]:  # constant op count: turn it round
+        left, right = right, left
+        op = {"<": ">", "<=": ">=", "==": "==", "!=": "!="}[op]
+    k = right[0] - left[0]
+    if op == "<":
+        op, k = "<=", k - 1
+    elif op == ">":
+        op, k = ">=", k + 1
+    return op, k, left[1]
+
+
+def analyse(
+    model: Model,
+    universe: str,
+    exprs: Sequence[Expr],
+    action: Callable[[ActionInstance], Expr | None] | None = None,
+) -> Analysis:
+    """Compute the terms of the cutoff for the invariant ``exprs`` (the conjuncts of Inv) and,
+    for an action property, its expression per instance (``action``).
+
+    bound = max over instances a of (params(a) + W_guard(a) + W_effects(a) + W_broken(a))
+            + W_inv, where W_inv keeps every conjunct of Inv true in the pre-state and W_broken
+    keeps one broken conjunct (or a's action property) broken in the post-state.
+
+    Instances that write no variable Inv (or the action property) reads, with values that stay
+    in their domains, cannot break it at any size (frame), so they are skipped.
     """
     regions = _Regions(model, universe)
     wit = _Witness(regions)
-    c = max((len(regions.of(x)) for e in exprs for x in _top_conjuncts(e)), default=0)
+    none: frozenset[str] = frozenset()
+    broken = max((wit.truth(e, False, none) for e in exprs), default=0)
+    pre = min(UNBOUNDED, sum(wit.truth(e, True, none) for e in exprs))
     read = {v.name for e in exprs for v in variables_of(e)}
     domains = _slot_domains(model)
-    params, witnesses, bound, worst = 0, 0, 0, ""
+    max_params, bound, terms, worst = 0, 0, (0, 0, broken), ""
     for inst in model.instances:
-        if _harmless(inst, read, domains):
+        extra = action(inst) if action is not None else None
+        touched = read | ({v.name for v in variables_of(extra)} if extra is not None else set())
+        if _harmless(inst, touched, domains):
             continue
         named = regions.params(inst)
-        need = wit.truth(inst.enabled, True, named)
-        for target, value in inst.effects:
-            own = regions.slot[target.slot]
-            need += wit.value(value, named | own)
-        need = min(need, UNBOUNDED)
-        params, witnesses = max(params, len(named)), max(witnesses, need)
-        if len(named) + need > bound:
-            bound, worst = len(named) + need, inst.label
+        need = min(UNBOUNDED, _step_witnesses(wit, regions, inst, named))
+        own_broken = broken if extra is None else max(broken, wit.truth(extra, False, named))
+        max_params = max(max_params, len(named))
+        if len(named) + need + own_broken > bound:
+            bound, worst = len(named) + need + own_broken, inst.label
+            terms = (len(named), need, own_broken)
     problems = []
     u = regions.universe
     if not u.symmetric or len(set(u.classes)) > 1:
         problems.append(f"the {universe} universe is not one class of interchangeable elements")
-    total = None if bound >= UNBOUNDED else bound + c
-    return Analysis(len(u), params, c, witnesses, total, worst, problems)
+    total = None if bound + pre >= UNBOUNDED else bound + pre
+    params, need, own_broken = terms
+    return Analysis(len(u), params, own_broken, need, total, worst, problems, pre, max_params)
+
+
+def _step_witnesses(wit: _Witness, regions: _Regions, inst: ActionInstance, named) -> int:
+    """Witnesses that keep ``inst`` enabled and every value it assigns (W_guard + W_effects)."""
+    need = wit.truth(inst.enabled, True, named)
+    for target, value in inst.effects:
+        need += wit.value(value, named | regions.slot[target.slot])
+    return need
+
+
+def analyse_implication(model: Model, universe: str, exprs: Sequence[Expr], prop: Expr) -> Analysis:
+    """Terms of the cutoff for "every state satisfying ``exprs`` satisfies ``prop``".
+
+    A state that satisfies ``exprs`` and breaks ``prop`` restricts to W_inv + W_broken Regions
+    (witnesses that keep every conjunct of ``exprs`` true and ``prop`` false) doing the same, so
+    checking the implication at every size up to that bound checks it at every size."""
+    regions = _Regions(model, universe)
+    wit = _Witness(regions)
+    none: frozenset[str] = frozenset()
+    pre = min(UNBOUNDED, sum(wit.truth(e, True, none) for e in exprs))
+    broken = wit.truth(prop, False, none)
+    total = None if pre + broken >= UNBOUNDED else pre + broken
+    u = regions.universe
+    problems = []
+    if not u.symmetric or len(set(u.classes)) > 1:
+        problems.append(f"the {universe} universe is not one class of interchangeable elements")
+    return Analysis(len(u), 0, broken, 0, total, "", problems, pre)
 
 
 def _slot_domains(model: Model) -> dict[int, tuple[int, int]]:
@@ -363,69 +480,168 @@ def prove_any(
     base: dict[str, Any] | None = None,
     max_seconds: float | None = None,
 ) -> AnyRegionsResult:
-    """Prove invariant ``prop`` for every value of ``option`` (the number of Regions)."""
+    """Prove invariant or action property ``prop`` for every value of ``option`` (the number of
+    Regions).
+
+    Two routes, tried in the order of their cutoffs (smaller first, COMBINED on a tie): COMBINED
+    puts a state invariant into the induction hypothesis with the lemmas; VIA_LEMMAS proves the
+    lemmas inductive alone and then that they imply the property, two checks whose cutoffs do
+    not add up. The first route that proves the property wins; if none does, the verdict is the
+    first route's (its counterexample or its reason)."""
     started = time.perf_counter()
     base = {k: v for k, v in (base or {}).items() if k != option}
     universe = find_universe(factory, option, base).name
-    analyses = _analyses(factory, prop, lemmas, option, base, universe)
-    first, second = analyses
-    cutoff = first.bound
-    reason = ""
-    if cutoff is None or second.bound != cutoff:
-        reason = "the witness bound grows with the number of Regions (count, alternation or exists)"
-        cutoff = None
-    elif first.problems or second.problems:
-        reason = "; ".join(first.problems + second.problems)
-        cutoff = None
-    sizes = range(1, (cutoff or 0) + 2) if cutoff else range(1, 4)
-    checks, problems = _check_sizes(
-        factory, prop, lemmas, option, base, universe, sizes, started, max_seconds
+    routes = _routes(factory, prop, lemmas, option, base, universe)
+    results: list[AnyRegionsResult] = []
+    for route, analyses, implication in routes:
+        remaining = None if max_seconds is None else max_seconds - (time.perf_counter() - started)
+        result = _prove_route(
+            factory, prop, lemmas, option, base, universe, route, analyses, implication, remaining
+        )
+        results.append(result)
+        if result.proved_any:
+            break
+    chosen = results[-1] if results[-1].proved_any else results[0]
+    chosen.seconds = time.perf_counter() - started
+    return chosen
+
+
+def _routes(factory, prop, lemmas, option, base, universe):
+    """(route, step analyses, implication analyses) to try, best cutoff first."""
+
+    def combined(m: Model) -> Analysis:
+        return analyse(m, universe, *_invariant(m, prop, lemmas))
+
+    def step(m: Model) -> Analysis:
+        return analyse(m, universe, _own(m, prop, lemmas))
+
+    def implication(m: Model) -> Analysis:
+        expr = m.get_property(prop).expr
+        return analyse_implication(m, universe, _own(m, prop, lemmas), expr)  # type: ignore[arg-type]
+
+    routes = [(COMBINED, _analyses(factory, option, base, combined), [])]
+    probe = factory(**{**base, option: 2})
+    if probe.get_property(prop).kind == ALWAYS and _own(probe, prop, lemmas):
+        via = (VIA_LEMMAS, _analyses(factory, option, base, step))
+        routes.append((*via, _analyses(factory, option, base, implication)))
+    return sorted(routes, key=lambda r: _route_cutoff(r[1], r[2])[0] or UNBOUNDED)
+
+
+def _route_cutoff(step: list[Analysis], implication: list[Analysis]) -> tuple[int | None, str]:
+    """The cutoff of a route, or None with the reason."""
+    bounds = [a.bound for a in step + implication]
+    first = [a.bound for a in (step[0], *implication[:1])]
+    second = [a.bound for a in (step[1], *implication[1:])]
+    if None in bounds or first != second:
+        return None, "the witness bound grows with the number of Regions"
+    problems = [p for a in step + implication for p in a.problems]
+    if problems:
+        return None, "; ".join(dict.fromkeys(problems))
+    return max(b for b in bounds if b is not None), ""
+
+
+def _prove_route(
+    factory, prop, lemmas, option, base, universe, route, analyses, implication, max_seconds
+) -> AnyRegionsResult:
+    started = time.perf_counter()
+    cutoff, reason = _route_cutoff(analyses, implication)
+    sizes = list(range(1, cutoff + 2)) if cutoff else [1, 2, 3]  # cutoff + 1: a sanity check
+    checks, problems, built = _check_sizes(
+        factory, prop, lemmas, option, base, universe, sizes, route, started, max_seconds
     )
     if problems and cutoff is not None:
         reason, cutoff = "; ".join(problems), None
-    proved = cutoff is not None and all(c.holds for _, c in checks) and len(checks) == len(sizes)
     failed = any(not c.holds for _, c in checks)
-    if not proved and not reason and not failed and len(checks) < len(sizes):
-        reason = "time limit reached"
+    needed = set(range(1, (cutoff or 0) + 1))
+    proved = cutoff is not None and not failed and needed <= {n for n, _ in checks}
+    if not proved and not reason and not failed:
+        reason = f"time limit reached, or the model cannot be built with {cutoff} {universe}s"
+    if proved and cutoff + 1 not in built:
+        reason = f"(the model cannot be built with {cutoff + 1} {universe}s: no sanity check)"
     return AnyRegionsResult(
-        prop, proved, cutoff, analyses, checks, reason, time.perf_counter() - started, universe
+        prop,
+        proved,
+        cutoff,
+        analyses,
+        checks,
+        reason,
+        time.perf_counter() - started,
+        universe,
+        route,
+        implication,
     )
 
 
-def _analyses(factory, prop, lemmas, option, base, universe) -> list[Analysis]:
+def _analyses(factory, option, base, analyser: Callable[[Model], Analysis]) -> list[Analysis]:
     """The analysis at two sizes N, N + 1, large enough that a quantifier's growth shows."""
-    probe = factory(**{**base, option: 4})
-    params = analyse(probe, universe, _invariant(probe, prop, lemmas)).params
+    params = analyser(factory(**{**base, option: 4})).max_params
     for n in (params + 3, params + 2):  # at least two Regions beyond the parameters
         try:
             models = [factory(**{**base, option: n}), factory(**{**base, option: n + 1})]
         except ModelError:
             continue  # the factory caps the size; try a smaller pair
-        return [analyse(m, universe, _invariant(m, prop, lemmas)) for m in models]
-    raise ModelError(f"the model cannot be built with {params + 3} {universe} elements")
+        return [analyser(m) for m in models]
+    raise ModelError(f"the model cannot be built with {params + 3} elements ({option})")
 
 
-def _invariant(model: Model, prop: str, lemmas: LemmaSource) -> list[Expr]:
+def _own(model: Model, prop: str, lemmas: LemmaSource) -> list[Expr]:
+    return [e for name, e in _named(lemmas(model)) if name != prop]
+
+
+def _invariant(model: Model, prop: str, lemmas: LemmaSource):
+    """The conjuncts of Inv and, for an action property, its expression per instance.
+
+    A state invariant is part of Inv. An action property is not: Inv is the lemmas alone, and the
+    step must show the property on every transition from a state satisfying them."""
     p = model.get_property(prop)
-    if p.kind != ALWAYS:
-        raise ModelError(f"{prop} is not a state invariant; only those are proved for any size")
-    return [p.expr] + [e for _, e in _named(lemmas(model))]  # type: ignore[list-item]
+    own = _own(model, prop, lemmas)
+    if p.kind == ALWAYS:
+        return [p.expr, *own], None  # type: ignore[list-item]
+    if p.kind == ACTION:
+        return own, p.for_action
+    raise ModelError(f"{prop} is a {p.kind} property; only invariants and action properties")
 
 
-def _check_sizes(factory, prop, lemmas, option, base, universe, sizes, started, max_seconds):
+def _check_sizes(
+    factory, prop, lemmas, option, base, universe, sizes, route, started, max_seconds
+) -> tuple[list[tuple[int, InductionResult]], list[str], list[int]]:
+    """Run the route's Z3 checks at each size, stopping at the first failure.
+
+    Returns the checks, problems found by check_uniform, and the sizes the factory could build
+    (it may cap the size below cutoff + 1, the sanity check)."""
     checks: list[tuple[int, InductionResult]] = []
     problems: list[str] = []
+    built: list[int] = []
     previous: Model | None = None
     for n in sizes:
-        model = factory(**{**base, option: n})
+        try:
+            model = factory(**{**base, option: n})
+        except ModelError:
+            break
+        built.append(n)
         if previous is not None:
             problems += check_uniform(previous, model, universe)
         previous = model
-        remaining = None if max_seconds is None else max_seconds - (time.perf_counter() - started)
-        if remaining is not None and remaining <= 0:
-            break
-        result = inductive(model, prop, lemmas(model), max_seconds=remaining)
-        checks.append((n, result))
-        if not result.holds:
-            break
-    return checks, problems
+        for check in _size_checks(model, prop, lemmas, route):
+            remaining = (
+                None if max_seconds is None else max_seconds - (time.perf_counter() - started)
+            )
+            if remaining is not None and remaining <= 0:
+                return checks, problems, built
+            result = check(remaining)
+            checks.append((n, result))
+            if not result.holds:
+                return checks, problems, built
+    return checks, problems, built
+
+
+def _size_checks(model: Model, prop: str, lemmas: LemmaSource, route: str) -> list:
+    """The Z3 checks of a route at one size, as functions of the remaining time."""
+    own = [lemma for lemma in lemmas(model) if _named([lemma])[0][0] != prop]
+    if route == COMBINED:
+        return [lambda t: inductive(model, prop, own, max_seconds=t)]
+    first, *rest = [Property(ALWAYS, n, e) for n, e in _named(own)]
+    return [
+        lambda t: inductive(model, first, rest, max_seconds=t),
+        lambda t: implied(model, prop, own, max_seconds=t),
+    ]

@@ -112,9 +112,12 @@ class InductionResult:
     seconds: float = 0.0
     options: dict = field(default_factory=dict)
     timed_out: bool = False  # neither proved nor refuted: the time limit came first
+    implied: bool = False  # a check that the lemmas imply the property (see implied())
 
     @property
     def method(self) -> str:
+        if self.implied:
+            return f"implied by {', '.join(self.lemmas)}"
         name = "induction" if self.k == 1 else f"{self.k}-induction"
         return f"{name} with lemmas {', '.join(self.lemmas)}" if self.lemmas else name
 
@@ -464,6 +467,39 @@ def _failed(
     if any(not var.domain.contains(post[slot]) for var, _, slot in slots):
         failed.append("domains")
     return failed
+
+
+def implied(
+    model: Model,
+    prop: Property | str,
+    lemmas: Sequence[Lemma],
+    *,
+    max_seconds: float | None = None,
+) -> InductionResult:
+    """Does every state within the domains that satisfies ``lemmas`` satisfy invariant ``prop``?
+
+    With the lemmas proved inductive (and true initially), this proves ``prop`` on every reachable
+    state without putting it into the induction hypothesis. A failure is a single state (a CTI of
+    length 0 in ``cti.steps``) that satisfies the lemmas and breaks the property."""
+    started = time.perf_counter()
+    deadline = None if max_seconds is None else started + max_seconds
+    prop = _property(model, prop)
+    if prop.kind != ALWAYS:
+        raise ModelError(f"{prop.name} is not a state invariant")
+    named = _named(lemmas)
+    enc = Encoding(model)
+    solver = _solver(deadline)
+    s = enc.state("s")
+    solver.add(enc.type_ok(s), *(enc.holds(e, s) for _, e in named))
+    answer = _check(solver, deadline, z3.Not(enc.holds(prop.expr, s)))  # type: ignore[arg-type]
+    cti = None
+    if answer == z3.sat:
+        cti = CTI([Step(None, (), enc.decode(solver.model(), s))], [prop.name], model.schema)
+    result = _induction_result(
+        model, prop, named, started, 0, cti=cti, timed_out=answer == z3.unknown
+    )
+    result.implied = True
+    return result
 
 
 # --- successors (for cross-checks with the explicit engine) ---------------------------------------

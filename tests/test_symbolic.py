@@ -8,7 +8,7 @@ import pytest
 
 from mrkcheck.cli import main
 from mrkcheck.compile import EvaluationError, compile_model
-from mrkcheck.cutoff import analyse, prove_any
+from mrkcheck.cutoff import VIA_LEMMAS, _Regions, _Witness, analyse, prove_any
 from mrkcheck.examples import twophase
 from mrkcheck.examples.twophase_lemmas import lemmas as twophase_lemmas
 from mrkcheck.explicit import check, reachable, successors
@@ -146,9 +146,12 @@ def test_cutoff_analysis_of_twophase():
 
 
 def test_twophase_proved_for_any_number_of_managers():
+    """The lemmas alone are inductive (cutoff 2) and imply TCConsistent (cutoff 2), a smaller
+    cutoff than with TCConsistent in the hypothesis (3), so that route is taken."""
     result = prove_any(twophase.build, "TCConsistent", twophase_lemmas, option="rm")
-    assert result.proved_any and result.cutoff == 3
-    assert [n for n, _ in result.checks] == [1, 2, 3, 4]
+    assert result.proved_any and result.route == VIA_LEMMAS and result.cutoff == 2
+    assert result.sizes == [1, 2, 3]
+    assert {c.implied for _, c in result.checks} == {True, False}
 
 
 def test_mutant_is_not_proved_for_any_size():
@@ -179,19 +182,52 @@ def _flags(n: int = 3, guard: str = "exists") -> Model:
 
     m.invariant("y_needs_x", forall(R, lambda r: y[(r,)].implies(exists(R, lambda q: x[(q,)]))))
     m.invariant(
+        "some_y_needs_x",
+        exists(R, lambda r: y[(r,)]).implies(exists(R, lambda q: x[(q,)])),
+    )
+    m.invariant(
         "at_most_one_x",
         forall(R, lambda a: forall(R, lambda b: ~(x[(a,)] & x[(b,)]) if a != b else True)),
     )
     return m.build()
 
 
-def test_exists_guard_needs_a_witness_and_counts_have_no_cutoff():
+def test_exists_guard_needs_a_witness_and_counts_have_witnesses():
     a = analyse(_flags(5), "R", [_flags(5).get_property("at_most_one_x").expr])
     assert (a.params, a.witnesses, a.conjunct_regions, a.bound) == (1, 1, 2, 4)
+    # "exactly one x" in a guard: one witness keeps it true (at most one stays true by itself)
     counted = prove_any(lambda n=3: _flags(n, "count"), "at_most_one_x", option="n")
-    assert counted.cutoff is None and not counted.proved_any
-    exists_inv = prove_any(lambda n=3: _flags(n), "y_needs_x", option="n")
-    assert exists_inv.cutoff is None  # an exists inside an invariant is not universal
+    assert counted.cutoff == 4 and not counted.proved_any
+    assert counted.failure is not None and counted.failure[0] == 2  # Grow makes a second x
+    # an exists inside an invariant: one witness keeps it true, one Region keeps it broken...
+    exists_inv = prove_any(lambda n=3: _flags(n), "some_y_needs_x", option="n")
+    assert exists_inv.proved_any and exists_inv.cutoff == 4
+    assert exists_inv.analysis[0].invariant_witnesses == 1
+    # ...but written inside a forall, each instance asks for its own witness: no cutoff
+    per_instance = prove_any(lambda n=3: _flags(n), "y_needs_x", option="n")
+    assert per_instance.cutoff is None and not per_instance.proved_any
+
+
+@pytest.mark.parametrize(
+    ("build", "true", "false"),
+    [
+        (lambda c: c.le(1), 0, 2),  # at most one: stays true; two keep it broken
+        (lambda c: c.ge(2), 2, 0),
+        (lambda c: c.eq(1), 1, 2),  # exactly one: one keeps it; 0 stays 0, or keep two
+        (lambda c: c.ne(0), 1, 0),
+        (lambda c: c.lt(3), 0, 3),
+        (lambda c: c.gt(0), 1, 0),
+    ],
+)
+def test_count_witnesses(build, true, false):
+    model = _flags(5)
+    x = model.schema.variable("x")
+    expr = build(count(model.universe("R"), lambda r: x[(r,)]))
+    wit = _Witness(_Regions(model, "R"))
+    assert (wit.truth(expr, True, frozenset()), wit.truth(expr, False, frozenset())) == (
+        true,
+        false,
+    )
 
 
 # --- command line ---------------------------------------------------------------------------------
