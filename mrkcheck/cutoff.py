@@ -8,29 +8,28 @@ slots whose Region indices lie in R (slots indexed by no Region are kept). Quant
 expand to conjunctions (forall) and disjunctions (exists); restricting drops the instances for
 Regions outside R.
 
-**Lemma.** Let Inv be the conjunction of the property and its lemmas. Suppose a CTI exists with
-n Regions: s satisfies Inv, instance a fires, s -> s', and s' breaks a conjunct phi(r1..rc) of Inv.
-Let R = params(a) + {r1..rc} + W, where W holds one witness Region for each existential that a's
-guard needs true, and for each quantifier that a's effects read (so the restricted quantifier has
-the same truth value). Then (s|R, a, s'|R) is a CTI of the model with |R| Regions:
-- s|R satisfies Inv, because every conjunct of Inv mentions at most c Regions and contains no
-  quantifier over Regions (checked: the number of Regions a conjunct mentions does not grow with n),
-  so the conjuncts of Inv over R are a subset of those over U;
-- a is enabled in s|R: universal parts of a guard only lose conjuncts, existential parts keep their
-  witness, and parts over params(a) are unchanged;
-- a's effect on s|R equals s'|R: each assigned value reads params(a), its own Region, and
-  quantifiers whose truth value is pinned by W;
-- phi(r1..rc) reads only r1..rc, which are in R.
-Hence if Inv is inductive for every size up to ``cutoff = max_a(|params(a)| + |W(a)|) + c``, it is
-inductive for every size. Init restricts to Init (each slot's initial value does not depend on which
-Region indexes it: checked), so the base case also transfers.
+**Lemma.** Let Inv be the invariant proved inductive. Suppose a CTI exists with n Regions: s
+satisfies Inv, instance a fires, s -> s', and s' breaks a conjunct of Inv (or the step breaks an
+action property). Let R = params(a) + W_guard + W_effects + W_inv + W_broken, where W_guard keeps
+a's guard true, W_effects keeps each value a assigns, W_inv keeps every conjunct of Inv true in s
+(an ``exists`` keeps one true disjunct, a count "at least k" keeps k true terms) and W_broken keeps
+the broken conjunct broken in s'. Then (s|R, a, s'|R) is a CTI of the model with |R| Regions:
+universal parts only lose conjuncts, existential parts keep their witness, a count only goes down,
+and parts over params(a) are unchanged. Hence if Inv is inductive for every size up to
+``cutoff = max_a(|params(a)| + W_guard(a) + W_effects(a) + W_broken(a)) + W_inv``, it is inductive
+for every size. Init restricts to Init (each slot's initial value does not depend on which Region
+indexes it: checked), so the base case also transfers.
 
-**What is computed and checked here.** params, c and W are computed from the ground expressions
-(:func:`analyse`), conservatively: a count over Regions, an alternation forall-exists in a guard, or
-an existential in an invariant has no bounded witness set, which shows up as a bound that grows
-from size N to N + 1; then no cutoff is claimed. The Region universe must be symmetric with one
-class (interchangeable Regions), else restriction and renaming could change the model. Induction is
-then checked with Z3 at every size 1..cutoff, plus cutoff + 1 as a sanity check of the bound.
+**Routes.** Inv is either the property with its lemmas (COMBINED) or the lemmas alone (VIA_LEMMAS),
+in which case "every state satisfying the lemmas satisfies the property" is checked too, with its
+own cutoff W_inv(lemmas) + W_broken(property); the two cutoffs do not add up.
+
+**What is computed and checked here.** The witness counts are computed from the ground expressions
+(:class:`_Witness`), conservatively; where they are not bounded (a count compared with a count, a
+body holding a nested quantifier in a count, an existential per instance of a forall) the bound
+grows from size N to N + 1 and no cutoff is claimed. The Region universe must be symmetric with one
+class (interchangeable Regions), else restriction and renaming could change the model. The checks
+run with Z3 at every size 1..cutoff, plus cutoff + 1 as a sanity check when the factory builds it.
 
 **What is assumed.** That the model factory expands its quantifiers uniformly: the model with R
 Regions is the restriction of the model with more Regions (the same action bodies and property
