@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mrkcheck.model.rules import KeyState, Role
-
 from mrkcheck.expr import Expr, exists, forall
+from mrkcheck.model.rules import KeyState, Role
 from mrkcheck.spec import ALWAYS, Model, Property
 
 # The invariants ``mrkcheck prove --any-regions`` proves by default, and the option that sets the
