@@ -245,8 +245,9 @@ class Kms:
         return exists(self.Region, lambda r: self.in_state(s, r, KeyState.Updating))
 
     def encryption_version(self, s: str) -> Expr:
-        """The material version Encrypt uses: the newest one that every related key holds (§3.8:
-        new material "is not used for encryption until the primary and every replica hold it")."""
+        """The material version Encrypt uses: for AWS_KMS the newest one that every related key
+        holds (§3.8: new material "is not used for encryption until the primary and every
+        replica hold it"); imported material is one version, imported into each key separately."""
         held = [
             ite(self.exists(s, r), self.versions[s, r], self.options.max_versions)
             for r in self.Region
@@ -254,7 +255,7 @@ class Kms:
         smallest: Expr = held[0]
         for h in held[1:]:
             smallest = ite(h.lt(smallest), h, smallest)
-        return smallest
+        return ite(self.is_external(s), 1, smallest)
 
     def enabled(self, action: str, **params: str) -> Expr:
         """ "That action instance is enabled", resolved against the model's (possibly mutated)

@@ -10,11 +10,11 @@ from mrkcheck.model.kms import build
 
 STANDARD = [
     # (id, options, symmetry, distinct, generated, depth)
-    ("3x1", {}, False, 20_940, 225_940, 17),
-    ("3x1-sym", {}, True, 3_748, 40_400, 17),
-    ("2x1", {"regions": 2}, False, 1_090, 7_949, 13),
-    ("4x1", {"regions": 4}, False, 404_126, 5_727_633, 21),
-    ("5x1-sym", {"regions": 5}, True, 92_804, 1_634_084, 25),
+    ("3x1", {}, False, 20_940, 225_940, 15),
+    ("3x1-sym", {}, True, 3_748, 40_400, 15),
+    ("2x1", {"regions": 2}, False, 1_090, 7_949, 11),
+    ("4x1", {"regions": 4}, False, 404_126, 5_727_633, 19),
+    ("5x1-sym", {"regions": 5}, True, 92_804, 1_634_084, 23),
 ]
 
 SLOW = [
