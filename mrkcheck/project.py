@@ -282,10 +282,8 @@ def _option_value(name: str, value: Any, param: inspect.Parameter, where: str, k
         ok = (int, float)
     else:
         ok = (str, int, float, bool)  # str or None defaults: let the model judge
-    if isinstance(value, bool) and bool not in ok:
-        ok = ()
-    if not isinstance(value, ok):
-        wanted = " or ".join(t.__name__ for t in (ok or (type(default),)))
+    if not isinstance(value, ok) or (isinstance(value, bool) and bool not in ok):
+        wanted = " or ".join(t.__name__ for t in ok)
         raise ProjectError(f"{where}: {key}.{name}: expected {wanted}, not {value!r}")
     return value
 
@@ -335,7 +333,7 @@ def _validate_build(entry: Entry, where: str) -> None:
 
 
 def _entry_key(entry: Entry) -> str:
-    if entry.mutant is not None:
+    if entry.expect == CAUGHT:
         return f"mutants.{entry.mutant}"
     return f"instances.{entry.name}"
 
@@ -343,13 +341,14 @@ def _entry_key(entry: Entry) -> str:
 def _with_line(entry: Entry, lines: list[str], prefix: str) -> Entry:
     """Remember the line where the entry's table (or its name in a mutant list) starts, so that
     a GitHub annotation points at it."""
-    name = entry.mutant or entry.name
-    group = "mutants" if entry.mutant else "instances"
+    caught = entry.expect == CAUGHT
+    name = entry.mutant if caught and entry.mutant else entry.name
+    group = "mutants" if caught else "instances"
     table = re.compile(rf"^\s*\[\s*{re.escape(prefix + group)}\.[\"']?{re.escape(name)}[\"']?\s*\]")
     listed = re.compile(rf"[\"']{re.escape(name)}[\"']")
     in_list = False
     for number, text in enumerate(lines, start=1):
         in_list = in_list or bool(re.match(r"^\s*mutants\s*=", text))
-        if table.match(text) or (entry.mutant and in_list and listed.search(text)):
+        if table.match(text) or (caught and in_list and listed.search(text)):
             return replace(entry, line=number)
     return entry

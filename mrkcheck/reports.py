@@ -147,6 +147,8 @@ def counterexample_text(r: PropertyResult) -> str:
         lines.append(r.property.doc)
     if r.trace is not None:
         lines.append(f"Counterexample ({len(r.trace)} steps):")
+        # The table clips action labels to keep columns narrow; list them in full first.
+        lines += [f"  {i}. {step.label}" for i, step in enumerate(r.trace.steps[1:], start=1)]
         lines.append(trace_table(r.trace))
     return "\n".join(lines)
 
