@@ -41,6 +41,7 @@ from mrkcheck.reports import (
     step_summary,
     totals,
     write_junit,
+    write_text,
 )
 from mrkcheck.result import CheckResult
 
@@ -174,7 +175,8 @@ def _run_entry(entry: Entry, project: Project, args: argparse.Namespace) -> Run:
     _clear_progress()
     if entry.mutant:
         result.options["mutant"] = entry.mutant
-    if args.out:
+    has_traces = result.deadlock is not None or any(r.trace for r in result.properties)
+    if args.out and has_traces:
         write_traces(result, str(Path(args.out) / _folder_name(entry.name)))
     return _run(entry, project, result)
 
@@ -275,7 +277,7 @@ def _write_reports(runs: list[Run], args: argparse.Namespace, project: Project |
         if args.json == "-":
             sys.stdout.write(text)
         else:
-            Path(args.json).write_text(text, encoding="utf-8")
+            write_text(args.json, text)
     if os.environ.get("GITHUB_ACTIONS") == "true":
         for line in github_annotations(runs):
             print(line)

@@ -245,7 +245,14 @@ def _seconds(value: float) -> str:
 
 
 def write_junit(runs: Sequence[Run], path: str | Path) -> None:
-    Path(path).write_text(junit_xml(runs), encoding="utf-8")
+    write_text(path, junit_xml(runs))
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write a report, creating its folder: CI steps name ``reports/x.xml`` without a mkdir."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
 
 
 # --- JSON -----------------------------------------------------------------------------------------

@@ -82,5 +82,5 @@ def test_notebook_is_committed_without_outputs(path):
     nbformat.validate(notebook)
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type == "code":
-            assert cell.outputs == [], f"{path.name} cell {index} has outputs"
+            assert cell.outputs == [], f"{path.name} cell {index} has outputs (notebooks/README.md)"
             assert cell.execution_count is None, f"{path.name} cell {index} has an execution count"

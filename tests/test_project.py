@@ -149,3 +149,12 @@ def test_explicit_project_file_and_instance_selection(tmp_path, monkeypatch, cap
     assert main(["check", "--project", str(path), "--instance", "two"]) == 0
     out = capsys.readouterr().out
     assert "PASS  two" in out and "one" not in out.replace("of 1 entries", "")
+
+
+def test_the_example_in_docs_ci_is_a_valid_project(tmp_path):
+    """docs/ci.md's example project file must load: a reader copies it."""
+    text = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+    example = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    project = load_project(write(tmp_path, example))
+    names = [e.name for e in project.entries]
+    assert "two-key-sets" in names and "mutant:sync_skips_rotation" in names

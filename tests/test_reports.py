@@ -55,7 +55,10 @@ def project_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(folder)
         mp.delenv("GITHUB_ACTIONS", raising=False)
-        code = main(["check", "--junit", "report.xml", "--json", "report.json"])
+        code = main(
+            ["check", "--junit", "reports/report.xml", "--json", "reports/report.json"]
+            + ["--out", "traces"]
+        )
     return code, folder
 
 
@@ -70,7 +73,7 @@ def test_exit_code_is_the_safety_violation(project_run):
 
 def test_junit_counts(project_run):
     _, folder = project_run
-    root = ET.parse(folder / "report.xml").getroot()
+    root = ET.parse(folder / "reports" / "report.xml").getroot()
     assert root.tag == "testsuites"
     by_name = suites(root)
     assert list(by_name) == ["small", "buggy", "huge", "kms-buggy", "mutant:early_commit"]
@@ -95,7 +98,7 @@ def test_junit_counts(project_run):
 
 def test_junit_failure_text_is_the_counterexample(project_run):
     _, folder = project_run
-    root = ET.parse(folder / "report.xml").getroot()
+    root = ET.parse(folder / "reports" / "report.xml").getroot()
     cases_by_id = {(c.get("classname"), c.get("name")): c for c in root.iter("testcase")}
     failure = cases_by_id[("kms-buggy", "one_primary_per_key_set")].find("failure")
     assert failure is not None and failure.get("type") == "violation"
@@ -112,7 +115,7 @@ def test_junit_failure_text_is_the_counterexample(project_run):
 
 def test_json_report(project_run):
     _, folder = project_run
-    report = json.loads((folder / "report.json").read_text())
+    report = json.loads((folder / "reports" / "report.json").read_text())
     assert report["exit_code"] == 12
     assert report["project"].endswith("mrkcheck.toml")
     runs = {r["name"]: r for r in report["runs"]}
@@ -123,6 +126,16 @@ def test_json_report(project_run):
     totals = report["totals"]
     assert totals["tests"] == 7 + KMS_PROPERTIES
     assert totals["passed"] + totals["failed"] + totals["skipped"] == totals["tests"]
+
+
+def test_traces_are_written_per_entry(project_run):
+    _, folder = project_run
+    written = sorted(
+        p.relative_to(folder / "traces").as_posix() for p in (folder / "traces").rglob("*.json")
+    )
+    assert "buggy/twophase-TCConsistent.itf.json" in written
+    assert "mutant-early_commit/twophase-TCConsistent.itf.json" in written
+    assert not (folder / "traces" / "small").exists()  # nothing to write, no folder
 
 
 def test_github_annotations_and_step_summary(tmp_path, monkeypatch, capsys):
