@@ -195,6 +195,11 @@ def _check_choices(o: Options) -> None:
         raise ModelError(f"pending_window_days must look like 7..30, not {o.pending_window_days!r}")
     if o.transient_errors:
         raise ModelError("transient_errors=true is not modelled (Q15: out of scope)")
+    if o.external_on_demand_rotation:
+        raise ModelError(
+            "external_on_demand_rotation=true is not modelled yet (Q9: needs NEW/EXISTING imports "
+            "into every related key); the default follows RotateKeyOnDemand's KeyId text"
+        )
     if not o.manage_replicas_while_updating:
         raise ModelError("manage_replicas_while_updating=false is not modelled (Q13: docs say yes)")
 

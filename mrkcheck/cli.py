@@ -101,6 +101,8 @@ def parse_value(name: str, text: str, param: inspect.Parameter) -> Any:
         try:
             return int(text)
         except ValueError:
+            if "str" in str(param.annotation):  # e.g. regions: a count or a list of names
+                return text
             raise UsageError(f"option {name} takes a whole number, not {text!r}") from None
     return text
 
@@ -196,6 +198,8 @@ def write_traces(result: CheckResult, out: str) -> list[str]:
     if result.deadlock is not None:
         traces.append(("deadlock", result.deadlock))
     for name, trace in traces:
+        if "mutant" in result.options:  # so that `trace check` replays it against the mutant
+            trace.options["mutant"] = result.options["mutant"]
         path = folder / f"{result.model}-{name}.itf.json"
         write_itf(trace, path)
         written.append(str(path))
@@ -224,13 +228,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     factory = load_factory(args.model)
     if what == "options":
-        for name, param in factory_options(factory).items():
-            print(f"{name:32} default {param.default!r}")
         describe = getattr(inspect.getmodule(factory), "OPTION_DOCS", {})
-        if describe:
-            print()
-            for name, text in describe.items():
-                print(f"{name}: {text}")
+        for name, param in factory_options(factory).items():
+            print(f"{name:40} {param.default!r:32} {describe.get(name, '')}")
         return 0
     if what == "properties":
         model = factory()

@@ -28,12 +28,19 @@ def trace_table(trace: Trace, max_width: int = 18) -> str:
             row.append(("*" if changed else " ") + value)
         rows.append(row)
     widths = [max(len(r[c]) for r in rows) for c in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
     lines.insert(2, "  ".join("-" * w for w in widths))
     constant = len(slots) - len(moving)
     if constant:
         lines.append(f"({constant} other slots keep their initial value; * marks a change)")
     return "\n".join(lines)
+
+
+def step_list(trace: Trace) -> str:
+    """The full action label of every step (the table clips them to keep columns narrow)."""
+    return "\n".join(f"  {i:>3}  {step.label}" for i, step in enumerate(trace.steps))
 
 
 def _clip(text: str, width: int) -> str:
@@ -77,6 +84,7 @@ def summary_text(result: CheckResult, show_traces: bool = True) -> str:
                 out.append(f"Rule: {r.property.rule}")
             if r.trace is not None:
                 out.append(f"Counterexample ({len(r.trace)} steps):")
+                out.append(step_list(r.trace))
                 out.append(trace_table(r.trace))
         if result.deadlock is not None:
             out.append("")

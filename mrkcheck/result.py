@@ -91,6 +91,13 @@ class Trace:
 
             return "<pre>" + trace_table(self) + "</pre>"
 
+    def _repr_png_(self) -> bytes | None:  # pragma: no cover - exercised in notebooks
+        try:
+            from mrkcheck.traces.picture import picture_bytes
+        except ImportError:
+            return None
+        return picture_bytes(self)
+
 
 @dataclass
 class Stats:
@@ -193,6 +200,12 @@ class CheckResult:
         }
 
     def _repr_html_(self) -> str:  # pragma: no cover - exercised in notebooks
+        try:
+            from mrkcheck.traces.html import result_html
+
+            return result_html(self)
+        except ImportError:
+            pass
         rows = "".join(
             f"<tr><td>{r.name}</td><td>{r.status}</td>"
             f"<td>{'' if r.trace is None else len(r.trace)}</td></tr>"

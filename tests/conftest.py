@@ -1,7 +1,7 @@
 import pytest
-from mrkcheck.model.kms import build
 
 from mrkcheck.explicit import check
+from mrkcheck.model.kms import build
 
 
 @pytest.fixture(scope="session")

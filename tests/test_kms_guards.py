@@ -8,6 +8,8 @@ that exception. Then a success case per action checks its documented effect.
 from collections import defaultdict
 
 import pytest
+
+from mrkcheck.explicit import reachable
 from mrkcheck.model.kms import build
 from mrkcheck.model.rules import (
     ALREADY_EXISTS,
@@ -18,8 +20,6 @@ from mrkcheck.model.rules import (
     UNSUPPORTED,
 )
 from mrkcheck.properties.kms import errors_outside_api_lists
-
-from mrkcheck.explicit import reachable
 from mrkcheck.scenario import Scenario
 
 US, EU, AP = "us-east-1", "eu-west-1", "ap-southeast-2"

@@ -1,0 +1,13 @@
+"""Traces: ITF files, replay, viewers and the state graph (import what you need; nothing heavy
+is imported here, because ``mrkcheck`` loads ``mrkcheck.traces.cli`` on every command).
+
+- :mod:`mrkcheck.traces.itf`: write and read ITF JSON (``write_itf``, ``read_itf``, ``TraceFormatError``)
+- :mod:`mrkcheck.traces.values`: the ITF value codec (``encode``, ``decode``)
+- :mod:`mrkcheck.traces.replay`: is a trace a run of the model? (``replay``)
+- :mod:`mrkcheck.traces.picture`: the matplotlib picture (``trace_figure``, ``write_picture``)
+- :mod:`mrkcheck.traces.html`: the self-contained HTML page (``trace_html``, ``result_html``)
+- :mod:`mrkcheck.traces.graph`: the state graph (``state_graph``, ``to_dot``, ``graph_figure``)
+- :mod:`mrkcheck.traces.sample`: random runs (``random_run``)
+- :mod:`mrkcheck.traces.gallery`: the example counterexamples in ``traces/examples/``
+- :mod:`mrkcheck.traces.browser`: headless Chromium over the DevTools pipe (tests, screenshots)
+"""

@@ -1,0 +1,256 @@
+"""The ``trace`` and ``graph`` subcommands, loaded by ``mrkcheck.cli`` when present.
+
+    mrkcheck trace show FILE [--format text|png|svg|pdf|html] [-o OUT]
+    mrkcheck trace check FILE        exit 0: a run of the model; 12: not a run; 150: malformed
+    mrkcheck trace examples [--check]
+    mrkcheck graph [MODEL] [model options] -o FILE.dot|.graphml|.png|.svg
+
+A trace file names the model and options that produced it; ``--model``, ``--set KEY=VALUE`` and
+``--mutant`` override them (for a file from another tool, or to replay a counterexample of a
+mutant against the real model). Errors in the file are one line on stderr and exit code 150.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mrkcheck.result import EXIT_BAD_INPUT, EXIT_OK, EXIT_SAFETY, Trace
+from mrkcheck.spec import Model
+from mrkcheck.traces.itf import TraceFormatError, from_itf, load_json, read_header, read_text
+
+EXIT_NOT_A_RUN = EXIT_SAFETY  # 12, as TLC's exit code for a violated safety property
+PICTURES = ("png", "svg", "pdf")
+FORMATS = ("text", "html", *PICTURES)
+
+
+def register(subparsers: Any) -> None:
+    """Add ``trace`` (with ``show``, ``check``, ``examples``) and ``graph``."""
+    trace = subparsers.add_parser("trace", help="show, replay or regenerate ITF trace files")
+    actions = trace.add_subparsers(dest="trace_command", parser_class=type(trace))
+    trace.set_defaults(run=_missing_subcommand(trace))
+
+    show = actions.add_parser("show", help="draw a trace: text table, picture or HTML page")
+    _add_trace_options(show)
+    show.add_argument("--format", choices=FORMATS, help="default: by -o's extension, else text")
+    show.add_argument("-o", "--output", help="file to write (default: stdout for text)")
+    show.add_argument("--colour", "--color", dest="colour", help="variable shown as colour")
+    show.add_argument("--marker", help="variable shown as marker")
+    show.set_defaults(run=_one_line_errors(cmd_show))
+
+    check = actions.add_parser(
+        "check",
+        help="replay a trace: is it a run of the model?",
+        epilog="exit status: 0 the trace is a run of the model; 12 it is not (the first wrong "
+        "step is named); 150 the file is malformed or names an unknown model",
+    )
+    _add_trace_options(check)
+    check.set_defaults(run=_one_line_errors(cmd_check))
+
+    examples = actions.add_parser("examples", help="regenerate traces/examples (or --check)")
+    examples.add_argument("--out", help="folder (default: the package's traces/examples)")
+    examples.add_argument("--check", action="store_true", help="report stale examples, exit 1")
+    examples.set_defaults(run=cmd_examples)
+
+    graph = subparsers.add_parser("graph", help="export the state graph (DOT, GraphML, picture)")
+    from mrkcheck.cli import _add_model_options
+
+    _add_model_options(graph)
+    graph.add_argument("-o", "--output", required=True, help="FILE.dot, .graphml, .png or .svg")
+    graph.add_argument("--max-states", type=int, default=200_000, help="refuse larger graphs")
+    graph.set_defaults(run=cmd_graph)
+
+
+def _add_trace_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="an ITF trace (.itf.json)")
+    p.add_argument("--model", help="model to read it with (default: the file's header)")
+    p.add_argument("--set", "-D", action="append", metavar="KEY=VALUE", help="override an option")
+    p.add_argument("--mutant", help="replay against this mutant ('none': the unmutated model)")
+
+
+def _missing_subcommand(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return EXIT_BAD_INPUT
+
+    return run
+
+
+def _one_line_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    """A malformed trace is bad input: one line on stderr, exit code 150, no traceback."""
+
+    @functools.wraps(fn)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except TraceFormatError as exc:
+            print(f"mrkcheck: bad trace: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+
+    return run
+
+
+# --- loading a trace with its model ---------------------------------------------------------------
+
+
+def load_trace(args: argparse.Namespace) -> tuple[Trace, Model]:
+    """Read ``args.file`` with the model its header (or ``--model``/``--set``) names."""
+    name = args.file
+    doc = load_json(read_text(name), name)
+    header = read_header(doc, name)
+    source = args.model or header.source
+    if not source:
+        raise TraceFormatError(f"{name}: header #meta.source names no model; pass --model")
+    model = _build(source, header.options, args, name)
+    return from_itf(doc, model.schema, name), model
+
+
+def _build(source: str, header_options: dict, args: argparse.Namespace, name: str) -> Model:
+    from mrkcheck.cli import UsageError, factory_options, load_factory, load_mutants, parse_value
+
+    factory = load_factory(source)
+    known = factory_options(factory)
+    options = {k: _tuple(v) for k, v in header_options.items()}
+    mutant = args.mutant or options.pop("mutant", None)
+    options.pop("mutant", None)
+    if mutant == "none":
+        mutant = None
+    if args.model:  # another model: the file's options may mean nothing to it
+        options = {k: v for k, v in options.items() if k in known}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in known:
+            raise UsageError(f"--set takes KEY=VALUE with KEY one of {', '.join(sorted(known))}")
+        options[key] = parse_value(key, value.strip(), known[key])
+    unknown = sorted(k for k in options if k not in known)
+    if unknown:
+        raise TraceFormatError(f"{name}: header option {unknown[0]!r} is not an option of {source}")
+    if mutant:
+        catalogue = load_mutants(source)
+        if mutant not in catalogue:
+            raise TraceFormatError(f"{name}: model {source} has no mutant {mutant!r}")
+        return catalogue[mutant].build(**options)
+    return factory(**options)
+
+
+def _tuple(value: Any) -> Any:
+    return tuple(_tuple(v) for v in value) if isinstance(value, list) else value
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    trace, model = load_trace(args)
+    fmt = args.format or _format_of(args.output)
+    rule = _rule(model, trace)
+    if fmt == "text":
+        text = trace_text(trace, rule)
+        if args.output:
+            Path(args.output).write_text(text + "\n", encoding="utf-8")
+        else:
+            print(text)
+        return EXIT_OK
+    out = Path(args.output or _default_output(args.file, fmt))
+    if fmt == "html":
+        from mrkcheck.traces.html import trace_html
+
+        out.write_text(trace_html(trace, rule=rule), encoding="utf-8")
+    else:
+        from mrkcheck.traces.picture import write_picture
+
+        write_picture(trace, out, fmt, colour=args.colour, marker=args.marker)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def _format_of(output: str | None) -> str:
+    if not output:
+        return "text"
+    suffix = Path(output).suffix.lower().lstrip(".")
+    if suffix in ("htm", "html"):
+        return "html"
+    if suffix in PICTURES:
+        return suffix
+    if suffix in ("txt", ""):
+        return "text"
+    from mrkcheck.cli import UsageError
+
+    raise UsageError(f"cannot tell the format of {output}: give --format ({', '.join(FORMATS)})")
+
+
+def _default_output(file: str, fmt: str) -> str:
+    base = (
+        file[: -len(".itf.json")] if file.endswith(".itf.json") else str(Path(file).with_suffix(""))
+    )
+    return f"{base}.{fmt}"
+
+
+def _rule(model: Model, trace: Trace) -> str:
+    for prop in model.properties:
+        if prop.name == trace.property:
+            return prop.rule
+    return ""
+
+
+def trace_text(trace: Trace, rule: str = "") -> str:
+    """The terminal view: a headline, the table of changing slots, then each step's changes."""
+    from mrkcheck.report import trace_table
+    from mrkcheck.traces.picture import figure_title, options_text
+
+    lines = [figure_title(trace), f"options: {options_text(trace)}"]
+    if rule:
+        lines.append(f"Rule: {rule}")
+    lines += ["", trace_table(trace), "", "Changes:"]
+    for i in range(1, len(trace.steps)):
+        changes = ", ".join(f"{s} {a} -> {b}" for s, a, b in trace.changes(i)) or "(stutter)"
+        lines.append(f"  {i:>3} {trace.steps[i].label}: {changes}")
+    if trace.loop is not None:
+        lines.append(f"  the run loops back to step {trace.loop}")
+    return "\n".join(lines)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from mrkcheck.traces.replay import replay
+
+    trace, model = load_trace(args)
+    verdict = replay(model, trace)
+    print(f"{args.file}: {verdict.line()}")
+    if not verdict.ok:
+        return EXIT_NOT_A_RUN
+    if trace.property and trace.property in {p.name for p in model.properties}:
+        said = "violates" if trace.property in verdict.violates else "does NOT violate"
+        print(f"{args.file}: its last state {said} {trace.property}")
+    return EXIT_OK
+
+
+def cmd_examples(args: argparse.Namespace) -> int:
+    from mrkcheck.traces import gallery
+
+    argv = (["--out", args.out] if args.out else []) + (["--check"] if args.check else [])
+    return gallery.main(argv)
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from mrkcheck.cli import UsageError, build_model
+    from mrkcheck.traces.graph import GraphTooLarge, state_graph, write_graph
+
+    model, _ = build_model(args)
+    try:
+        graph = state_graph(model, max_states=args.max_states)
+    except GraphTooLarge as exc:
+        raise UsageError(f"{exc}: raise --max-states or choose a smaller instance") from None
+    try:
+        write_graph(graph, model.schema, args.output)
+    except (GraphTooLarge, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    print(
+        f"wrote {args.output}: {graph.number_of_nodes()} states, {graph.number_of_edges()} "
+        f"edges, {graph.graph['transitions']} transitions"
+    )
+    return EXIT_OK

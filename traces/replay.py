@@ -1,0 +1,161 @@
+"""Replay: is a trace a run of the model? If not, which step is the first that is not, and why.
+
+A trace read from disk may come from an older model, another tool, or a hand edit. Replaying it
+through the compiled step function answers the one question that matters before trusting it:
+the first state is initial, every step's action instance exists and is enabled in the state
+before it, and its successor is the state after it. When a guard fails, the report names the
+first failing guard (and the error a refused API call returns), so the reader sees *why*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mrkcheck.compile import Compiled, compile_model
+from mrkcheck.expr import And, Arith, Compare, Const, Expr, Ite, Not, Or, Var, evaluate
+from mrkcheck.result import Step, Trace
+from mrkcheck.spec import ActionInstance, Model, Schema, State
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The verdict: ``step`` is the first step that is not part of a run (None when all are)."""
+
+    ok: bool
+    steps: int
+    step: int | None = None
+    reason: str = ""
+    violates: tuple[str, ...] = ()  # invariants false in the last state, action properties
+    # broken by the last step (for the report)
+
+    def line(self) -> str:
+        if self.ok:
+            return f"the trace is a run of the model ({self.steps} steps)"
+        return f"step {self.step}: {self.reason}"
+
+
+def replay(model: Model, trace: Trace, compiled: Compiled | None = None) -> Replay:
+    """Check that ``trace`` is a run of ``model`` (see the module docstring)."""
+    compiled = compiled or compile_model(model)
+    steps = trace.steps
+    failure = _check_initial(model, steps[0])
+    if failure is None:
+        failure = _check_transitions(model, compiled, steps)
+    if failure is None and trace.loop is not None:
+        failure = _check_loop(model, compiled, steps, trace.loop)
+    if failure is not None:
+        return Replay(False, len(trace), failure[0], failure[1])
+    bad = list(compiled.violated(steps[-1].state) or [])
+    if len(steps) > 1:
+        bad += _broken_action_properties(model, compiled, steps[-2].state, steps[-1])
+    violates = tuple(model.properties[p].name for p in sorted(set(bad)))
+    return Replay(True, len(trace), violates=violates)
+
+
+def _broken_action_properties(model: Model, compiled: Compiled, before: State, step: Step):
+    """Action properties that the last transition breaks (it is known to be a real step)."""
+    out: list[tuple[int, State]] = []
+    bad: list[tuple[int, int, State]] = []
+    compiled.step(before, out, bad)
+    k = next(
+        k
+        for k, i in enumerate(model.instances)
+        if (i.action, i.params) == (step.action, step.params)
+    )
+    return [p for p, index, t in bad if index == k and t == step.state]
+
+
+def _check_initial(model: Model, first: Step) -> tuple[int, str] | None:
+    if first.action is not None:
+        return 0, f"the first state is labelled {first.label}, expected Init"
+    if first.state not in model.initial:
+        return 0, "the first state is not an initial state of the model" + _diff(
+            model, model.initial[0], first.state, "the initial state has"
+        )
+    return None
+
+
+def _check_transitions(
+    model: Model, compiled: Compiled, steps: list[Step]
+) -> tuple[int, str] | None:
+    index_of = {(inst.action, inst.params): k for k, inst in enumerate(model.instances)}
+    for i in range(1, len(steps)):
+        step, before = steps[i], steps[i - 1].state
+        if step.action is None:
+            return i, "the step names no action"
+        k = index_of.get((step.action, step.params))
+        if k is None:
+            return i, f"the model has no action instance {step.label}"
+        failure = _check_step(model, compiled, k, before, step.state)
+        if failure:
+            return i, failure
+    return None
+
+
+def _check_step(model: Model, compiled: Compiled, k: int, before: State, after: State) -> str:
+    """Empty when instance ``k`` leads from ``before`` to ``after``, else the reason it does not."""
+    inst = model.instances[k]
+    successor = _successor(compiled, k, before)
+    if successor is None:
+        why = _failing_guard(model.schema, inst, before)
+        return f"{inst.label} is not enabled in the state before it{why}"
+    if successor != after:
+        return f"{inst.label} leads elsewhere" + _diff(model, successor, after, "the model gives")
+    return ""
+
+
+def _successor(compiled: Compiled, k: int, state: State) -> State | None:
+    out: list[tuple[int, State]] = []
+    compiled.step(state, out, [])
+    return next((t for i, t in out if i == k), None)
+
+
+def _failing_guard(schema: Schema, inst: ActionInstance, state: State) -> str:
+    for position, guard in enumerate(inst.guards, start=1):
+        if not evaluate(guard.condition, state):
+            error = f" ({guard.error})" if guard.error else ""
+            return f": guard {position} `{expr_text(schema, guard.condition)}` is false{error}"
+    return ""
+
+
+def expr_text(schema: Schema, expr: Expr) -> str:
+    """A TLA+-like text of an expression, constants shown by their value names when known."""
+    if isinstance(expr, Var):
+        return expr.label
+    if isinstance(expr, Const):
+        return str(expr.value) if expr.sort != "bool" else ("TRUE" if expr.value else "FALSE")
+    if isinstance(expr, Compare | Arith):
+        op = {"==": "=", "!=": "#"}.get(expr.op, expr.op)
+        left, right = expr.left, expr.right
+        if isinstance(left, Var) and isinstance(right, Const):
+            shown = schema.variable(left.name).domain.show(right.value)
+            return f"{left.label} {op} {shown}"
+        return f"({expr_text(schema, left)} {op} {expr_text(schema, right)})"
+    if isinstance(expr, Not):
+        return f"~{expr_text(schema, expr.arg)}"
+    if isinstance(expr, And | Or):
+        joiner = " /\\ " if isinstance(expr, And) else " \\/ "
+        return "(" + joiner.join(expr_text(schema, a) for a in expr.args) + ")"
+    if isinstance(expr, Ite):
+        parts = (expr_text(schema, e) for e in (expr.cond, expr.then, expr.other))
+        return "IF {} THEN {} ELSE {}".format(*parts)
+    return repr(expr)
+
+
+def _check_loop(
+    model: Model, compiled: Compiled, steps: list[Step], loop: int
+) -> tuple[int, str] | None:
+    out: list[tuple[int, State]] = []
+    compiled.step(steps[-1].state, out, [])
+    if any(t == steps[loop].state for _, t in out):
+        return None
+    return len(steps), f"no action leads from the last state back to state {loop} (the loop)"
+
+
+def _diff(model: Model, expected: State, actual: State, said: str) -> str:
+    """The first slot where two states differ, readably: ': rmState[rm1]: the model gives ...'."""
+    for var, idx, slot in model.schema.slots():
+        if expected[slot] != actual[slot]:
+            want, got = var.domain.show(expected[slot]), var.domain.show(actual[slot])
+            return f": {var[idx].label}: {said} {want}, the trace has {got}"
+    return ""
