@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mrkcheck.report import trace_table
+from mrkcheck.report import step_list, trace_table
 from mrkcheck.result import (
     EXIT_DEADLOCK,
     EXIT_OK,
@@ -147,8 +147,7 @@ def counterexample_text(r: PropertyResult) -> str:
         lines.append(r.property.doc)
     if r.trace is not None:
         lines.append(f"Counterexample ({len(r.trace)} steps):")
-        # The table clips action labels to keep columns narrow; list them in full first.
-        lines += [f"  {i}. {step.label}" for i, step in enumerate(r.trace.steps[1:], start=1)]
+        lines.append(step_list(r.trace))
         lines.append(trace_table(r.trace))
     return "\n".join(lines)
 

@@ -7,10 +7,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from mrkcheck.model.kms import build as build_kms
 
 from mrkcheck.cli import main
 from mrkcheck.explicit import check
+from mrkcheck.model.kms import build as build_kms
 from mrkcheck.reports import (
     EXIT_ESCAPED,
     FAILED,

@@ -7,10 +7,10 @@ import sys
 import textwrap
 
 import pytest
-from mrkcheck.model.kms import build as build_kms
-from mrkcheck.model.rules import KeyState
 
 from mrkcheck.examples.twophase import build as build_twophase
+from mrkcheck.model.kms import build as build_kms
+from mrkcheck.model.rules import KeyState
 from mrkcheck.result import CheckResult, Trace
 from mrkcheck.spec import ALWAYS, Model, Property
 from mrkcheck.testing import assert_holds, assert_violated
