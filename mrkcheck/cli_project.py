@@ -45,7 +45,8 @@ from mrkcheck.reports import (
 )
 from mrkcheck.result import CheckResult
 
-# Flags that name one instance: given any of them, ``check`` ignores the project file.
+# Flags that describe one instance: given any of them, ``check`` ignores the project file (each
+# project entry sets its own symmetry; the limits and --no-deadlock apply to every entry).
 SINGLE_INSTANCE_FLAGS = (
     "model",
     "regions",
@@ -55,6 +56,7 @@ SINGLE_INSTANCE_FLAGS = (
     "set",
     "mutant",
     "property",
+    "symmetry",
 )
 
 

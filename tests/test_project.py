@@ -129,6 +129,9 @@ def test_routing_between_project_and_single_instance(tmp_path, monkeypatch, caps
     assert main(["check", "twophase", "--rm", "2"]) == 0  # a model argument: that one instance
     out = capsys.readouterr().out
     assert "model twophase" in out and "tiny" not in out
+    assert main(["check", "--symmetry"]) == 0  # describes one instance: the default model's
+    out = capsys.readouterr().out
+    assert "model kms" in out and "tiny" not in out
     assert main(["check", "--regions", "2", "--instance", "tiny"]) == 150
     assert main(["check", "--instance", "nope"]) == 150
     assert "no instance or mutant 'nope'" in capsys.readouterr().err
