@@ -20,13 +20,18 @@ from .rules import ALREADY_EXISTS, INVALID_STATE, UNSUPPORTED, KeyState
 
 
 def _mutant(
-    name: str, description: str, breaks: str, edit: Callable[[Model], Model], shortest: int
+    name: str,
+    description: str,
+    breaks: str,
+    edit: Callable[[Model], Model],
+    shortest: int,
+    also: tuple[str, ...] = (),
 ) -> Mutant:
     def build_mutant(**options) -> Model:
         return edit(build(**options))
 
     build_mutant.__name__ = f"build_{name}"
-    return Mutant(name, description, breaks, build_mutant, shortest)
+    return Mutant(name, description, breaks, build_mutant, shortest, also)
 
 
 def _set(model: Model, variable: str, *index: str) -> Var:
@@ -156,6 +161,7 @@ MUTANTS: list[Mutant] = [
         "sync_copies_shared_properties",
         lambda m: edit_effects(m, "Sync", _sync_skips_rotation),
         4,
+        also=("shared_changes_reach_replicas",),
     ),
     _mutant(
         "cancel_not_pending",
@@ -197,6 +203,7 @@ MUTANTS: list[Mutant] = [
         "lonely_pending_replica_deletion_moves_on",
         lambda m: remove_action(m, "PrimaryDeletionStarts"),
         5,
+        also=("primary_deletion_follows_replicas",),
     ),
     _mutant(
         "replicate_pending_deletion_primary",
@@ -246,6 +253,38 @@ MUTANTS: list[Mutant] = [
         "well_formed_keys",
         lambda m: edit_effects(m, "DeletionDue", _deletion_keeps_role),
         3,
+    ),
+]
+
+# Liveness: an environment step that never happens (weak fairness cannot save what is not there).
+MUTANTS += [
+    _mutant(
+        "creation_never_completes",
+        "a replica never leaves Creating (CompleteCreate is missing)",
+        "creating_completes",
+        lambda m: remove_action(m, "CompleteCreate"),
+        2,
+    ),
+    _mutant(
+        "update_never_completes",
+        "the updating pair never returns to Enabled (CompleteUpdate is missing)",
+        "update_completes",
+        lambda m: remove_action(m, "CompleteUpdate"),
+        4,
+    ),
+    _mutant(
+        "sync_never_runs",
+        "KMS never synchronizes shared properties (Sync is missing)",
+        "shared_changes_reach_replicas",
+        lambda m: remove_action(m, "Sync"),
+        6,
+    ),
+    _mutant(
+        "deletion_never_due",
+        "a key pending deletion is never deleted (DeletionDue is missing)",
+        "pending_deletion_ends",
+        lambda m: remove_action(m, "DeletionDue"),
+        2,
     ),
 ]
 

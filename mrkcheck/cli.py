@@ -177,6 +177,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         stop_when_all_violated=False,
     )
     _clear_progress()
+    if args.liveness:
+        from mrkcheck.liveness import add_liveness
+
+        add_liveness(result, model)
     if args.mutant:
         result.options["mutant"] = args.mutant
     written = write_traces(result, args.out) if args.out else []
@@ -279,6 +283,12 @@ def make_parser() -> argparse.ArgumentParser:
         help="count each class of states equal up to a permutation of symmetric elements once",
     )
     check.add_argument("--deadlock", action=argparse.BooleanOptionalAction, default=True)
+    check.add_argument(
+        "--liveness",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="check 'eventually' properties under weak fairness of environment steps",
+    )
     check.add_argument("--max-states", type=int, help="stop after this many distinct states")
     check.add_argument("--max-depth", type=int, help="stop at this BFS depth")
     check.add_argument("--max-seconds", type=float, help="stop after this many seconds")

@@ -25,6 +25,7 @@ class Mutant:
     breaks: str
     build: Callable[..., Model]
     shortest: int | None = None
+    also: tuple[str, ...] = ()  # further properties it must violate (lengths not pinned)
 
 
 def drop_guard(model: Model, action: str, error: str | None = None, match: str = "") -> Model:

@@ -169,8 +169,10 @@ class CheckResult:
 
     @property
     def exit_code(self) -> int:
-        if self.violations:
+        if any(r.property.kind != "eventually" for r in self.violations):
             return EXIT_SAFETY
+        if self.violations:
+            return EXIT_LIVENESS
         if self.deadlock is not None:
             return EXIT_DEADLOCK
         return EXIT_OK

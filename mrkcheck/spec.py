@@ -285,6 +285,12 @@ class Property:
     doc: str = ""
     expected: str = "holds"  # "violated" for documented counterexamples kept as examples
     template: Expr | None = None  # ``expr`` before Enabled(...) placeholders were resolved
+    premise: Expr | None = None  # for ``eventually``: checked as premise ~> expr (leads-to)
+    each: tuple[tuple[Expr, Expr], ...] = ()  # or a conjunction of (premise ~> goal) cases
+
+    def leads_to_cases(self) -> list[tuple[Expr | None, Expr]]:
+        """The (premise, goal) pairs of an ``eventually`` property; premise None: from Init."""
+        return list(self.each) if self.each else [(self.premise, self.expr)]  # type: ignore[list-item]
 
     def for_action(self, instance: ActionInstance) -> Expr | None:
         if self.kind != ACTION:
@@ -494,6 +500,20 @@ class ModelBuilder:
     def invariant(self, name: str, expr: ExprLike, rule: str = "", doc: str = "") -> Property:
         return self.add_property(Property(ALWAYS, name, lift(expr), rule, doc))
 
+    def leads_to(
+        self, name: str, premise: ExprLike, goal: ExprLike, rule: str = "", doc: str = ""
+    ) -> Property:
+        """``premise ~> goal`` under weak fairness of the environment actions."""
+        prop = Property(EVENTUALLY, name, lift(goal), rule, doc, premise=lift(premise))
+        return self.add_property(prop)
+
+    def leads_to_each(
+        self, name: str, cases: Iterable[tuple[ExprLike, ExprLike]], rule: str = "", doc: str = ""
+    ) -> Property:
+        """For every case, ``premise ~> goal`` (e.g. one case per key)."""
+        pairs = tuple((lift(p), lift(q)) for p, q in cases)
+        return self.add_property(Property(EVENTUALLY, name, pairs[0][1], rule, doc, each=pairs))
+
     def terminal(self, expr: ExprLike) -> None:
         """States satisfying ``expr`` may have no successor without being reported as deadlock."""
         self._terminal = lift(expr)
@@ -614,6 +634,7 @@ def _validate_property(schema: Schema, prop: Property) -> None:
     if prop.kind not in (ALWAYS, ACTION, SOMETIMES, EVENTUALLY):
         raise ModelError(f"property {prop.name}: unknown kind {prop.kind!r}")
     if prop.kind != ACTION:
-        if not isinstance(prop.expr, Expr) or prop.expr.sort != BOOL:
-            raise ModelError(f"property {prop.name}: expression must be a condition")
-        _check_reads(schema, prop.expr, f"property {prop.name}", allow_primed=False)
+        for expr in (prop.expr, prop.premise) if prop.premise is not None else (prop.expr,):
+            if not isinstance(expr, Expr) or expr.sort != BOOL:
+                raise ModelError(f"property {prop.name}: expression must be a condition")
+            _check_reads(schema, expr, f"property {prop.name}", allow_primed=False)

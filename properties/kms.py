@@ -16,8 +16,8 @@ Not expressible in this model, and why (see README "Properties"):
 
 from __future__ import annotations
 
-from mrkcheck.expr import Expr, and_, count, exists, forall, implies, or_
-from mrkcheck.spec import ACTION, ALWAYS, ActionInstance, Model, ModelBuilder, Property
+from mrkcheck.expr import TRUE, Expr, and_, count, exists, forall, implies, or_
+from mrkcheck.spec import ACTION, ALWAYS, EVENTUALLY, ActionInstance, Model, ModelBuilder, Property
 
 from ..model.kms import Kms
 from ..model.rules import API_ERRORS, KeyState, Origin, Role
@@ -27,7 +27,7 @@ PENDING_DELETION = (KeyState.PendingDeletion, KeyState.PendingReplicaDeletion)
 
 
 def define_properties(m: ModelBuilder, k: Kms) -> None:
-    for prop in kms_properties(k):
+    for prop in kms_properties(k) + liveness_properties(k):
         m.add_property(prop)
 
 
@@ -402,3 +402,98 @@ def errors_outside_api_lists(model: Model) -> list[str]:
             if guard.error is not None and guard.error not in allowed:
                 out.append(f"{inst.action}: {guard.error}")
     return sorted(set(out))
+
+
+# --- liveness (§7 L1-L6), under weak fairness of the environment steps ----------------------------
+
+
+def liveness_properties(k: Kms) -> list[Property]:
+    keys = _sets_and_regions(k)
+    return [
+        Property(
+            EVENTUALLY,
+            "creating_completes",
+            k.in_state(*keys[0], KeyState.Creating).__invert__(),
+            rule="L1 [REP, KS: Creating becomes Enabled or PendingImport after a few seconds]",
+            doc="A Creating replica leaves Creating (Enabled, PendingImport, or PendingDeletion "
+            "if its deletion was scheduled meanwhile).",
+            each=tuple(
+                (k.in_state(s, r, KeyState.Creating), ~k.in_state(s, r, KeyState.Creating))
+                for s, r in keys
+            ),
+        ),
+        Property(
+            EVENTUALLY,
+            "update_completes",
+            ~k.any_updating(k.KeySet.elements[0]),
+            rule="L2 [UPD: the Enabled key state is restored when the update is complete]",
+            each=tuple((k.any_updating(s), ~k.any_updating(s)) for s in k.KeySet),
+        ),
+        Property(
+            EVENTUALLY,
+            "shared_changes_reach_replicas",
+            TRUE,
+            rule="L3 [MRK, MAN: KMS synchronizes shared properties periodically]",
+            doc="A replica whose rotation flag or versions differ from its primary's eventually "
+            "agrees with it (or stops being a replica of it).",
+            each=tuple(
+                (_lagging(k, s, p, r), ~_lagging(k, s, p, r))
+                for s in k.KeySet
+                for p in k.Region
+                for r in k.Region
+                if p != r
+            ),
+        ),
+        Property(
+            EVENTUALLY,
+            "pending_deletion_ends",
+            TRUE,
+            rule="L4 [DK: the key is deleted when the waiting period ends, unless cancelled]",
+            each=tuple(
+                (
+                    k.in_state(s, r, KeyState.PendingDeletion),
+                    k.in_state(s, r, KeyState.Absent, KeyState.Disabled),
+                )
+                for s, r in keys
+            ),
+        ),
+        Property(
+            EVENTUALLY,
+            "primary_deletion_follows_replicas",
+            TRUE,
+            rule="L5 [DEL: when the last replica is deleted the primary goes to PendingDeletion]",
+            doc="A primary in PendingReplicaDeletion whose replicas are all pending deletion "
+            "leaves PendingReplicaDeletion, unless a replica's deletion is cancelled.",
+            each=tuple((_waiting_primary(k, s, r), ~_waiting_primary(k, s, r)) for s, r in keys),
+        ),
+        Property(
+            EVENTUALLY,
+            "pending_replica_deletion_ends",
+            TRUE,
+            rule="L6 [DEL: PendingReplicaDeletion can persist indefinitely]",
+            doc="Expected to FAIL: not a property of KMS; kept as a documented counterexample.",
+            expected="violated",
+            each=tuple(
+                (
+                    k.in_state(s, r, KeyState.PendingReplicaDeletion),
+                    ~k.in_state(s, r, KeyState.PendingReplicaDeletion),
+                )
+                for s, r in keys
+            ),
+        ),
+    ]
+
+
+def _lagging(k: Kms, s: str, p: str, r: str) -> Expr:
+    differs = k.rotation[s, r].ne(k.rotation[s, p]) | and_(
+        ~k.is_external(s), k.versions[s, r].ne(k.versions[s, p])
+    )
+    return and_(k.is_primary(s, p), k.is_replica(s, r), differs)
+
+
+def _waiting_primary(k: Kms, s: str, r: str) -> Expr:
+    others_pending = forall(
+        k.Region,
+        lambda x: (~k.is_replica(s, x)) | k.in_state(s, x, KeyState.PendingDeletion),
+    )
+    return and_(k.in_state(s, r, KeyState.PendingReplicaDeletion), others_pending)

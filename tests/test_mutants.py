@@ -5,17 +5,22 @@ import pytest
 
 from mrkcheck.cli import main
 from mrkcheck.explicit import check, successors
+from mrkcheck.liveness import add_liveness
 from mrkcheck.model.mutants import MUTANTS
 from mrkcheck.result import HOLDS, VIOLATED
 
 
+def check_all(model):
+    return add_liveness(check(model), model)
+
+
 @pytest.fixture(scope="module")
 def results():
-    return {m.name: check(m.build()) for m in MUTANTS}
+    return {m.name: check_all(m.build()) for m in MUTANTS}
 
 
 def test_catalogue_covers_every_property(kms_default):
-    targeted = {m.breaks for m in MUTANTS}
+    targeted = {m.breaks for m in MUTANTS} | {p for m in MUTANTS for p in m.also}
     expected_to_hold = {p.name for p in kms_default.properties if p.expected == HOLDS}
     assert targeted == expected_to_hold
 
@@ -38,6 +43,8 @@ def test_mutant_is_caught_with_shortest_counterexample(mutant, results):
     assert result.status == VIOLATED
     assert len(result.trace) == mutant.shortest
     assert result.trace.property == mutant.breaks
+    for other in mutant.also:
+        assert results[mutant.name].result(other).status == VIOLATED
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
@@ -51,12 +58,17 @@ def test_counterexample_is_a_real_run(mutant, results):
         inst = model.instance(label)
         assert inst.refusal(before.state) is None
         assert inst.apply(before.state) == after.state
+    if trace.loop is not None:  # a lasso: the last state leads back to steps[loop] (or stutters)
+        last, back = trace.steps[-1].state, trace.steps[trace.loop].state
+        assert trace.loop == len(trace.steps) - 1 or back in [t for _, t in successors(model, last)]
 
 
-def test_unmutated_model_violates_nothing(kms_default_result):
-    assert kms_default_result.violations == []
-    assert kms_default_result.deadlock is None
-    assert kms_default_result.exit_code == 0
+def test_unmutated_model_violates_nothing(kms_default):
+    result = check_all(kms_default)
+    assert result.violations == []
+    assert result.result("pending_replica_deletion_ends").status == VIOLATED  # L6, documented
+    assert result.deadlock is None
+    assert result.exit_code == 0
 
 
 def test_documented_describe_key_counterexample(kms_default_result):
@@ -76,7 +88,8 @@ def test_cli_exit_codes_for_every_mutant(capsys):
     assert main(["check"]) == 0
     capsys.readouterr()
     for mutant in MUTANTS:
-        assert main(["check", "--mutant", mutant.name]) == 12, mutant.name
+        liveness = mutant.build().get_property(mutant.breaks).kind == "eventually"
+        assert main(["check", "--mutant", mutant.name]) == (13 if liveness else 12), mutant.name
         out = capsys.readouterr().out
         assert f"Property {mutant.breaks} is violated." in out
         assert "Rule:" in out and "*" in out  # the rule and the marked changes

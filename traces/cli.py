@@ -225,7 +225,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_NOT_A_RUN
     if trace.property and trace.property in {p.name for p in model.properties}:
         said = "violates" if trace.property in verdict.violates else "does NOT violate"
-        print(f"{args.file}: its last state {said} {trace.property}")
+        where = "the lasso" if trace.loop is not None else "its last state"
+        print(f"{args.file}: {where} {said} {trace.property}")
     return EXIT_OK
 
 

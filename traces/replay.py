@@ -48,8 +48,23 @@ def replay(model: Model, trace: Trace, compiled: Compiled | None = None) -> Repl
     bad = list(compiled.violated(steps[-1].state) or [])
     if len(steps) > 1:
         bad += _broken_action_properties(model, compiled, steps[-2].state, steps[-1])
+    bad += [p for p, prop in enumerate(model.properties) if _lasso_violates(prop, trace)]
     violates = tuple(model.properties[p].name for p in sorted(set(bad)))
     return Replay(True, len(trace), violates=violates)
+
+
+def _lasso_violates(prop, trace: Trace) -> bool:
+    """A lasso violates ``P ~> Q`` when some state satisfies P and no state from there on, round
+    the loop included, satisfies Q. (Fairness of the loop is the liveness engine's job.)"""
+    if prop.kind != "eventually" or trace.loop is None:
+        return False
+    states = [step.state for step in trace.steps]
+    for premise, goal in prop.leads_to_cases():
+        for i, state in enumerate(states):
+            starts = evaluate(premise, state) if premise is not None else i == 0
+            if starts and not any(evaluate(goal, t) for t in states[min(i, trace.loop) :]):
+                return True
+    return False
 
 
 def _broken_action_properties(model: Model, compiled: Compiled, before: State, step: Step):
@@ -145,6 +160,8 @@ def expr_text(schema: Schema, expr: Expr) -> str:
 def _check_loop(
     model: Model, compiled: Compiled, steps: list[Step], loop: int
 ) -> tuple[int, str] | None:
+    if loop == len(steps) - 1:
+        return None  # the last state stutters forever (no environment step is enabled there)
     out: list[tuple[int, State]] = []
     compiled.step(steps[-1].state, out, [])
     if any(t == steps[loop].state for _, t in out):

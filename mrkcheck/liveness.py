@@ -1,0 +1,310 @@
+"""Liveness: ``P ~> Q`` (leads-to) under weak fairness of every environment action instance.
+
+A behaviour violates ``P ~> Q`` when it reaches a state satisfying P and then never satisfies Q.
+Only environment steps are fair (a replica finishing Creating, an update finishing, a Sync, a
+deletion coming due): API calls are the user's choice and may stop at any time, so a behaviour
+may stutter forever wherever no environment step is enabled.
+
+On the explicit state graph a counterexample is a lasso: a path to a P-and-not-Q state, then a
+path through not-Q states into either
+
+- a *fair strongly connected component* of not-Q states (networkx finds them): one in which every
+  environment instance enabled in all of its states is also taken on one of its edges. Weak
+  fairness is decided per component exactly: a cycle that visits every state and the required
+  edges of a fair component is a fair behaviour, and no cycle inside an unfair one is; or
+- a not-Q state with no environment step enabled, where stuttering forever is fair.
+
+The prefix reaches the nearest premise state from which a violation is possible (breadth-first),
+then takes the shortest path to a fair end; the whole lasso is short but not guaranteed minimal.
+
+The lasso is a :class:`~mrkcheck.result.Trace` whose ``loop`` is the index of the state that
+follows the last one (ITF's ``loop``); ``loop == len(steps) - 1`` means stuttering forever.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from mrkcheck.compile import compile_model, to_python
+from mrkcheck.result import HOLDS, UNKNOWN, VIOLATED, PropertyResult, Step, Trace
+from mrkcheck.spec import EVENTUALLY, Model, Property, State
+
+
+@dataclass
+class StateGraph:
+    """Every reachable state (no symmetry reduction: fairness is per concrete instance)."""
+
+    model: Model
+    states: list[State] = field(default_factory=list)
+    index: dict[State, int] = field(default_factory=dict)
+    edges: list[list[tuple[int, int]]] = field(default_factory=list)  # (successor, instance)
+    parent: list[int] = field(default_factory=list)  # BFS tree, for shortest prefixes
+    via: list[int] = field(default_factory=list)
+    complete: bool = True
+
+    def add(self, state: State, parent: int, via: int) -> tuple[int, bool]:
+        found = self.index.get(state)
+        if found is not None:
+            return found, False
+        n = len(self.states)
+        self.index[state] = n
+        self.states.append(state)
+        self.edges.append([])
+        self.parent.append(parent)
+        self.via.append(via)
+        return n, True
+
+
+def build_graph(model: Model, max_states: int | None = None) -> StateGraph:
+    """Breadth-first exploration keeping every edge."""
+    step = compile_model(model).step
+    graph = StateGraph(model)
+    queue: deque[int] = deque()
+    for s in model.initial:
+        n, new = graph.add(s, -1, -1)
+        if new:
+            queue.append(n)
+    while queue:
+        n = queue.popleft()
+        out: list[tuple[int, State]] = []
+        step(graph.states[n], out, [])
+        for instance, t in out:
+            m, new = graph.add(t, n, instance)
+            graph.edges[n].append((m, instance))
+            if new:
+                if max_states is not None and len(graph.states) > max_states:
+                    graph.complete = False
+                    return graph
+                queue.append(m)
+    return graph
+
+
+def _predicate(expr) -> Callable[[State], bool]:
+    code = compile(f"lambda s: bool({to_python(expr)})", "<liveness>", "eval")
+    return eval(code)  # noqa: S307 - generated from the model's own expression tree
+
+
+def check_leads_to(graph: StateGraph, prop: Property) -> PropertyResult:
+    """Decide every ``premise ~> goal`` case of ``prop`` on ``graph``; the first violated case
+    (in the property's order) comes back with a lasso."""
+    if not graph.complete:
+        return PropertyResult(prop, UNKNOWN)
+    found = [
+        trace
+        for premise, goal in prop.leads_to_cases()
+        if (trace := _violation(graph, prop, premise, goal)) is not None
+    ]
+    if not found:
+        return PropertyResult(prop, HOLDS)
+    return PropertyResult(prop, VIOLATED, min(found, key=len))  # the first of the shortest
+
+
+def _violation(graph: StateGraph, prop: Property, premise_expr, goal_expr) -> Trace | None:
+    premise = _predicate(premise_expr) if premise_expr is not None else None
+    goal = _predicate(goal_expr)
+    env = [inst.environment for inst in graph.model.instances]
+    bad = [not goal(s) for s in graph.states]
+    starts = [
+        n
+        for n, s in enumerate(graph.states)
+        if bad[n] and (premise(s) if premise else graph.parent[n] == -1)
+    ]
+    if not starts:
+        return None
+    region = _reachable_within(graph, starts, bad)
+    targets = _fair_targets(graph, region, env)
+    if not targets:
+        return None
+    start, entry_path = _closest_start(graph, starts, bad, targets)
+    return _lasso(graph, prop, start, entry_path, targets.cycle_from(graph, entry_path[-1]))
+
+
+def _reachable_within(graph: StateGraph, starts: list[int], bad: list[bool]) -> set[int]:
+    seen = set(starts)
+    queue = deque(starts)
+    while queue:
+        n = queue.popleft()
+        for m, _ in graph.edges[n]:
+            if bad[m] and m not in seen:
+                seen.add(m)
+                queue.append(m)
+    return seen
+
+
+@dataclass
+class _Targets:
+    """Where a violation can end: states of fair components (with one fair cycle each) and
+    states where stuttering forever is fair."""
+
+    component: dict[int, int] = field(default_factory=dict)  # state -> component number
+    cycles: list[tuple[list[tuple[int, int]], set[int]]] = field(default_factory=list)
+    stutter: set[int] = field(default_factory=set)
+
+    def __contains__(self, n: int) -> bool:
+        return n in self.component or n in self.stutter
+
+    def __bool__(self) -> bool:
+        return bool(self.component or self.stutter)
+
+    def cycle_from(self, graph: StateGraph, entry: int) -> list[tuple[int, int]]:
+        if entry in self.stutter:  # the shorter lasso: stutter here forever
+            return []
+        cycle, members = self.cycles[self.component[entry]]
+        return _rotate(cycle, entry, graph, members)
+
+
+def _fair_targets(graph: StateGraph, region: set[int], env: list[bool]) -> _Targets:
+    sub = nx.DiGraph()
+    sub.add_nodes_from(sorted(region))
+    for n in sorted(region):
+        for m, _ in graph.edges[n]:
+            if m in region:
+                sub.add_edge(n, m)
+    targets = _Targets()
+    for component in nx.strongly_connected_components(sub):
+        members = set(component)
+        cycle = _fair_cycle(graph, members, env)
+        if cycle is not None:
+            for n in members:
+                targets.component[n] = len(targets.cycles)
+            targets.cycles.append((cycle, members))
+    for n in sorted(region):
+        if not any(env[i] for _, i in graph.edges[n]):
+            targets.stutter.add(n)  # no environment step enabled: stuttering forever is fair
+    return targets
+
+
+def _fair_cycle(
+    graph: StateGraph, members: set[int], env: list[bool]
+) -> list[tuple[int, int]] | None:
+    inner = [(n, m, i) for n in sorted(members) for m, i in graph.edges[n] if m in members]
+    if not inner:
+        return None
+    enabled_everywhere = None
+    for n in sorted(members):
+        here = {i for _, i in graph.edges[n] if env[i]}
+        enabled_everywhere = here if enabled_everywhere is None else enabled_everywhere & here
+    required = {}
+    for n, m, i in inner:
+        if i in (enabled_everywhere or set()) and i not in required:
+            required[i] = (n, m, i)
+    if set(required) != (enabled_everywhere or set()):
+        return None  # some environment step is always enabled here and never taken
+    start = inner[0][0]
+    must = [inner[0]] + [required[i] for i in sorted(required)]
+    cycle: list[tuple[int, int]] = []
+    at = start
+    for n, m, i in must:
+        cycle += _path_within(graph, at, n, members)
+        cycle.append((m, i))
+        at = m
+    cycle += _path_within(graph, at, start, members)
+    return [(start, -1)] + cycle
+
+
+def _rotate(cycle: list[tuple[int, int]], entry: int, graph: StateGraph, members: set[int]):
+    """A cycle from ``entry``: walk to the cycle's start, go round, come back to ``entry``."""
+    start = cycle[0][0]
+    return (
+        [(entry, -1)]
+        + _path_within(graph, entry, start, members)
+        + cycle[1:]
+        + _path_within(graph, start, entry, members)
+    )
+
+
+def _path_within(graph: StateGraph, src: int, dst: int, allowed: set[int]) -> list[tuple[int, int]]:
+    """Shortest path src -> dst inside ``allowed`` as (state, instance) steps (empty if src==dst)."""
+    if src == dst:
+        return []
+    back: dict[int, tuple[int, int]] = {src: (-1, -1)}
+    queue = deque([src])
+    while queue:
+        n = queue.popleft()
+        for m, i in graph.edges[n]:
+            if m in allowed and m not in back:
+                back[m] = (n, i)
+                if m == dst:
+                    path = []
+                    while m != src:
+                        prev, inst = back[m]
+                        path.append((m, inst))
+                        m = prev
+                    return path[::-1]
+                queue.append(m)
+    raise AssertionError("no path inside a strongly connected component")
+
+
+def _closest_start(graph, starts, bad, targets) -> tuple[int, list[int]]:
+    """The premise state nearest the initial states from which a fair target is reachable
+    through not-Q states, and that path (as state numbers)."""
+    for start in sorted(starts, key=lambda n: (_depth(graph, n), n)):
+        back = {start: -1}
+        queue = deque([start])
+        while queue:
+            n = queue.popleft()
+            if n in targets:
+                path = [n]
+                while back[path[-1]] != -1:
+                    path.append(back[path[-1]])
+                return start, path[::-1]
+            for m, _ in graph.edges[n]:
+                if bad[m] and m not in back:
+                    back[m] = n
+                    queue.append(m)
+    raise AssertionError("a fair target was found but is unreachable")
+
+
+def _depth(graph: StateGraph, n: int) -> int:
+    d = 0
+    while graph.parent[n] != -1:
+        n, d = graph.parent[n], d + 1
+    return d
+
+
+def _lasso(graph: StateGraph, prop: Property, start: int, entry: list[int], cycle) -> Trace:
+    model = graph.model
+    prefix: list[tuple[int, int]] = []
+    n = start
+    while n != -1:
+        prefix.append((n, graph.via[n]))
+        n = graph.parent[n]
+    prefix.reverse()
+    for a, b in zip(entry, entry[1:], strict=False):
+        inst = next(i for m, i in graph.edges[a] if m == b)
+        prefix.append((b, inst))
+    loop = len(prefix) - 1
+    # The cycle ends back at its entry: drop that last state, since ``loop`` says where the last
+    # state goes next. A stuttering end (no cycle) loops on the last state itself.
+    tail = cycle[1:-1] if cycle else []
+    steps = [_step(model, graph.states[s], i) for s, i in prefix + tail]
+    return Trace(model.schema, steps, loop, model.name, prop.name, dict(model.options))
+
+
+def _step(model: Model, state: State, instance: int) -> Step:
+    if instance < 0:
+        return Step(None, (), state)
+    inst = model.instances[instance]
+    return Step(inst.action, inst.params, state)
+
+
+def check_liveness(model: Model, max_states: int | None = 2_000_000) -> list[PropertyResult]:
+    """Every ``eventually`` property of ``model``, on one shared state graph."""
+    props = [p for p in model.properties if p.kind == EVENTUALLY]
+    if not props:
+        return []
+    graph = build_graph(model, max_states)
+    return [check_leads_to(graph, p) for p in props]
+
+
+def add_liveness(result, model: Model, max_states: int | None = 2_000_000):
+    """Fill in the ``eventually`` verdicts of an explicit-engine ``CheckResult`` (in place)."""
+    if not any(p.kind == EVENTUALLY for p in model.properties) or not result.complete:
+        return result
+    verdicts = {r.name: r for r in check_liveness(model, max_states)}
+    result.properties = [verdicts.get(r.name, r) for r in result.properties]
+    return result
