@@ -16,6 +16,7 @@ import argparse
 import os
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,10 @@ def _run_entry(entry: Entry, project: Project, args: argparse.Namespace) -> Run:
         stop_when_all_violated=entry.expect == CAUGHT,
     )
     _clear_progress()
+    if entry.checks_liveness and getattr(args, "liveness", True):
+        from mrkcheck.liveness import add_liveness
+
+        add_liveness(result, model)
     if entry.mutant:
         result.options["mutant"] = entry.mutant
     has_traces = result.deadlock is not None or any(r.trace for r in result.properties)
@@ -239,10 +244,11 @@ def _verdict(run: Run, found: list[Case]) -> str:
     parts = [f"{sum(c.outcome == PASSED for c in found) - documented} hold"]
     if documented:
         parts.append(f"{documented} documented counterexample{'s' * (documented > 1)}")
-    for outcome in (FAILED, SKIPPED):
-        names = [c.name for c in found if c.outcome == outcome]
-        if names:
-            parts.append(f"{len(names)} {outcome}: {', '.join(names)}")
+    failed = [c.name for c in found if c.outcome == FAILED]
+    if failed:
+        parts.append(f"{len(failed)} failed: {', '.join(failed)}")
+    reasons = Counter(c.message for c in found if c.outcome == SKIPPED)
+    parts += [f"{n} skipped ({reason})" for reason, n in reasons.items()]
     return ", ".join(parts)
 
 

@@ -10,7 +10,8 @@ A project is ``mrkcheck.toml`` (keys at the top level) or the ``[tool.mrkcheck]`
 
     [instances.five-regions]
     regions = 5                         # any model option, typed as in TOML
-    symmetry = true
+    symmetry = true                     # (then 'eventually' properties are skipped: liveness = true
+                                        # checks them on the unreduced graph)
 
     [instances.two-key-sets]
     key_sets = 2
@@ -51,6 +52,7 @@ ENTRY_KEYS: dict[str, type | tuple[type, ...]] = {
     "description": str,
     "symmetry": bool,
     "deadlock": bool,
+    "liveness": bool,
     "slow": bool,
     "properties": list,
     "mutant": str,
@@ -80,6 +82,7 @@ class Entry:
     options: dict[str, Any] = field(default_factory=dict)
     symmetry: bool = False
     deadlock: bool = True
+    liveness: bool | None = None  # None: check 'eventually' properties unless symmetry is on
     slow: bool = False
     properties: tuple[str, ...] = ()
     mutant: str | None = None
@@ -89,6 +92,12 @@ class Entry:
     max_depth: int | None = None
     max_seconds: float | None = None
     line: int | None = None  # where the entry starts in the project file, for annotations
+
+    @property
+    def checks_liveness(self) -> bool:
+        """Fairness is per concrete Region, so liveness needs the unreduced state graph: an entry
+        with symmetry reduction (a large instance) skips it unless it asks for it."""
+        return self.liveness if self.liveness is not None else not self.symmetry
 
     def build(self) -> Model:
         """The model this entry checks, restricted to its properties (if it names any)."""

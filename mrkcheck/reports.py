@@ -27,6 +27,7 @@ from typing import Any
 from mrkcheck.report import step_list, trace_table
 from mrkcheck.result import (
     EXIT_DEADLOCK,
+    EXIT_LIVENESS,
     EXIT_OK,
     EXIT_SAFETY,
     UNKNOWN,
@@ -34,14 +35,21 @@ from mrkcheck.result import (
     CheckResult,
     PropertyResult,
 )
+from mrkcheck.spec import EVENTUALLY
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 EXPECT_HOLDS, EXPECT_CAUGHT = "holds", "caught"
 EXIT_ESCAPED = 14  # a mutant the project file says is caught escaped (TLC: an assertion failed)
 
-# Failure kinds, from the most to the least severe: the run's exit code is the first one's.
-VIOLATION, DEADLOCK, ESCAPED = "violation", "deadlock", "escaped"
-EXIT_CODES = {VIOLATION: EXIT_SAFETY, DEADLOCK: EXIT_DEADLOCK, ESCAPED: EXIT_ESCAPED}
+# Failure kinds, from the most to the least severe: the run's exit code is the first one's
+# (as CheckResult.exit_code: safety, then liveness, then deadlock).
+VIOLATION, LIVENESS, DEADLOCK, ESCAPED = "violation", "liveness", "deadlock", "escaped"
+EXIT_CODES = {
+    VIOLATION: EXIT_SAFETY,
+    LIVENESS: EXIT_LIVENESS,
+    DEADLOCK: EXIT_DEADLOCK,
+    ESCAPED: EXIT_ESCAPED,
+}
 
 
 @dataclass
@@ -100,7 +108,7 @@ def _holds(run: Run, r: PropertyResult) -> Case:
             FAILED,
             f"{r.name} is violated on {run.description or run.name} ({_steps(r)})",
             counterexample_text(r),
-            VIOLATION,
+            LIVENESS if r.property.kind == EVENTUALLY else VIOLATION,
         )
     return Case(run.name, r.name, PASSED, _holds_message(run.result, r))
 
@@ -119,8 +127,10 @@ def _caught(run: Run, r: PropertyResult) -> Case:
 
 
 def _unknown_reason(result: CheckResult | None, r: PropertyResult) -> str:
-    if r.property.kind == "eventually":
-        return "liveness property: not decided by the explicit engine"
+    if r.property.kind == EVENTUALLY and result is not None and result.complete:
+        return (
+            "liveness not checked for this entry (symmetry on, liveness = false, or --no-liveness)"
+        )
     stopped = result.stopped if result is not None else "not run"
     return f"unknown: the search stopped ({stopped}) before a verdict"
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mrkcheck.result import HOLDS, UNKNOWN, VIOLATED, CheckResult, PropertyResult, Trace
-from mrkcheck.spec import Model, Property, resolve_properties
+from mrkcheck.spec import EVENTUALLY, Model, Property, resolve_properties
 
 ModelLike = Model | str | Callable[..., Model]
 PropertyLike = str | Property | Callable[[Model], Property]
@@ -41,6 +41,7 @@ def assert_holds(
     mutant: str | None = None,
     symmetry: bool = False,
     deadlock: bool = False,
+    liveness: bool = True,
     max_states: int | None = None,
     max_seconds: float | None = None,
     **universe: Any,
@@ -50,12 +51,16 @@ def assert_holds(
     Without ``property``, every property of the model is checked and documented counterexamples
     (``expected="violated"``) are allowed, as in ``mrkcheck check``; a property you name must hold.
     A search stopped by ``max_states``/``max_seconds`` proves nothing, so it fails too.
+    ``liveness=False`` skips ``eventually`` properties (deciding them needs the unreduced state
+    graph, which on large instances costs far more than the safety check).
     """
     __tracebackhide__ = True  # pytest: show the caller's line, not this one
     model, where = model_for(model_or_factory, mutant, universe)
     named = property is not None
     if named:
         model = with_properties(model, property)
+    if not liveness:
+        model = model.with_properties(p for p in model.properties if p.kind != EVENTUALLY)
     result = _check(model, symmetry, deadlock, max_states, max_seconds, stop_early=False)
     for r in result.properties:
         if r.status == VIOLATED and (named or r.property.expected != VIOLATED):
@@ -192,13 +197,18 @@ def _check(
     from mrkcheck.explicit import Limits, check
 
     limits = Limits(max_states=max_states, max_seconds=max_seconds)
-    return check(
+    result = check(
         model,
         symmetry=symmetry,
         deadlock=deadlock,
         limits=limits,
         stop_when_all_violated=stop_early,
     )
+    if any(p.kind == EVENTUALLY for p in model.properties):
+        from mrkcheck.liveness import add_liveness  # 'eventually' verdicts, under fairness
+
+        add_liveness(result, model)
+    return result
 
 
 def _violation_message(r: PropertyResult, where: str) -> str:

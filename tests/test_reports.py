@@ -190,7 +190,7 @@ def test_a_deadlock_is_one_more_failing_case():
 def test_annotation_escaping():
     model = build_kms(regions=2)
     run = Run("a,b:c", result=check(model), file="dir/mrkcheck.toml", line=7)
-    run.result.deadlock = run.result.properties[-1].trace
+    run.result.deadlock = next(r.trace for r in run.result.properties if r.trace is not None)
     (line,) = github_annotations([run])
     assert line.startswith(
         "::error file=dir/mrkcheck.toml,line=7,title=mrkcheck a%2Cb%3Ac%3A deadlock::"
@@ -201,3 +201,22 @@ def test_annotation_escaping():
 def test_reports_import_nothing_from_the_model():
     source = Path(__file__).parent.parent / "mrkcheck" / "reports.py"
     assert "mrkcheck.model" not in source.read_text()
+
+
+def test_liveness_in_a_project(tmp_path, monkeypatch, capsys):
+    """'eventually' properties are decided per entry (skipped, with the reason, when an entry
+    opts out); a liveness violation is exit 13 and a liveness mutant can be caught."""
+    (tmp_path / "mrkcheck.toml").write_text(
+        "[instances.safety-only]\nregions = 2\nliveness = false\n\n"
+        '[instances.stuck]\nregions = 2\nmutant = "creation_never_completes"\n\n'
+        "[mutants.update_never_completes]\nregions = 2\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--junit", "r.xml"]) == 13
+    root = ET.parse(tmp_path / "r.xml").getroot()
+    by_id = {(c.get("classname"), c.get("name")): c for c in root.iter("testcase")}
+    skipped = by_id[("safety-only", "creating_completes")].find("skipped")
+    assert "liveness not checked" in skipped.get("message")
+    failure = by_id[("stuck", "creating_completes")].find("failure")
+    assert failure.get("type") == "liveness"
+    assert by_id[("mutant:update_never_completes", "update_completes")].find("failure") is None

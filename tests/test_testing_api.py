@@ -102,3 +102,12 @@ def test_pytest_in_a_scratch_project_shows_the_counterexample(tmp_path):
     assert "AssertionError: one_primary_per_key_set is violated on kms regions=2" in out
     assert "UpdatePrimaryRegi" in out and "* marks a change" in out
     assert "__tracebackhide__" not in out
+
+
+def test_liveness_properties_are_decided():
+    trace = assert_violated(
+        "kms", "creating_completes", mutant="creation_never_completes", regions=2
+    )
+    assert trace.loop is not None  # a lasso: the run stays stuck forever
+    result = assert_holds("kms", liveness=False, regions=2)
+    assert all(r.property.kind != "eventually" for r in result.properties)
