@@ -303,8 +303,10 @@ def check_liveness(model: Model, max_states: int | None = 2_000_000) -> list[Pro
 
 def add_liveness(result, model: Model, max_states: int | None = 2_000_000):
     """Fill in the ``eventually`` verdicts of an explicit-engine ``CheckResult`` (in place)."""
-    if not any(p.kind == EVENTUALLY for p in model.properties) or not result.complete:
+    if not any(p.kind == EVENTUALLY for p in model.properties):
         return result
+    if result.stopped not in ("exhausted", "all_violated"):
+        return result  # a limit or Ctrl-C stopped the search: the graph would be cut short too
     verdicts = {r.name: r for r in check_liveness(model, max_states)}
     result.properties = [verdicts.get(r.name, r) for r in result.properties]
     return result

@@ -1,0 +1,405 @@
+"""``mrkcheck prove``: the symbolic engine on the command line (loaded by ``mrkcheck.cli``).
+
+Three questions, each answered in words that say how far the answer goes:
+
+- bounded model checking to ``--depth`` (always): "violated" with a shortest trace, or "holds up
+  to depth k" (never a plain "holds");
+- ``--induction``: each invariant with the model's strengthening lemmas (1-induction, then
+  k-induction up to ``--k``): "proved" for this instance, or a counterexample to induction;
+- ``--any-regions``: the cutoff argument of :mod:`mrkcheck.cutoff`: "proved for any number of
+  Regions", or "only at these sizes" with the reason.
+
+Lemmas come from a module next to the model (``<model module>_lemmas`` or ``<package>.lemmas``)
+exposing ``lemmas(model) -> list[Property]``, ``ANY_SIZE`` (default targets of ``--any-regions``)
+and ``SIZE_OPTION`` (the option that sets the number of Regions; default ``regions``).
+
+Exit codes: 0 every property holds within the stated bound or proof; 12 a violation or a failed
+proof; 150 bad input; 130 interrupted (what was proved so far is printed first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from mrkcheck.result import (
+    EXIT_OK,
+    EXIT_SAFETY,
+    HOLDS,
+    UNKNOWN,
+    VIOLATED,
+    CheckResult,
+)
+from mrkcheck.spec import ACTION, ALWAYS, Model, Property
+
+EXIT_INTERRUPTED = 130
+
+
+def register(subparsers: Any) -> None:
+    from mrkcheck.cli import _add_model_options
+
+    p = subparsers.add_parser(
+        "prove", help="bounded model checking, induction and any-size proofs with Z3"
+    )
+    _add_model_options(p)
+    p.add_argument("--depth", type=int, default=10, help="BMC depth (default 10)")
+    p.add_argument("--induction", action="store_true", help="prove invariants by induction")
+    p.add_argument("--k", type=int, default=3, help="largest k for k-induction (default 3)")
+    p.add_argument(
+        "--any-regions",
+        action="store_true",
+        help="prove invariants for any number of Regions (cutoff argument)",
+    )
+    p.add_argument("--max-seconds", type=float, help="time limit for the BMC search")
+    p.add_argument("--json", nargs="?", const="-", help="JSON summary to stdout or FILE")
+    p.add_argument("--out", help="write counterexample traces (ITF) to this folder")
+    p.set_defaults(run=cmd_prove)
+
+
+# --- running --------------------------------------------------------------------------------------
+
+
+class _Report:
+    """What has been established so far; printed at the end or on Ctrl-C."""
+
+    def __init__(self, model: Model, options: dict[str, Any]):
+        self.model = model
+        self.options = options
+        self.bmc: CheckResult | None = None
+        self.induction: dict[str, Any] = {}
+        self.any_size: dict[str, Any] = {}
+        self.failed_proofs: list[str] = []
+        self.not_supported: dict[str, str] = {}
+
+
+def cmd_prove(args: argparse.Namespace) -> int:
+    from mrkcheck.cli import UsageError, build_model
+
+    if args.depth < 0 or args.k < 1:
+        raise UsageError("--depth must be at least 0 and --k at least 1")
+    model, options = build_model(args)
+    if args.mutant:
+        options = {**options, "mutant": args.mutant}
+    report = _Report(model, options)
+    lemma_module = load_lemmas(args.model)
+    try:
+        _run(args, model, report, lemma_module)
+    except KeyboardInterrupt:
+        _clear()
+        print(render(report))
+        print("interrupted: the results above are what was established so far", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    _clear()
+    written = _write_traces(report, args.out) if args.out else []
+    _emit(report, args, written)
+    return exit_code(report)
+
+
+def _run(args: argparse.Namespace, model: Model, report: _Report, lemma_module) -> None:
+    from mrkcheck.symbolic import bmc
+
+    report.bmc = bmc(model, args.depth, max_seconds=args.max_seconds, progress=_progress("bmc"))
+    lemmas = _lemma_fn(lemma_module)
+    if args.induction:
+        for r in report.bmc.properties:
+            if r.property.kind in (ALWAYS, ACTION) and r.status != VIOLATED:
+                _prove_by_induction(model, r.property, lemmas(model), args.k, report)
+    if args.any_regions:
+        _prove_any(args, model, report, lemma_module, lemmas)
+
+
+def _prove_by_induction(model: Model, prop: Property, lemmas, k: int, report: _Report) -> None:
+    from mrkcheck.symbolic import inductive, k_induction
+
+    _say(f"induction: {prop.name}")
+    own = [lemma for lemma in lemmas if lemma.name != prop.name]
+    result = inductive(model, prop, own)
+    if not result.holds and result.base is None and prop.kind == ALWAYS and k > 1:
+        deeper = k_induction(model, prop, k, own)
+        if deeper.holds or deeper.base is not None:
+            result = deeper
+    report.induction[prop.name] = result
+    if not result.holds and prop.expected != VIOLATED:
+        report.failed_proofs.append(prop.name)
+
+
+def _prove_any(args, model: Model, report: _Report, lemma_module, lemmas) -> None:
+    from mrkcheck.cli import UsageError, factory_options, load_factory, load_mutants
+    from mrkcheck.cutoff import prove_any
+
+    option = getattr(lemma_module, "SIZE_OPTION", "regions")
+    builder: Callable[..., Model] = load_factory(args.model)
+    if option not in factory_options(builder):
+        raise UsageError(f"--any-regions: model {args.model} has no option {option!r}")
+    if args.mutant:
+        builder = load_mutants(args.model)[args.mutant].build
+    targets = (
+        args.property
+        or list(getattr(lemma_module, "ANY_SIZE", ()))
+        or [p.name for p in model.properties if p.kind == ALWAYS and p.expected != VIOLATED]
+    )
+    base = {k: v for k, v in report.options.items() if k not in (option, "mutant")}
+    for name in targets:
+        if model.get_property(name).kind not in (ALWAYS, ACTION):
+            report.not_supported[name] = "only invariants and action properties are supported"
+            continue
+        _say(f"any number of Regions: {name}")
+        result = prove_any(builder, name, lemmas, option=option, base=base)
+        report.any_size[name] = result
+        if result.failure is not None:
+            report.failed_proofs.append(name)
+
+
+# --- lemmas ---------------------------------------------------------------------------------------
+
+
+def load_lemmas(spec: str) -> ModuleType | None:
+    """The lemma module of a model (``<module>_lemmas`` or ``<package>.lemmas``), if any."""
+    from mrkcheck.cli import MODELS
+
+    module_name = MODELS.get(spec, spec).partition(":")[0]
+    package = module_name.rsplit(".", 1)[0]
+    for candidate in (f"{module_name}_lemmas", f"{package}.lemmas"):
+        try:
+            module = importlib.import_module(candidate)
+        except ImportError:
+            continue
+        if hasattr(module, "lemmas"):
+            return module
+    return None
+
+
+def _lemma_fn(module: ModuleType | None) -> Callable[[Model], list[Property]]:
+    if module is None:
+        return lambda model: []
+    return module.lemmas
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+
+def exit_code(report: _Report) -> int:
+    assert report.bmc is not None
+    if report.bmc.violations or report.failed_proofs:
+        return EXIT_SAFETY
+    return EXIT_OK
+
+
+def render(report: _Report) -> str:
+    """The text report: one line per property and question, then counterexamples."""
+    from mrkcheck.report import trace_table
+
+    opts = ", ".join(f"{k}={v}" for k, v in sorted(report.options.items()))
+    out = [f"model {report.model.name} ({opts or 'defaults'})"]
+    if report.bmc is not None:
+        b = report.bmc
+        out.append(
+            f"bounded model checking: depth {b.options.get('bmc_depth')} searched "
+            f"in {b.stats.seconds:.2f}s ({b.stopped})"
+        )
+        for r in b.properties:
+            note = " [documented counterexample]" if r.property.expected == VIOLATED else ""
+            out.append(f"  {r.property.kind:9} {r.name}: {r.describe()}{note}")
+    if report.induction:
+        out.append("induction (this instance only):")
+        for name, res in report.induction.items():
+            out.append(f"  {name}: {_induction_text(res)}")
+    if report.any_size or report.not_supported:
+        out.append("any size (cutoff argument):")
+        for name, why in report.not_supported.items():
+            out.append(f"  {name}: not attempted ({why})")
+        for name, res in report.any_size.items():
+            out.append(f"  {name}: {res.describe()}")
+            out.extend(f"    {line}" for line in _cutoff_lines(res))
+    out.extend(_scope_lines(report))
+    out.extend(_counterexamples(report, trace_table))
+    return "\n".join(out)
+
+
+def _cutoff_lines(res) -> list[str]:
+    """How the cutoff was computed (docs/any-regions.md), one line per check of the route."""
+    a, b = res.analysis
+    step = (
+        f"params {a.params} + step witnesses {a.witnesses} (at {a.worst}) "
+        f"+ broken conjunct {a.conjunct_regions} + invariant witnesses {a.invariant_witnesses}"
+    )
+    what = "lemmas inductive" if res.route == "via lemmas" else "induction step"
+    lines = [_bound_line(what, a, b, step)]
+    if res.implication:
+        i, j = res.implication
+        terms = (
+            f"invariant witnesses {i.invariant_witnesses} + broken property {i.conjunct_regions}"
+        )
+        lines.append(_bound_line("lemmas imply it", i, j, terms))
+    if res.reason and res.proved_any:
+        lines.append(res.reason)
+    return lines
+
+
+def _bound_line(what: str, a, b, terms: str) -> str:
+    if a.bound is not None and a.bound == b.bound:
+        return f"{what}: bound {a.bound} = {terms}"
+    return (
+        f"{what}: no cutoff: bound {a.bound} at size {a.size} ({terms}), {b.bound} at size {b.size}"
+    )
+
+
+def _scope_lines(report: _Report) -> list[str]:
+    """Say plainly which results hold for any number of Regions and which for this instance."""
+    proved = [n for n, res in report.any_size.items() if res.proved_any]
+    options = dict(report.model.options)
+    instance = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
+    others = ", ".join(f"{k}={v}" for k, v in sorted(options.items()) if k not in _SIZE_KEYS)
+    lines = ["scope:"]
+    if proved:
+        lines.append(
+            f"  proved for any number of Regions (other options as here: {others}): "
+            + ", ".join(proved)
+        )
+    else:
+        lines.append("  proved for any number of Regions: none")
+    lines.append(f"  everything else above holds only for the instance checked ({instance})")
+    return lines
+
+
+_SIZE_KEYS = ("regions", "partitions")  # what the any-size proof varies (one partition)
+
+
+def _induction_text(res) -> str:
+    if res.holds:
+        return f"proved ({res.method}, {res.seconds:.2f}s)"
+    if res.base is not None:
+        return f"violated from Init in {len(res.base)} steps"
+    if res.timed_out:
+        return "unknown (time limit)"
+    failed = ", ".join(res.cti.failed) if res.cti else "?"
+    return f"NOT inductive: {res.cti.label if res.cti else '?'} breaks {failed}"
+
+
+def _counterexamples(report: _Report, table) -> list[str]:
+    out: list[str] = []
+    assert report.bmc is not None
+    for r in report.bmc.violations:
+        out += ["", f"Property {r.name} is violated; counterexample ({len(r.trace)} steps):"]
+        out.append(table(r.trace))
+    failures = [(n, res) for n, res in report.induction.items() if not res.holds]
+    for name, res in report.any_size.items():
+        if res.failure is not None:
+            failures.append((f"{name} at {res.failure[0]} Regions", res.failure[1]))
+    for name, res in failures:
+        if res.base is not None:
+            out += ["", f"{name}: violated from Init ({len(res.base)} steps):", table(res.base)]
+        elif res.cti is not None:
+            cti = res.cti
+            out += [
+                "",
+                f"Counterexample to induction for {name}: {cti.label} breaks "
+                f"{', '.join(cti.failed)} (the first state need not be reachable):",
+                table(cti.trace(report.model.name, name)),
+            ]
+    return out
+
+
+def summary(report: _Report) -> dict[str, Any]:
+    assert report.bmc is not None
+    props = []
+    for r in report.bmc.properties:
+        entry: dict[str, Any] = {
+            "name": r.name,
+            "kind": r.property.kind,
+            "expected": r.property.expected,
+            "bmc": {
+                "status": r.status,
+                "bounded_depth": getattr(r, "bounded_depth", None),
+                "trace_length": None if r.trace is None else len(r.trace),
+                "text": r.describe(),
+            },
+        }
+        if r.name in report.induction:
+            res = report.induction[r.name]
+            entry["induction"] = {
+                "status": HOLDS if res.holds else (UNKNOWN if res.timed_out else VIOLATED),
+                "method": res.method,
+                "seconds": round(res.seconds, 3),
+                "cti": None
+                if res.cti is None
+                else {"action": res.cti.label, "failed": res.cti.failed},
+                "text": _induction_text(res),
+            }
+        if r.name in report.any_size:
+            res = report.any_size[r.name]
+            entry["any_regions"] = {
+                "proved": res.proved_any,
+                "cutoff": res.cutoff,
+                "route": res.route,
+                "sizes_checked": res.sizes,
+                "seconds": round(res.seconds, 3),
+                "text": res.describe(),
+            }
+        props.append(entry)
+    b = report.bmc
+    return {
+        "model": report.model.name,
+        "engine": "symbolic",
+        "options": report.options,
+        "bmc_depth": b.options.get("bmc_depth"),
+        "bmc_seconds": round(b.stats.seconds, 3),
+        "stopped": b.stopped,
+        "exit_code": exit_code(report),
+        "proved_for_any_number_of_regions": [
+            n for n, res in report.any_size.items() if res.proved_any
+        ],
+        "properties": props,
+    }
+
+
+def _emit(report: _Report, args: argparse.Namespace, written: list[str]) -> None:
+    if args.json is not None:
+        data = summary(report)
+        data["traces"] = written
+        text = json.dumps(data, indent=2, sort_keys=True)
+        if args.json == "-":
+            print(text)
+            return
+        Path(args.json).write_text(text + "\n")
+    print(render(report))
+    for path in written:
+        print(f"wrote {path}")
+
+
+def _write_traces(report: _Report, out: str) -> list[str]:
+    from mrkcheck.cli import write_traces
+
+    assert report.bmc is not None
+    return write_traces(report.bmc, out)
+
+
+# --- progress on a terminal -----------------------------------------------------------------------
+
+_STARTED = time.perf_counter()
+
+
+def _progress(stage: str) -> Callable[[str], None] | None:
+    if not sys.stderr.isatty():
+        return None
+    return lambda text: _say(f"{stage}: {text}")
+
+
+def _say(text: str) -> None:
+    if sys.stderr.isatty():
+        elapsed = time.perf_counter() - _STARTED
+        sys.stderr.write(f"\r\033[K{text} ({elapsed:.0f}s)")
+        sys.stderr.flush()
+
+
+def _clear() -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
