@@ -211,15 +211,22 @@ def write_traces(result: CheckResult, out: str) -> list[str]:
 
 
 def emit(result: CheckResult, args: argparse.Namespace, written: list[str]) -> None:
+    emit_report(result.summary(), lambda: summary_text(result), args, written)
+
+
+def emit_report(
+    data: dict[str, Any], text: Callable[[], str], args: argparse.Namespace, written: list[str]
+) -> None:
+    """``--json`` alone: the JSON summary on stdout instead of the text; ``--json FILE``: the
+    JSON in FILE and the text on stdout; then the paths of the traces written."""
     if args.json is not None:
-        summary = result.summary()
-        summary["traces"] = written
-        text = json.dumps(summary, indent=2, sort_keys=True)
+        data["traces"] = written
+        encoded = json.dumps(data, indent=2, sort_keys=True)
         if args.json == "-":
-            print(text)
+            print(encoded)
             return
-        Path(args.json).write_text(text + "\n")
-    print(summary_text(result))
+        Path(args.json).write_text(encoded + "\n")
+    print(text())
     for path in written:
         print(f"wrote {path}")
 

@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -361,17 +359,9 @@ def summary(report: _Report) -> dict[str, Any]:
 
 
 def _emit(report: _Report, args: argparse.Namespace, written: list[str]) -> None:
-    if args.json is not None:
-        data = summary(report)
-        data["traces"] = written
-        text = json.dumps(data, indent=2, sort_keys=True)
-        if args.json == "-":
-            print(text)
-            return
-        Path(args.json).write_text(text + "\n")
-    print(render(report))
-    for path in written:
-        print(f"wrote {path}")
+    from mrkcheck.cli import emit_report
+
+    emit_report(summary(report), lambda: render(report), args, written)
 
 
 def _write_traces(report: _Report, out: str) -> list[str]:

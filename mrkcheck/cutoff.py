@@ -47,7 +47,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mrkcheck.expr import (
-    BOOL,
     And,
     Arith,
     Compare,
@@ -57,10 +56,12 @@ from mrkcheck.expr import (
     Not,
     Or,
     Var,
+    children,
     variables_of,
 )
 from mrkcheck.spec import ACTION, ALWAYS, ActionInstance, Model, ModelError, Property, Universe
 from mrkcheck.symbolic import InductionResult, Lemma, _named, implied, inductive
+from mrkcheck.z3_translate import within
 
 Factory = Callable[..., Model]
 LemmaSource = Callable[[Model], Sequence[Lemma]]
@@ -178,24 +179,12 @@ class _Regions:
             elif isinstance(e, Const):
                 found = frozenset()
             else:
-                found = frozenset().union(*(self.of(c) for c in _children(e)))
+                found = frozenset().union(*(self.of(c) for c in children(e)))
             self._memo[key] = found
         return self._memo[key]
 
     def params(self, inst) -> frozenset[str]:
         return frozenset(v for _, v in inst.params if v in self.elements)
-
-
-def _children(e: Expr) -> tuple[Expr, ...]:
-    if isinstance(e, Not):
-        return (e.arg,)
-    if isinstance(e, (And, Or)):
-        return e.args
-    if isinstance(e, Ite):
-        return (e.cond, e.then, e.other)
-    if isinstance(e, (Compare, Arith)):
-        return (e.left, e.right)
-    return ()
 
 
 # --- witnesses ------------------------------------------------------------------------------------
@@ -419,25 +408,9 @@ def _slot_domains(model: Model) -> dict[int, tuple[int, int]]:
 def _harmless(inst, read: set[str], domains: dict[int, tuple[int, int]]) -> bool:
     """The instance writes none of ``read`` and every value it writes is within its domain."""
     for target, value in inst.effects:
-        if target.name in read or not _within(value, domains[target.slot], domains):
+        if target.name in read or not within(value, domains[target.slot], domains):
             return False
     return True
-
-
-def _within(e: Expr, bounds: tuple[int, int], domains: dict[int, tuple[int, int]]) -> bool:
-    """Every value ``e`` can take lies in ``bounds`` (constants, variables of a narrower domain,
-    if-then-else of those, formulas as 0/1); anything else counts as possibly outside."""
-    lo, hi = bounds
-    if isinstance(e, Const):
-        return lo <= e.value <= hi
-    if isinstance(e, Var):
-        vlo, vhi = domains[e.slot]
-        return lo <= vlo and vhi <= hi
-    if isinstance(e, Ite):
-        return _within(e.then, bounds, domains) and _within(e.other, bounds, domains)
-    if e.sort == BOOL:
-        return lo <= 0 and hi >= 1
-    return False
 
 
 def check_uniform(model: Model, bigger: Model, universe: str) -> list[str]:

@@ -30,7 +30,9 @@ from mrkcheck.spec import ActionInstance, Model, ModelError, State
 Z3State = list[z3.ArithRef]
 
 
-def within(e: Expr, bounds: tuple[int, int], slots: Sequence[tuple[int, int]]) -> bool:
+def within(
+    e: Expr, bounds: tuple[int, int], slots: Sequence[tuple[int, int]] | dict[int, tuple[int, int]]
+) -> bool:
     """Every value ``e`` can take lies in ``bounds``, judged statically: constants, variables
     with a narrower domain, if-then-else of those, formulas as 0/1. Anything else: maybe not."""
     lo, hi = bounds
