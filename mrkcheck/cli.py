@@ -161,8 +161,11 @@ def _clear_progress() -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from mrkcheck.cli_project import report_single, route_check
     from mrkcheck.explicit import Limits, check
 
+    if (code := route_check(args)) is not None:  # no model, no universe flag: the project file
+        return code
     model, _ = build_model(args)
     limits = Limits(args.max_states, args.max_depth, args.max_seconds)
     result = check(
@@ -182,6 +185,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         result.options["mutant"] = args.mutant
     written = write_traces(result, args.out) if args.out else []
     emit(result, args, written)
+    report_single(result, args)  # --junit; annotations on GitHub Actions
     if result.stopped == "interrupted":
         print("interrupted: statistics above are partial", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -297,6 +301,7 @@ def make_parser() -> argparse.ArgumentParser:
     check.add_argument("--max-seconds", type=float, help="stop after this many seconds")
     check.add_argument("--json", nargs="?", const="-", help="JSON summary to stdout or FILE")
     check.add_argument("--out", help="write counterexample traces (ITF) to this folder")
+    check.add_argument("--junit", metavar="FILE", help="JUnit XML: one test case per property")
     check.set_defaults(run=cmd_check)
 
     lister = sub.add_parser("list", help="list models, options, properties, mutants or actions")

@@ -87,7 +87,7 @@ def test_documented_describe_key_counterexample(kms_default_result):
 
 
 def test_cli_exit_codes_for_every_mutant(capsys):
-    assert main(["check"]) == 0
+    assert main(["check", "kms"]) == 0  # "kms": a bare `check` in the repo runs mrkcheck.toml
     capsys.readouterr()
     for mutant in MUTANTS:
         liveness = mutant.build().get_property(mutant.breaks).kind == "eventually"
