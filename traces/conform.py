@@ -521,24 +521,37 @@ class Run:
     def _observation_divergence(
         self, inst: ActionInstance, observed: Mapping[tuple[str, str], Any], sets: list[str]
     ) -> None:
-        """Name the keys that look wrong now, with every view the model allows for them in any
-        state its environment steps reach from here, and the fields that differ."""
+        """Name the keys that look wrong, with every view the model allows for them in any state
+        its environment steps reach from here, and the fields that differ."""
+        allowed = self._reachable_views(sets)
+        # Keys no reachable state explains on their own; else (only the combination of views is
+        # impossible) every key that looks wrong right now.
+        keys = [k for k in allowed if observed[k] is not None and observed[k] not in allowed[k]]
+        keys += [k for k in allowed if observed[k] is None and not self._may_be_gone(k)]
         state = self.scenario.state
-        keys = [k for s in sets for k in mismatches(self.model, state, observed, s)]
+        keys = keys or [k for s in sets for k in mismatches(self.model, state, observed, s)]
         predicted: dict[str, Any] = {}
         fields: set[str] = set()
-        for s, r in keys:
-            views = [
-                v
-                for st in environment_closure(self.model, state, s)
-                for v in allowed_views(self.model, st, s, r)
-            ]
-            views = list({json.dumps(v, sort_keys=True): v for v in views}.values())
-            predicted[f"{s}@{r}"] = views or "NotFound"
-            fields |= differing_fields(views, observed[(s, r)])
-        seen = {f"{s}@{r}": observed[(s, r)] or "NotFound" for s, r in keys}
+        for key in sorted(keys):
+            predicted[f"{key[0]}@{key[1]}"] = allowed[key] or "NotFound"
+            fields |= differing_fields(allowed[key], observed[key])
+        seen = {f"{s}@{r}": observed[(s, r)] or "NotFound" for s, r in sorted(keys)}
         self.diverge(inst, "observation", predicted, seen, "differs: " + ",".join(sorted(fields)))
         self.stopped = "divergence"
+
+    def _reachable_views(self, sets: list[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        """Per key of ``sets``: the views allowed in any state environment steps reach."""
+        allowed: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for s in sets:
+            closure = environment_closure(self.model, self.scenario.state, s)
+            for r in self.model.universe("Region").elements:
+                views = [v for st in closure for v in allowed_views(self.model, st, s, r)]
+                allowed[(s, r)] = list({json.dumps(v, sort_keys=True): v for v in views}.values())
+        return allowed
+
+    def _may_be_gone(self, key: tuple[str, str]) -> bool:
+        closure = environment_closure(self.model, self.scenario.state, key[0])
+        return any(not allowed_views(self.model, st, *key) for st in closure)
 
     def result(self, out: Path | None) -> RunResult:
         path = None
@@ -714,11 +727,12 @@ def url_clients(url: str) -> ClientFactory:
     return open_clients
 
 
-def mutant_clients(mutant: str) -> ClientFactory:
+def mutant_clients(mutant: str, eager: tuple[str, ...] | None = None) -> ClientFactory:
     """Fake clients answering from the model (``none``) or one of its mutants: a wrong endpoint on
-    purpose, to see the runner find a seeded bug."""
+    purpose, to see the runner find a seeded bug. ``eager``: the environment steps the fake takes
+    at once after each call (default: conform_fake.EAGER; ``()`` never takes any)."""
     from mrkcheck.cli import load_mutants
-    from mrkcheck.traces.conform_fake import model_clients
+    from mrkcheck.traces.conform_fake import EAGER, model_clients
 
     if mutant == "none":
         builder = None
@@ -730,7 +744,8 @@ def mutant_clients(mutant: str) -> ClientFactory:
 
     @contextmanager
     def open_clients(regions: tuple[str, ...], settings: Settings) -> Iterator[dict[str, Any]]:
-        yield model_clients(conform_model(_with_regions(settings, regions), builder))
+        model = conform_model(_with_regions(settings, regions), builder)
+        yield model_clients(model, EAGER if eager is None else eager)
 
     return open_clients
 

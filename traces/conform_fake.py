@@ -72,16 +72,16 @@ class ModelKms:
         self.settle()
 
     def settle(self) -> None:
-        """Take the eager environment steps until none is enabled (each changes something)."""
+        """Take the eager environment steps until none is enabled and changes anything (a
+        mutant's step may be enabled and do nothing: it is not taken, or this would not end)."""
         progress = True
         while progress:
             progress = False
             for inst in self.model.instances:
-                if (
-                    inst.environment
-                    and inst.action in self.eager
-                    and not inst.refusal(self.scenario.state)
-                ):
+                state = self.scenario.state
+                if not inst.environment or inst.action not in self.eager:
+                    continue
+                if inst.refusal(state) is None and inst.apply(state) != state:
                     self.scenario.call(inst.action, **dict(inst.params))
                     progress = True
 
@@ -201,7 +201,7 @@ class ModelKmsClient:
         return {"KeyMetadata": metadata}
 
 
-def model_clients(model: Model) -> dict[str, ModelKmsClient]:
+def model_clients(model: Model, eager: tuple[str, ...] = EAGER) -> dict[str, ModelKmsClient]:
     """One fake client per Region of ``model``, sharing one world."""
-    world = ModelKms(model)
+    world = ModelKms(model, eager)
     return {r: world.client(r) for r in model.universe("Region").elements}
