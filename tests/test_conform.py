@@ -175,11 +175,19 @@ def test_moto_with_skip_never_calls_the_skipped_action():
 
 
 def test_moto_server(moto_server_url, capsys):
+    trace = str(EXAMPLES / "kms-promote_before_demote.itf.json")  # calls UpdatePrimaryRegion
     code = main(["conform", "--endpoint-url", moto_server_url, "--runs", "2", "--length", "10",
                  "--key-ref", "id", "--json"])  # fmt: skip
     out = json.loads(capsys.readouterr().out)
     assert code == 12 and out["exit_code"] == 12
     assert out["calls"] >= 2 and out["divergences"] >= 1
+    code = main(["conform", "--endpoint-url", moto_server_url, "--trace", trace,
+                 "--key-ref", "id", "--json"])  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert code == 12
+    # moto_server answers an unimplemented action with a bare HTTP 500: an InternalFailure.
+    found = {(f["action"], f["endpoint"]) for f in out["findings"]}
+    assert any(endpoint.startswith("InternalFailure") for _, endpoint in found), found
 
 
 # --- bad input -------------------------------------------------------------------------------------

@@ -101,7 +101,7 @@ class Divergence:
         """Same finding, other run: kind, action, prediction and answer, without parameters."""
         action = self.label.split("(", 1)[0]
         if self.kind == "observation":
-            return (self.kind, action, "views allowed", self.rule)
+            return (self.kind, "DescribeKey", "views allowed", self.rule)
         if self.kind == "not implemented":
             return (self.kind, action, "-", "not implemented")
         return (self.kind, action, _short(self.predicted), _short(self.endpoint))
@@ -208,7 +208,7 @@ class Report:
             for (kind, action, model, endpoint), n, d in findings[:limit]:
                 example = f"(x{n}; e.g. run {d.run} call {d.call} {d.label})"
                 if kind == "observation":
-                    lines.append(f"  [{kind}] after {action}: DescribeKey {d.rule} {example}")
+                    lines.append(f"  [{kind}] DescribeKey {d.rule} {example}")
                     key = next(iter(d.endpoint))
                     lines.append(
                         f"      {key}: endpoint {compact_view(d.endpoint[key])}; model "

@@ -203,6 +203,10 @@ class Endpoint:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if is_not_implemented(code, status, message):
                 return Outcome("NotImplemented", self.redact(message), not_implemented=True)
+            if status is not None and status >= 500 and not code[:1].isalpha():
+                # A server that crashed (moto_server: an HTML page, code "500"); moto_server also
+                # answers this way for an action it does not implement, so the two look alike.
+                return Outcome("InternalFailure", f"HTTP {status}")
             return Outcome(normalise_error(code), self.redact(message))
         if isinstance(exc, BotoCoreError):
             raise EndpointError(str(exc).splitlines()[0]) from None
@@ -245,7 +249,7 @@ def boto3_clients(regions: tuple[str, ...], endpoint_url: str | None) -> dict[st
     from botocore.config import Config
 
     config = Config(
-        retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=3, read_timeout=30
+        retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=3, read_timeout=30
     )
     return {
         r: boto3.client(
