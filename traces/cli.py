@@ -64,6 +64,17 @@ def register(subparsers: Any) -> None:
     graph.add_argument("--max-states", type=int, default=200_000, help="refuse larger graphs")
     graph.set_defaults(run=cmd_graph)
 
+    from mrkcheck.traces.conform import add_arguments, cmd_conform
+
+    conform = subparsers.add_parser(
+        "conform",
+        help="drive a KMS endpoint through model-generated scenarios; report divergences",
+        epilog="exit status: 0 no divergence; 12 divergences (traces under --out); 150 bad input "
+        "or unreachable endpoint",
+    )
+    add_arguments(conform)
+    conform.set_defaults(run=cmd_conform)
+
 
 def _add_trace_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="an ITF trace (.itf.json)")

@@ -1,0 +1,207 @@
+"""A KMS "endpoint" that answers from a model: boto3-shaped clients over one :class:`Scenario`.
+
+Why: the conformance runner must be shown to find divergences, and to find none where there are
+none. Driving it against the correct model through this adapter must give no divergence; against
+a mutant (e.g. ``replicate_overwrites``) it must report the seeded bug. It implements only the
+client methods :mod:`mrkcheck.traces.conform_endpoint` uses, raising botocore's ``ClientError``
+as a real client would.
+
+Environment steps: like an emulator, the fake completes the quick ones (creation, update, sync,
+the primary's deletion start) right after each call, and never lets a deletion come due (that
+takes days on AWS). So the runner has to reconcile the model with an endpoint that is "ahead".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from mrkcheck.model.observe import describe_key
+from mrkcheck.scenario import Scenario
+from mrkcheck.spec import Model
+
+ACCOUNT = "111122223333"
+EAGER = ("CompleteCreate", "CompleteUpdate", "Sync", "PrimaryDeletionStarts")
+# What a call the model refuses without naming an exception looks like on the wire.
+REFUSED_AS = {"CreateKey": "LimitExceededException", "Decrypt": "InvalidCiphertextException"}
+
+
+def _client_error(code: str, message: str, operation: str) -> Exception:
+    from botocore.exceptions import ClientError
+
+    error = {"Code": code, "Message": message}
+    return ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}, operation)
+
+
+class ModelKms:
+    """The shared world behind every Region's client: one scenario, and key IDs per key set."""
+
+    def __init__(self, model: Model, eager: tuple[str, ...] = EAGER) -> None:
+        self.model = model
+        self.scenario = Scenario(model)
+        self.eager = eager
+        self.key_sets = list(model.universe("KeySet").elements)
+        self.ids: dict[str, str] = {}  # key set -> key ID, in creation order
+
+    def client(self, region: str) -> ModelKmsClient:
+        return ModelKmsClient(self, region)
+
+    def key_id(self, key_set: str) -> str:
+        digest = hashlib.blake2b(key_set.encode(), digest_size=16).hexdigest()
+        return f"mrk-{digest}"
+
+    def arn(self, key_set: str, region: str) -> str:
+        return f"arn:aws:kms:{region}:{ACCOUNT}:key/{self.ids[key_set]}"
+
+    def key_set_of(self, key_id: str, operation: str) -> str:
+        """The key set an ARN or key ID names (Region aside); unknown IDs are NotFound."""
+        bare = key_id.rsplit("/", 1)[-1]
+        for key_set, known in self.ids.items():
+            if known == bare:
+                return key_set
+        raise _client_error("NotFoundException", f"Key '{key_id}' does not exist", operation)
+
+    def call(self, operation: str, action: str, **params: str) -> None:
+        """Apply the action as the model says, raising the predicted error; then settle."""
+        error = self.scenario.call(action, **params)
+        if error is not None:
+            code = (
+                REFUSED_AS.get(action, "KMSInvalidStateException") if error == "refused" else error
+            )
+            raise _client_error(code, f"{action} refused by the model", operation)
+        self.settle()
+
+    def settle(self) -> None:
+        """Take the eager environment steps until none is enabled and changes anything (a
+        mutant's step may be enabled and do nothing: it is not taken, or this would not end)."""
+        progress = True
+        while progress:
+            progress = False
+            for inst in self.model.instances:
+                state = self.scenario.state
+                if not inst.environment or inst.action not in self.eager:
+                    continue
+                if inst.refusal(state) is None and inst.apply(state) != state:
+                    self.scenario.call(inst.action, **dict(inst.params))
+                    progress = True
+
+    def metadata(self, key_set: str, region: str) -> dict[str, Any] | None:
+        """DescribeKey's KeyMetadata: the first view the model allows (None: no such key)."""
+        views = describe_key(self.model, self.scenario.state, key_set, region)
+        if not views:
+            return None
+        view = views[0]
+        conf = view["MultiRegionConfiguration"]
+        primary = conf["PrimaryKey"]["Region"]
+        return {
+            "KeyId": self.ids[key_set],
+            "Arn": self.arn(key_set, region),
+            "KeyState": view["KeyState"],
+            "Enabled": view["Enabled"],
+            "Origin": view["Origin"],
+            "MultiRegion": True,
+            "MultiRegionConfiguration": {
+                "MultiRegionKeyType": conf["MultiRegionKeyType"],
+                "PrimaryKey": {"Arn": self.arn(key_set, primary), "Region": primary}
+                if primary
+                else {},
+                "ReplicaKeys": [
+                    {"Arn": self.arn(key_set, x["Region"]), "Region": x["Region"]}
+                    for x in conf["ReplicaKeys"]
+                ],
+            },
+        }
+
+
+class ModelKmsClient:
+    """One Region's client: the boto3 KMS methods the conformance runner calls."""
+
+    def __init__(self, world: ModelKms, region: str) -> None:
+        self.world = world
+        self.region = region
+
+    def _key(self, key_id: str, operation: str) -> str:
+        return self.world.key_set_of(key_id, operation)
+
+    def _simple(self, operation: str, action: str, KeyId: str) -> dict[str, Any]:
+        s = self._key(KeyId, operation)
+        self.world.call(operation, action, s=s, r=self.region)
+        return {"KeyId": self.world.arn(s, self.region)}
+
+    def list_keys(self, **_: Any) -> dict[str, Any]:
+        return {"Keys": []}
+
+    def create_key(self, MultiRegion: bool, Origin: str = "AWS_KMS", **_: Any) -> dict[str, Any]:
+        fresh = [s for s in self.world.key_sets if s not in self.world.ids]
+        if not fresh:
+            raise _client_error("LimitExceededException", "no key set left", "CreateKey")
+        s = fresh[0]
+        self.world.call("CreateKey", "CreateKey", s=s, r=self.region, origin=Origin)
+        self.world.ids[s] = self.world.key_id(s)
+        return {"KeyMetadata": self.world.metadata(s, self.region)}
+
+    def replicate_key(self, KeyId: str, ReplicaRegion: str, **_: Any) -> dict[str, Any]:
+        s = self._key(KeyId, "ReplicateKey")
+        self.world.call("ReplicateKey", "ReplicateKey", s=s, r=self.region, replica=ReplicaRegion)
+        return {"ReplicaKeyMetadata": self.world.metadata(s, ReplicaRegion)}
+
+    def update_primary_region(self, KeyId: str, PrimaryRegion: str) -> dict[str, Any]:
+        s = self._key(KeyId, "UpdatePrimaryRegion")
+        self.world.call(
+            "UpdatePrimaryRegion", "UpdatePrimaryRegion", s=s, r=self.region, primary=PrimaryRegion
+        )
+        return {}
+
+    def schedule_key_deletion(self, KeyId: str, PendingWindowInDays: int = 30) -> dict[str, Any]:
+        s = self._key(KeyId, "ScheduleKeyDeletion")
+        self.world.call("ScheduleKeyDeletion", "ScheduleKeyDeletion", s=s, r=self.region)
+        state = self.world.scenario.value("key_state", s, self.region)
+        return {"KeyId": self.world.arn(s, self.region), "KeyState": state}
+
+    def cancel_key_deletion(self, KeyId: str) -> dict[str, Any]:
+        return self._simple("CancelKeyDeletion", "CancelKeyDeletion", KeyId)
+
+    def enable_key(self, KeyId: str) -> dict[str, Any]:
+        return self._simple("EnableKey", "EnableKey", KeyId)
+
+    def disable_key(self, KeyId: str) -> dict[str, Any]:
+        return self._simple("DisableKey", "DisableKey", KeyId)
+
+    def enable_key_rotation(self, KeyId: str, **_: Any) -> dict[str, Any]:
+        return self._simple("EnableKeyRotation", "EnableKeyRotation", KeyId)
+
+    def disable_key_rotation(self, KeyId: str) -> dict[str, Any]:
+        return self._simple("DisableKeyRotation", "DisableKeyRotation", KeyId)
+
+    def rotate_key_on_demand(self, KeyId: str) -> dict[str, Any]:
+        return self._simple("RotateKeyOnDemand", "RotateKeyOnDemand", KeyId)
+
+    def delete_imported_key_material(self, KeyId: str) -> dict[str, Any]:
+        return self._simple("DeleteImportedKeyMaterial", "DeleteImportedKeyMaterial", KeyId)
+
+    def encrypt(self, KeyId: str, Plaintext: bytes, **_: Any) -> dict[str, Any]:
+        s = self._key(KeyId, "Encrypt")
+        self.world.call("Encrypt", "Encrypt", s=s, r=self.region)
+        blob = self.world.ids[s].encode() + b"|" + Plaintext
+        return {"CiphertextBlob": blob, "KeyId": self.world.arn(s, self.region)}
+
+    def decrypt(self, CiphertextBlob: bytes, KeyId: str | None = None, **_: Any) -> dict[str, Any]:
+        key_id, _sep, plaintext = CiphertextBlob.partition(b"|")
+        s = self._key(key_id.decode(), "Decrypt")
+        if KeyId is not None and self._key(KeyId, "Decrypt") != s:
+            raise _client_error("IncorrectKeyException", "another key", "Decrypt")
+        self.world.call("Decrypt", "Decrypt", s=s, r=self.region)
+        return {"Plaintext": plaintext, "KeyId": self.world.arn(s, self.region)}
+
+    def describe_key(self, KeyId: str) -> dict[str, Any]:
+        s = self._key(KeyId, "DescribeKey")
+        metadata = self.world.metadata(s, self.region)
+        if metadata is None:
+            raise _client_error("NotFoundException", f"Key '{KeyId}' does not exist", "DescribeKey")
+        return {"KeyMetadata": metadata}
+
+
+def model_clients(model: Model, eager: tuple[str, ...] = EAGER) -> dict[str, ModelKmsClient]:
+    """One fake client per Region of ``model``, sharing one world."""
+    world = ModelKms(model, eager)
+    return {r: world.client(r) for r in model.universe("Region").elements}
