@@ -7,7 +7,7 @@ made in (the key it names), and a second Region where the operation has one.
 
 from __future__ import annotations
 
-from mrkcheck.expr import Expr, and_, exists, ite, not_
+from mrkcheck.expr import Expr, and_, exists, ite
 from mrkcheck.spec import Guard, ModelBuilder, Transition
 
 from .kms import Kms
@@ -485,6 +485,3 @@ def _lose_material(k: Kms, s: str, r: str) -> list:
             ite(k.in_state(s, r, *keeps_state), k.key_state[s, r], KeyState.PendingImport),
         ),
     ]
-
-
-_ = not_  # re-exported for mutants that negate guards

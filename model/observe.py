@@ -38,7 +38,6 @@ def describe_key(model: Model, state: State, key_set: str, region: str) -> list[
     updating = [r for r in regions if values["key_state"][(key_set, r)] == KeyState.Updating.name]
     primary = next((r for r in regions if role[r] == Role.PRIMARY.name), None)
     old_primary = next((r for r in updating if r != primary), None)
-    replicas = sorted(r for r in regions if role[r] == Role.REPLICA.name)
 
     def view(key_type: str, primary_region: str | None) -> dict[str, Any]:
         listed = sorted(x for x in regions if role[x] != Role.NONE.name and x != primary_region)
@@ -67,5 +66,4 @@ def describe_key(model: Model, state: State, key_set: str, region: str) -> list[
     for v in views:
         if v not in unique:
             unique.append(v)
-    del replicas
     return unique
