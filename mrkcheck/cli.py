@@ -177,7 +177,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         stop_when_all_violated=False,
     )
     _clear_progress()
-    if args.liveness:
+    has_liveness = any(p.kind == "eventually" for p in model.properties)
+    if args.liveness and args.symmetry and has_liveness:
+        print(
+            "note: liveness needs the unreduced graph: not checked with --symmetry", file=sys.stderr
+        )
+    elif args.liveness and has_liveness:
         from mrkcheck.liveness import add_liveness
 
         add_liveness(result, model)
