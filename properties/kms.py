@@ -58,6 +58,11 @@ def _sets_and_regions(k: Kms):
     return [(s, r) for s in k.KeySet for r in k.Region]
 
 
+def for_every_key(k: Kms, holds) -> Expr:
+    """``holds(s, r)`` for every key slot (key set × Region) of the instance."""
+    return and_(*(holds(s, r) for s, r in _sets_and_regions(k)))
+
+
 # --- the users' three ---------------------------------------------------------------------------
 
 
@@ -135,7 +140,7 @@ def well_formed_keys(k: Kms) -> Property:
     return Property(
         ALWAYS,
         "well_formed_keys",
-        and_(*(holds(s, r) for s, r in _sets_and_regions(k))),
+        for_every_key(k, holds),
         rule="§1 entities: a key has a role iff it exists; deleted keys leave no metadata [DK]",
         doc="Type correctness of the encoding (as TLA+'s TypeOK).",
     )
@@ -168,7 +173,7 @@ def roles_of_transient_states(k: Kms) -> Property:
     return Property(
         ALWAYS,
         "roles_of_transient_states",
-        and_(*(holds(s, r) for s, r in _sets_and_regions(k))),
+        for_every_key(k, holds),
         rule="S5 [KS, DEL]",
         doc="Creating => REPLICA; PendingReplicaDeletion => PRIMARY.",
     )
@@ -185,7 +190,7 @@ def lonely_pending_replica_deletion_moves_on(k: Kms) -> Property:
     return Property(
         ALWAYS,
         "lonely_pending_replica_deletion_moves_on",
-        and_(*(holds(s, r) for s, r in _sets_and_regions(k))),
+        for_every_key(k, holds),
         rule="S7 [DEL: when the last replica is deleted the primary goes to PendingDeletion]",
     )
 
@@ -257,7 +262,7 @@ def ciphertext_decryptable_everywhere(k: Kms) -> Property:
     return Property(
         ALWAYS,
         "ciphertext_decryptable_everywhere",
-        and_(*(holds(s, r) for s, r in _sets_and_regions(k))),
+        for_every_key(k, holds),
         rule="S10 [MAN: new material is not used until every related key holds it; MRK]",
         doc="Every related key in Enabled or Updating holds every version used by a ciphertext.",
     )
@@ -271,7 +276,7 @@ def crypto_available_when_enabled_or_updating(k: Kms) -> Property:
     return Property(
         ALWAYS,
         "crypto_available_when_enabled_or_updating",
-        and_(*(holds(s, r) for s, r in _sets_and_regions(k))),
+        for_every_key(k, holds),
         rule="S11 [API:UpdatePrimaryRegion: no delay, interruption or failure of crypto; KS]",
     )
 
