@@ -311,30 +311,13 @@ def build(
     guard_order: str = "documented",
     with_properties: bool = True,
 ) -> Model:
-    """The KMS multi-Region key model on one instance; every argument is listed in OPTION_DOCS."""
-    options = make_options(
-        regions,
-        partitions,
-        key_sets,
-        origins,
-        max_versions,
-        update_allowed_while_updating=update_allowed_while_updating,
-        role_error=role_error,
-        update_without_replica_error=update_without_replica_error,
-        replicate_to_own_region_error=replicate_to_own_region_error,
-        update_checks_both_keys=update_checks_both_keys,
-        schedule_deletion_while_creating=schedule_deletion_while_creating,
-        import_enables_disabled_key=import_enables_disabled_key,
-        swap_roles_at_call=swap_roles_at_call,
-        external_on_demand_rotation=external_on_demand_rotation,
-        rotate_on_demand_row=rotate_on_demand_row,
-        delete_material_keeps_pending_deletion=delete_material_keeps_pending_deletion,
-        pending_window_days=pending_window_days,
-        manage_replicas_while_updating=manage_replicas_while_updating,
-        sync_per_replica=sync_per_replica,
-        transient_errors=transient_errors,
-        guard_order=guard_order,
-    )
+    """The KMS multi-Region key model on one instance; every argument is listed in OPTION_DOCS.
+
+    The arguments are spelled out (rather than ``**options``) so that the command line and the
+    project file can list and check them."""
+    choices = dict(locals())
+    choices.pop("with_properties")
+    options = make_options(**choices)
     builder, kms = declare(options)
     from .actions import define_actions
 

@@ -99,179 +99,68 @@ KEY_STATE_MATRIX: dict[str, dict[KeyState, int]] = {
 
 # Each operation's documented error list (botocore's KMS model, 2014-11-01), for S17. The model
 # may only ever predict errors from these lists.
+_ANY_KEY_CALL = frozenset(
+    {NOT_FOUND, "InvalidArnException", "DependencyTimeoutException", "KMSInternalException"}
+)
+_XKS = frozenset(
+    "XksKey" + e
+    for e in ("NotFoundException", "AlreadyInUseException", "InvalidConfigurationException")
+) | frozenset(
+    "XksProxy" + e
+    for e in (
+        "VpcEndpointServiceNotFoundException",
+        "UriUnreachableException",
+        "InvalidResponseException",
+        "InvalidConfigurationException",
+        "VpcEndpointServiceInvalidConfigurationException",
+        "UriEndpointInUseException",
+        "UriInUseException",
+        "IncorrectAuthenticationCredentialException",
+    )
+)
+_ROTATION = _ANY_KEY_CALL | {DISABLED, INVALID_STATE, UNSUPPORTED}
+_CRYPTO = _ANY_KEY_CALL - {"InvalidArnException"} | {
+    DISABLED,
+    INVALID_STATE,
+    "KeyUnavailableException",
+    "InvalidKeyUsageException",
+    "InvalidGrantTokenException",
+    "DryRunOperationException",
+}
+_POLICY_AND_TAGS = {"MalformedPolicyDocumentException", "TagException", LIMIT_EXCEEDED}
+
 API_ERRORS: dict[str, frozenset[str]] = {
-    "CreateKey": frozenset(
-        {
-            "MalformedPolicyDocumentException",
-            "DependencyTimeoutException",
-            "InvalidArnException",
-            UNSUPPORTED,
-            "KMSInternalException",
-            LIMIT_EXCEEDED,
-            "TagException",
-            "CustomKeyStoreInvalidStateException",
-            "CloudHsmClusterInvalidException",
-            NOT_FOUND,
-            "XksKeyNotFoundException",
-            "XksKeyAlreadyInUseException",
-            "XksKeyInvalidConfigurationException",
-            "XksProxyVpcEndpointServiceNotFoundException",
-            "XksProxyUriUnreachableException",
-            "XksProxyInvalidResponseException",
-            "XksProxyInvalidConfigurationException",
-            "XksProxyVpcEndpointServiceInvalidConfigurationException",
-            "XksProxyUriEndpointInUseException",
-            "XksProxyUriInUseException",
-            "XksProxyIncorrectAuthenticationCredentialException",
-            "CustomKeyStoreNotFoundException",
-        }
-    ),
-    "ReplicateKey": frozenset(
-        {
-            ALREADY_EXISTS,
-            DISABLED,
-            "InvalidArnException",
-            INVALID_STATE,
-            "KMSInternalException",
-            LIMIT_EXCEEDED,
-            "MalformedPolicyDocumentException",
-            NOT_FOUND,
-            "TagException",
-            UNSUPPORTED,
-        }
-    ),
-    "UpdatePrimaryRegion": frozenset(
-        {
-            DISABLED,
-            "InvalidArnException",
-            INVALID_STATE,
-            "KMSInternalException",
-            NOT_FOUND,
-            UNSUPPORTED,
-        }
-    ),
-    "ScheduleKeyDeletion": frozenset(
-        {
-            "DependencyTimeoutException",
-            "InvalidArnException",
-            NOT_FOUND,
-            "KMSInternalException",
-            INVALID_STATE,
-        }
-    ),
-    "CancelKeyDeletion": frozenset(
-        {
-            NOT_FOUND,
-            "InvalidArnException",
-            "DependencyTimeoutException",
-            "KMSInternalException",
-            INVALID_STATE,
-        }
-    ),
-    "EnableKey": frozenset(
-        {
-            NOT_FOUND,
-            "InvalidArnException",
-            "DependencyTimeoutException",
-            "KMSInternalException",
-            LIMIT_EXCEEDED,
-            INVALID_STATE,
-        }
-    ),
-    "DisableKey": frozenset(
-        {
-            NOT_FOUND,
-            "InvalidArnException",
-            "DependencyTimeoutException",
-            "KMSInternalException",
-            INVALID_STATE,
-        }
-    ),
-    "EnableKeyRotation": frozenset(
-        {
-            NOT_FOUND,
-            DISABLED,
-            "InvalidArnException",
-            "DependencyTimeoutException",
-            "KMSInternalException",
-            INVALID_STATE,
-            UNSUPPORTED,
-        }
-    ),
-    "DisableKeyRotation": frozenset(
-        {
-            NOT_FOUND,
-            DISABLED,
-            "InvalidArnException",
-            "DependencyTimeoutException",
-            "KMSInternalException",
-            INVALID_STATE,
-            UNSUPPORTED,
-        }
-    ),
-    "RotateKeyOnDemand": frozenset(
-        {
-            NOT_FOUND,
-            DISABLED,
-            "InvalidArnException",
-            "DependencyTimeoutException",
-            "KMSInternalException",
-            INVALID_STATE,
-            UNSUPPORTED,
-            LIMIT_EXCEEDED,
-            "ConflictException",
-        }
-    ),
-    "ImportKeyMaterial": frozenset(
-        {
-            "InvalidArnException",
-            UNSUPPORTED,
-            "DependencyTimeoutException",
-            NOT_FOUND,
-            "KMSInternalException",
-            INVALID_CIPHERTEXT,
-            INVALID_STATE,
-            INCORRECT_KEY_MATERIAL,
-            "ExpiredImportTokenException",
-            "InvalidImportTokenException",
-        }
-    ),
-    "DeleteImportedKeyMaterial": frozenset(
-        {
-            "InvalidArnException",
-            UNSUPPORTED,
-            "DependencyTimeoutException",
-            NOT_FOUND,
-            "KMSInternalException",
-            INVALID_STATE,
-        }
-    ),
-    "Encrypt": frozenset(
-        {
-            NOT_FOUND,
-            DISABLED,
-            "KeyUnavailableException",
-            "DependencyTimeoutException",
-            "InvalidKeyUsageException",
-            "InvalidGrantTokenException",
-            "KMSInternalException",
-            INVALID_STATE,
-            "DryRunOperationException",
-        }
-    ),
-    "Decrypt": frozenset(
-        {
-            NOT_FOUND,
-            DISABLED,
-            INVALID_CIPHERTEXT,
-            "KeyUnavailableException",
-            "IncorrectKeyException",
-            "InvalidKeyUsageException",
-            "DependencyTimeoutException",
-            "InvalidGrantTokenException",
-            "KMSInternalException",
-            INVALID_STATE,
-            "DryRunOperationException",
-        }
-    ),
+    "CreateKey": _ANY_KEY_CALL
+    | _POLICY_AND_TAGS
+    | _XKS
+    | {
+        UNSUPPORTED,
+        "CustomKeyStoreInvalidStateException",
+        "CustomKeyStoreNotFoundException",
+        "CloudHsmClusterInvalidException",
+    },
+    "ReplicateKey": _ANY_KEY_CALL - {"DependencyTimeoutException"}
+    | _POLICY_AND_TAGS
+    | {ALREADY_EXISTS, DISABLED, INVALID_STATE, UNSUPPORTED},
+    "UpdatePrimaryRegion": _ANY_KEY_CALL - {"DependencyTimeoutException"}
+    | {DISABLED, INVALID_STATE, UNSUPPORTED},
+    "ScheduleKeyDeletion": _ANY_KEY_CALL | {INVALID_STATE},
+    "CancelKeyDeletion": _ANY_KEY_CALL | {INVALID_STATE},
+    "EnableKey": _ANY_KEY_CALL | {INVALID_STATE, LIMIT_EXCEEDED},
+    "DisableKey": _ANY_KEY_CALL | {INVALID_STATE},
+    "EnableKeyRotation": _ROTATION,
+    "DisableKeyRotation": _ROTATION,
+    "RotateKeyOnDemand": _ROTATION | {LIMIT_EXCEEDED, "ConflictException"},
+    "ImportKeyMaterial": _ANY_KEY_CALL
+    | {
+        UNSUPPORTED,
+        INVALID_CIPHERTEXT,
+        INVALID_STATE,
+        INCORRECT_KEY_MATERIAL,
+        "ExpiredImportTokenException",
+        "InvalidImportTokenException",
+    },
+    "DeleteImportedKeyMaterial": _ANY_KEY_CALL | {UNSUPPORTED, INVALID_STATE},
+    "Encrypt": _CRYPTO,
+    "Decrypt": _CRYPTO | {INVALID_CIPHERTEXT, "IncorrectKeyException"},
 }
