@@ -205,30 +205,31 @@ def _fair_cycle(
     cycle walks greedily to the nearest witness (an edge taking, or a state disabling, an
     instance still owed) until none is owed, then takes the shortest way back to ``start``.
     """
-    owed = _env_enabled(graph, start, env)
+    enabled = {n: _env_enabled(graph, n, env) for n in members}
+    owed = enabled[start]
     cycle: list[tuple[int, int]] = [(start, -1)]
     at = start
     while owed or len(cycle) == 1:  # a cycle takes at least one step
-        for m, i in _path_to_witness(graph, at, members, owed, env):
-            owed = (owed & _env_enabled(graph, m, env)) - {i}
+        for m, i in _path_to_witness(graph, at, enabled, owed):
+            owed = (owed & enabled[m]) - {i}
             cycle.append((m, i))
             at = m
     return cycle + _path_within(graph, at, start, members)
 
 
 def _path_to_witness(
-    graph: StateGraph, src: int, members: set[int], owed: set[int], env: list[bool]
+    graph: StateGraph, src: int, enabled: dict[int, set[int]], owed: set[int]
 ) -> list[tuple[int, int]]:
-    """Shortest path from ``src`` inside ``members`` whose last step takes an owed instance or
-    enters a state where one is disabled (with nothing owed: any one step inside)."""
+    """Shortest path from ``src`` inside the component (the keys of ``enabled``) whose last step
+    takes an owed instance or enters a state where one is disabled (owing nothing: any step)."""
     back: dict[int, tuple[int, int]] = {src: (-1, -1)}
     queue = deque([src])
     while queue:
         n = queue.popleft()
         for m, i in graph.edges[n]:
-            if m not in members:
+            if m not in enabled:
                 continue
-            if not owed or i in owed or not owed <= _env_enabled(graph, m, env):
+            if not owed or i in owed or not owed <= enabled[m]:
                 return _walk_back(back, src, n) + [(m, i)]
             if m not in back:
                 back[m] = (n, i)
