@@ -178,7 +178,8 @@ def _check_loop(
 def _check_fairness(
     model: Model, compiled: Compiled, steps: list[Step], loop: int
 ) -> tuple[int, str] | None:
-    """The first environment instance enabled in every state of the loop and never taken in it.
+    """None when the loop is weakly fair, else (loop, a reason naming the first environment
+    instance enabled in every state of the loop and never taken in it).
 
     The ITF file does not say which instance closes the loop (leads from the last state back to
     ``steps[loop]``); any one that does may be the one taken, so one such instance is excused.
