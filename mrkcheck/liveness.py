@@ -11,7 +11,9 @@ path through not-Q states into either
 - a *fair strongly connected component* of not-Q states (networkx finds them): one in which every
   environment instance enabled in all of its states is also taken on one of its edges. Weak
   fairness is decided per component exactly: a cycle that visits every state and the required
-  edges of a fair component is a fair behaviour, and no cycle inside an unfair one is; or
+  edges of a fair component is a fair behaviour, and no cycle inside an unfair one is. The loop
+  of the lasso is such a cycle, cut short: for each environment instance it passes an edge taking
+  it or a state where it is disabled, so every counterexample is a weakly fair run; or
 - a not-Q state with no environment step enabled, where stuttering forever is fair.
 
 The prefix reaches the nearest premise state from which a violation is possible (breadth-first),
@@ -120,7 +122,8 @@ def _violation(graph: StateGraph, prop: Property, premise_expr, goal_expr) -> Tr
     if not targets:
         return None
     start, entry_path = _closest_start(graph, starts, bad, targets)
-    return _lasso(graph, prop, start, entry_path, targets.cycle_from(graph, entry_path[-1]))
+    cycle = targets.cycle_from(graph, entry_path[-1], env)
+    return _lasso(graph, prop, start, entry_path, cycle)
 
 
 def _reachable_within(graph: StateGraph, starts: list[int], bad: list[bool]) -> set[int]:
@@ -137,11 +140,11 @@ def _reachable_within(graph: StateGraph, starts: list[int], bad: list[bool]) -> 
 
 @dataclass
 class _Targets:
-    """Where a violation can end: states of fair components (with one fair cycle each) and
-    states where stuttering forever is fair."""
+    """Where a violation can end: states of fair components and states where stuttering forever
+    is fair. A component's fair cycle is built from the state where the lasso enters it."""
 
     component: dict[int, int] = field(default_factory=dict)  # state -> component number
-    cycles: list[tuple[list[tuple[int, int]], set[int]]] = field(default_factory=list)
+    members: list[set[int]] = field(default_factory=list)
     stutter: set[int] = field(default_factory=set)
 
     def __contains__(self, n: int) -> bool:
@@ -150,11 +153,10 @@ class _Targets:
     def __bool__(self) -> bool:
         return bool(self.component or self.stutter)
 
-    def cycle_from(self, graph: StateGraph, entry: int) -> list[tuple[int, int]]:
+    def cycle_from(self, graph: StateGraph, entry: int, env: list[bool]) -> list[tuple[int, int]]:
         if entry in self.stutter:  # the shorter lasso: stutter here forever
             return []
-        cycle, members = self.cycles[self.component[entry]]
-        return _rotate(cycle, entry, graph, members)
+        return _fair_cycle(graph, self.members[self.component[entry]], env, entry)
 
 
 def _fair_targets(graph: StateGraph, region: set[int], env: list[bool]) -> _Targets:
@@ -167,54 +169,72 @@ def _fair_targets(graph: StateGraph, region: set[int], env: list[bool]) -> _Targ
     targets = _Targets()
     for component in nx.strongly_connected_components(sub):
         members = set(component)
-        cycle = _fair_cycle(graph, members, env)
-        if cycle is not None:
+        if _is_fair_component(graph, members, env):
             for n in members:
-                targets.component[n] = len(targets.cycles)
-            targets.cycles.append((cycle, members))
+                targets.component[n] = len(targets.members)
+            targets.members.append(members)
     for n in sorted(region):
-        if not any(env[i] for _, i in graph.edges[n]):
+        if not _env_enabled(graph, n, env):
             targets.stutter.add(n)  # no environment step enabled: stuttering forever is fair
     return targets
 
 
+def _env_enabled(graph: StateGraph, n: int, env: list[bool]) -> set[int]:
+    """The environment instances enabled in state ``n`` (those with an edge out of it)."""
+    return {i for _, i in graph.edges[n] if env[i]}
+
+
+def _is_fair_component(graph: StateGraph, members: set[int], env: list[bool]) -> bool:
+    """A component holds a weakly fair cycle iff it has an edge inside it and every environment
+    instance enabled in all of its states is taken on one of its inner edges: a cycle through
+    every state and those edges is then fair, and no cycle inside it can be fair otherwise."""
+    taken = {i for n in members for m, i in graph.edges[n] if m in members}
+    if not taken:
+        return False  # a single state without a self-loop: no cycle at all
+    enabled_everywhere = set.intersection(*(_env_enabled(graph, n, env) for n in members))
+    return enabled_everywhere <= taken
+
+
 def _fair_cycle(
-    graph: StateGraph, members: set[int], env: list[bool]
-) -> list[tuple[int, int]] | None:
-    inner = [(n, m, i) for n in sorted(members) for m, i in graph.edges[n] if m in members]
-    if not inner:
-        return None
-    enabled_everywhere = None
-    for n in sorted(members):
-        here = {i for _, i in graph.edges[n] if env[i]}
-        enabled_everywhere = here if enabled_everywhere is None else enabled_everywhere & here
-    required = {}
-    for n, m, i in inner:
-        if i in (enabled_everywhere or set()) and i not in required:
-            required[i] = (n, m, i)
-    if set(required) != (enabled_everywhere or set()):
-        return None  # some environment step is always enabled here and never taken
-    start = inner[0][0]
-    must = [inner[0]] + [required[i] for i in sorted(required)]
-    cycle: list[tuple[int, int]] = []
+    graph: StateGraph, members: set[int], env: list[bool], start: int
+) -> list[tuple[int, int]]:
+    """A weakly fair cycle from ``start`` inside a fair component, as (state, instance) steps
+    that begin with ``(start, -1)`` and end back at ``start``.
+
+    Every environment instance must be taken on the cycle or disabled in one of its states. The
+    cycle walks greedily to the nearest witness (an edge taking, or a state disabling, an
+    instance still owed) until none is owed, then takes the shortest way back to ``start``.
+    """
+    enabled = {n: _env_enabled(graph, n, env) for n in members}
+    owed = enabled[start]
+    cycle: list[tuple[int, int]] = [(start, -1)]
     at = start
-    for n, m, i in must:
-        cycle += _path_within(graph, at, n, members)
-        cycle.append((m, i))
-        at = m
-    cycle += _path_within(graph, at, start, members)
-    return [(start, -1)] + cycle
+    while owed or len(cycle) == 1:  # a cycle takes at least one step
+        for m, i in _path_to_witness(graph, at, enabled, owed):
+            owed = (owed & enabled[m]) - {i}
+            cycle.append((m, i))
+            at = m
+    return cycle + _path_within(graph, at, start, members)
 
 
-def _rotate(cycle: list[tuple[int, int]], entry: int, graph: StateGraph, members: set[int]):
-    """A cycle from ``entry``: walk to the cycle's start, go round, come back to ``entry``."""
-    start = cycle[0][0]
-    return (
-        [(entry, -1)]
-        + _path_within(graph, entry, start, members)
-        + cycle[1:]
-        + _path_within(graph, start, entry, members)
-    )
+def _path_to_witness(
+    graph: StateGraph, src: int, enabled: dict[int, set[int]], owed: set[int]
+) -> list[tuple[int, int]]:
+    """Shortest path from ``src`` inside the component (the keys of ``enabled``) whose last step
+    takes an owed instance or enters a state where one is disabled (owing nothing: any step)."""
+    back: dict[int, tuple[int, int]] = {src: (-1, -1)}
+    queue = deque([src])
+    while queue:
+        n = queue.popleft()
+        for m, i in graph.edges[n]:
+            if m not in enabled:
+                continue
+            if not owed or i in owed or not owed <= enabled[m]:
+                return _walk_back(back, src, n) + [(m, i)]
+            if m not in back:
+                back[m] = (n, i)
+                queue.append(m)
+    raise AssertionError("a fair component has a witness for every instance it owes")
 
 
 def _path_within(graph: StateGraph, src: int, dst: int, allowed: set[int]) -> list[tuple[int, int]]:
@@ -229,14 +249,19 @@ def _path_within(graph: StateGraph, src: int, dst: int, allowed: set[int]) -> li
             if m in allowed and m not in back:
                 back[m] = (n, i)
                 if m == dst:
-                    path = []
-                    while m != src:
-                        prev, inst = back[m]
-                        path.append((m, inst))
-                        m = prev
-                    return path[::-1]
+                    return _walk_back(back, src, dst)
                 queue.append(m)
     raise AssertionError("no path inside a strongly connected component")
+
+
+def _walk_back(back: dict[int, tuple[int, int]], src: int, dst: int) -> list[tuple[int, int]]:
+    """The (state, instance) steps from ``src`` to ``dst`` along a breadth-first ``back`` map."""
+    path = []
+    while dst != src:
+        prev, inst = back[dst]
+        path.append((dst, inst))
+        dst = prev
+    return path[::-1]
 
 
 def _closest_start(graph, starts, bad, targets) -> tuple[int, list[int]]:

@@ -1,7 +1,7 @@
 """The ``trace`` and ``graph`` subcommands, loaded by ``mrkcheck.cli`` when present.
 
     mrkcheck trace show FILE [--format text|png|svg|pdf|html] [-o OUT]
-    mrkcheck trace check FILE        exit 0: a run of the model; 12: not a run; 150: malformed
+    mrkcheck trace check FILE        exit 0: a (fair) run of the model; 12: not; 150: malformed
     mrkcheck trace examples [--check]
     mrkcheck graph [MODEL] [model options] -o FILE.dot|.graphml|.png|.svg
 
@@ -45,8 +45,9 @@ def register(subparsers: Any) -> None:
     check = actions.add_parser(
         "check",
         help="replay a trace: is it a run of the model?",
-        epilog="exit status: 0 the trace is a run of the model; 12 it is not (the first wrong "
-        "step is named); 150 the file is malformed or names an unknown model",
+        epilog="exit status: 0 the trace is a run of the model (a lasso: a weakly fair one); 12 "
+        "it is not (the first wrong step, or the environment step an unfair loop never takes, "
+        "is named); 150 the file is malformed or names an unknown model",
     )
     _add_trace_options(check)
     check.set_defaults(run=_one_line_errors(cmd_check))

@@ -5,6 +5,11 @@ through the compiled step function answers the one question that matters before 
 the first state is initial, every step's action instance exists and is enabled in the state
 before it, and its successor is the state after it. When a guard fails, the report names the
 first failing guard (and the error a refused API call returns), so the reader sees *why*.
+
+A lasso (a trace with a ``loop``) must also be a *weakly fair* run, as every liveness
+counterexample is: each environment instance is taken in the loop or disabled in one of the loop's
+states. Otherwise the loop is no behaviour of the system (the environment step would happen), and
+the report names the instance enabled throughout the loop and never taken.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ def replay(model: Model, trace: Trace, compiled: Compiled | None = None) -> Repl
         failure = _check_transitions(model, compiled, steps)
     if failure is None and trace.loop is not None:
         failure = _check_loop(model, compiled, steps, trace.loop)
+        failure = failure or _check_fairness(model, compiled, steps, trace.loop)
     if failure is not None:
         return Replay(False, len(trace), failure[0], failure[1])
     bad = list(compiled.violated(steps[-1].state) or [])
@@ -55,7 +61,7 @@ def replay(model: Model, trace: Trace, compiled: Compiled | None = None) -> Repl
 
 def _lasso_violates(prop, trace: Trace) -> bool:
     """A lasso violates ``P ~> Q`` when some state satisfies P and no state from there on, round
-    the loop included, satisfies Q. (Fairness of the loop is the liveness engine's job.)"""
+    the loop included, satisfies Q (the loop is known to be a weakly fair run)."""
     if prop.kind != "eventually" or trace.loop is None:
         return False
     states = [step.state for step in trace.steps]
@@ -93,7 +99,7 @@ def _check_initial(model: Model, first: Step) -> tuple[int, str] | None:
 def _check_transitions(
     model: Model, compiled: Compiled, steps: list[Step]
 ) -> tuple[int, str] | None:
-    index_of = {(inst.action, inst.params): k for k, inst in enumerate(model.instances)}
+    index_of = _instance_numbers(model)
     for i in range(1, len(steps)):
         step, before = steps[i], steps[i - 1].state
         if step.action is None:
@@ -105,6 +111,10 @@ def _check_transitions(
         if failure:
             return i, failure
     return None
+
+
+def _instance_numbers(model: Model) -> dict[tuple[str, tuple[tuple[str, str], ...]], int]:
+    return {(inst.action, inst.params): k for k, inst in enumerate(model.instances)}
 
 
 def _check_step(model: Model, compiled: Compiled, k: int, before: State, after: State) -> str:
@@ -120,9 +130,7 @@ def _check_step(model: Model, compiled: Compiled, k: int, before: State, after: 
 
 
 def _successor(compiled: Compiled, k: int, state: State) -> State | None:
-    out: list[tuple[int, State]] = []
-    compiled.step(state, out, [])
-    return next((t for i, t in out if i == k), None)
+    return next((t for i, t in _moves(compiled, state) if i == k), None)
 
 
 def _failing_guard(schema: Schema, inst: ActionInstance, state: State) -> str:
@@ -162,11 +170,50 @@ def _check_loop(
 ) -> tuple[int, str] | None:
     if loop == len(steps) - 1:
         return None  # the last state stutters forever (no environment step is enabled there)
-    out: list[tuple[int, State]] = []
-    compiled.step(steps[-1].state, out, [])
-    if any(t == steps[loop].state for _, t in out):
+    if _closing_instances(compiled, steps[-1].state, steps[loop].state):
         return None
     return len(steps), f"no action leads from the last state back to state {loop} (the loop)"
+
+
+def _check_fairness(
+    model: Model, compiled: Compiled, steps: list[Step], loop: int
+) -> tuple[int, str] | None:
+    """None when the loop is weakly fair, else (loop, a reason naming the first environment
+    instance enabled in every state of the loop and never taken in it).
+
+    The ITF file does not say which instance closes the loop (leads from the last state back to
+    ``steps[loop]``); any one that does may be the one taken, so one such instance is excused.
+    """
+    index_of = _instance_numbers(model)
+    taken = {index_of[(step.action, step.params)] for step in steps[loop + 1 :]}
+    enabled = [_enabled(compiled, step.state) for step in steps[loop:]]
+    always = set.intersection(*enabled) - taken
+    owed = [k for k in sorted(always) if model.instances[k].environment]
+    closing = _closing_instances(compiled, steps[-1].state, steps[loop].state)
+    excused = next((k for k in owed if k in closing), None)
+    unfair = [k for k in owed if k != excused]
+    if not unfair:
+        return None
+    label = model.instances[unfair[0]].label
+    return loop, (
+        f"the loop (steps {loop}-{len(steps) - 1}) is not weakly fair: {label} is enabled in "
+        "every state of the loop and never taken"
+    )
+
+
+def _enabled(compiled: Compiled, state: State) -> set[int]:
+    return {i for i, _ in _moves(compiled, state)}
+
+
+def _closing_instances(compiled: Compiled, last: State, back: State) -> set[int]:
+    return {i for i, t in _moves(compiled, last) if t == back}
+
+
+def _moves(compiled: Compiled, state: State) -> list[tuple[int, State]]:
+    """Every (instance, successor) of ``state``."""
+    out: list[tuple[int, State]] = []
+    compiled.step(state, out, [])
+    return out
 
 
 def _diff(model: Model, expected: State, actual: State, said: str) -> str:
