@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from mrkcheck.expr import Expr, ite, or_
+from mrkcheck.expr import Expr, and_, ite, or_
 from mrkcheck.mutation import Mutant, drop_guard, edit_effects, edit_instances, remove_action
-from mrkcheck.spec import ActionInstance, Guard, Model, Var
+from mrkcheck.spec import ActionInstance, Guard, Model, ModelError, Var
 
 from .kms import build
-from .rules import ALREADY_EXISTS, INVALID_STATE, UNSUPPORTED, KeyState
+from .rules import ALREADY_EXISTS, INVALID_STATE, UNSUPPORTED, KeyState, Role
 
 
 def _mutant(
@@ -107,6 +107,99 @@ def _encrypt_newest(model: Model) -> Model:
         return replace(inst, effects=((seen, ite(mine.gt(seen), mine, seen)),))
 
     return edit_instances(model, "Encrypt", edit)
+
+
+def _widen_guard(
+    model: Model,
+    action: str,
+    guard: Callable[[ActionInstance], Expr],
+    also: Callable[[ActionInstance], Expr],
+) -> Model:
+    """Let ``action`` also fire where ``also`` holds: its guard equal to ``guard(inst)`` becomes
+    ``guard(inst) or also(inst)`` (an error if no instance has that guard)."""
+    hit = False
+
+    def edit(inst: ActionInstance) -> ActionInstance:
+        nonlocal hit
+        old = guard(inst)
+        guards = tuple(
+            replace(g, condition=or_(old, also(inst))) if g.condition == old else g
+            for g in inst.guards
+        )
+        hit = hit or guards != inst.guards
+        return replace(inst, guards=guards)
+
+    mutated = edit_instances(model, action, edit)
+    if not hit:
+        raise ModelError(f"mutant: {action} has no guard to widen")
+    return mutated
+
+
+def _sync_from_demoted_primary(model: Model) -> Model:
+    """Sync takes any Updating key as its source, so also the old primary, demoted at the call."""
+    return _widen_guard(
+        model,
+        "Sync",
+        lambda i: _set(model, "role", i.param("s"), i.param("primary")).eq(Role.PRIMARY),
+        lambda i: _set(model, "key_state", i.param("s"), i.param("primary")).eq(KeyState.Updating),
+    )
+
+
+def _rotate_disabled_primary(model: Model) -> Model:
+    """AutomaticRotation checks "not pending deletion" instead of "Enabled or Updating"."""
+
+    def key_state(i: ActionInstance) -> Var:
+        return _set(model, "key_state", i.param("s"), i.param("r"))
+
+    return _widen_guard(
+        model,
+        "AutomaticRotation",
+        lambda i: key_state(i).isin(KeyState.Enabled, KeyState.Updating),
+        lambda i: key_state(i).eq(KeyState.Disabled),
+    )
+
+
+def _enables_disabled_keys(inst: ActionInstance, target: Var, value: Expr) -> Expr:
+    """CompleteUpdate's new key state: Enabled for the pair, and for any Disabled key too."""
+    return ite(target.eq(KeyState.Disabled), KeyState.Enabled, value)
+
+
+def _sync_copies_key_state(model: Model) -> Model:
+    """Sync also copies the enabled/disabled state (an independent property) from the source to
+    a replica that is Enabled or Disabled."""
+    on_off = (KeyState.Enabled, KeyState.Disabled)
+
+    def edit(inst: ActionInstance) -> ActionInstance:
+        s, p = inst.param("s"), inst.param("primary")
+        params = dict(inst.params)
+        targets = (
+            [params["r"]] if "r" in params else [x for x in model.universe("Region") if x != p]
+        )
+        source = _set(model, "key_state", s, p)
+        copies = []
+        for x in targets:
+            target = _set(model, "key_state", s, x)
+            replica = _set(model, "role", s, x).eq(Role.REPLICA)
+            copied = and_(replica, source.isin(*on_off), target.isin(*on_off))
+            copies.append((target, ite(copied, source, target)))
+        return replace(inst, effects=inst.effects + tuple(copies))
+
+    return edit_instances(model, "Sync", edit)
+
+
+def _update_adopts_replica_material(model: Model) -> Model:
+    """UpdatePrimaryRegion copies the promoted replica's (possibly lagging) material versions to
+    the old primary, instead of the old primary's to the new one."""
+
+    def edit(inst: ActionInstance) -> ActionInstance:
+        s, r, p = inst.param("s"), inst.param("r"), inst.param("primary")
+        old, new = _set(model, "versions", s, r), _set(model, "versions", s, p)
+        effects = tuple((t, v) for t, v in inst.effects if t != new)
+        if len(effects) == len(inst.effects):  # the instance that is refused at build time
+            return inst
+        return replace(inst, effects=effects + ((old, new),))
+
+    return edit_instances(model, "UpdatePrimaryRegion", edit)
 
 
 def _replicate_first_version_only(inst: ActionInstance, target: Var, value: Expr) -> Expr:
@@ -253,6 +346,58 @@ MUTANTS: list[Mutant] = [
         "well_formed_keys",
         lambda m: edit_effects(m, "DeletionDue", _deletion_keeps_role),
         3,
+    ),
+    # Issue 10: plausible bugs that escaped every property above.
+    _mutant(
+        "sync_from_demoted_primary",
+        "Sync copies from the demoted old primary while it is Updating",
+        "sync_source_is_primary",
+        _sync_from_demoted_primary,
+        7,
+        also=("material_versions_never_decrease",),
+    ),
+    _mutant(
+        "update_adopts_replica_material",
+        "UpdatePrimaryRegion gives the old primary the promoted replica's lagging material",
+        "material_versions_never_decrease",
+        _update_adopts_replica_material,
+        5,
+    ),
+    _mutant(
+        "enable_pending_replica_deletion",
+        "EnableKey accepted on a primary in PendingReplicaDeletion",
+        "pending_deletion_left_only_by_cancel_or_deletion",
+        lambda m: drop_guard(m, "EnableKey", INVALID_STATE, "key PendingReplicaDeletion"),
+        4,
+        also=("key_state_matrix_respected",),
+    ),
+    _mutant(
+        "rotate_disabled_primary",
+        "AutomaticRotation rotates a Disabled primary",
+        "no_rotation_while_disabled_or_pending_deletion",
+        _rotate_disabled_primary,
+        4,
+    ),
+    _mutant(
+        "encrypt_on_creating_replica",
+        "Encrypt accepted on a replica that is still Creating",
+        "key_state_matrix_respected",
+        lambda m: drop_guard(m, "Encrypt", INVALID_STATE, "key Creating"),
+        3,
+    ),
+    _mutant(
+        "complete_update_enables_third_key",
+        "CompleteUpdate also enables a Disabled key outside the updating pair",
+        "other_keys_unchanged",
+        _replace_effect("CompleteUpdate", "key_state", _enables_disabled_keys),
+        8,
+    ),
+    _mutant(
+        "sync_copies_key_state",
+        "Sync copies the primary's Enabled/Disabled state to the replica",
+        "other_keys_unchanged",
+        _sync_copies_key_state,
+        6,
     ),
 ]
 

@@ -16,7 +16,7 @@ Not expressible in this model, and why (see README "Properties"):
 
 from __future__ import annotations
 
-from mrkcheck.expr import TRUE, Expr, and_, count, exists, forall, implies, or_
+from mrkcheck.expr import FALSE, TRUE, Expr, and_, count, exists, forall, implies, or_
 from mrkcheck.spec import ACTION, ALWAYS, EVENTUALLY, ActionInstance, Model, ModelBuilder, Property
 
 from ..model.kms import Kms
@@ -50,6 +50,11 @@ def kms_properties(k: Kms) -> list[Property]:
         other_keys_unchanged(k),
         cancel_leaves_key_disabled(k),
         new_replica_gets_shared_properties(k),
+        sync_source_is_primary(k),
+        material_versions_never_decrease(k),
+        pending_deletion_left_only_by_cancel_or_deletion(k),
+        no_rotation_while_disabled_or_pending_deletion(k),
+        key_state_matrix_respected(k),
         describe_key_shows_one_primary(k),
     ]
 
@@ -305,23 +310,23 @@ def replicate_and_update_need_enabled_keys(k: Kms) -> Property:
     )
 
 
-# Transitions that may change another key's state (S13's exceptions), by action name.
-_MAY_CHANGE_OTHERS = {"UpdatePrimaryRegion", "CompleteUpdate", "PrimaryDeletionStarts", "Sync"}
-
-
 def other_keys_unchanged(k: Kms) -> Property:
+    """S13 with only its documented exceptions, for every step (environment steps included): a
+    step changes the key state of the keys it names and of no other; CompleteUpdate, which names
+    none, of the updating pair only; Sync of none, since the key state is an independent property
+    that KMS never synchronizes (§2). The third exception (primary material deletion in the
+    pending-rotation states) has no counterpart here: the model has no pending-rotation states."""
+
     def for_action(inst: ActionInstance) -> Expr | None:
-        if inst.environment or inst.action in _MAY_CHANGE_OTHERS or "r" not in dict(inst.params):
-            return None
-        s, r = inst.param("s"), inst.param("r")
-        touched = {(s, r)}
-        if inst.action == "ReplicateKey":
-            touched.add((s, inst.param("replica")))
+        named = _keys_named(k, inst)
         return and_(
             *(
-                k.key_state[s2, r2].next.eq(k.key_state[s2, r2])
-                for s2, r2 in _sets_and_regions(k)
-                if (s2, r2) not in touched
+                or_(
+                    k.key_state[s, r].next.eq(k.key_state[s, r]),
+                    (s, r) in named,
+                    _in_updating_pair(k, inst, s, r),
+                )
+                for s, r in _sets_and_regions(k)
             )
         )
 
@@ -329,10 +334,27 @@ def other_keys_unchanged(k: Kms) -> Property:
         ACTION,
         "other_keys_unchanged",
         for_action,
-        rule="S13 [MRK: no effect on related multi-Region keys; DEL; API]",
-        doc="An operation on one key never changes another key's state, except the documented "
-        "cases (the UpdatePrimaryRegion pair, PendingReplicaDeletion -> PendingDeletion).",
+        rule="S13 [MRK: no effect on related multi-Region keys; §2: key state is independent, "
+        "never synced; UPD: the Updating pair; DEL: PendingReplicaDeletion -> PendingDeletion]",
+        doc="A step changes only the state of the key it acts on (ReplicateKey: and the new "
+        "replica; UpdatePrimaryRegion and CompleteUpdate: the updating pair); Sync changes none.",
     )
+
+
+def _keys_named(k: Kms, inst: ActionInstance) -> set[tuple[str, str]]:
+    """The keys a step acts on: its key set with each Region parameter (``r``, ``replica``,
+    ``primary``). Sync acts on no key's state: it copies shared properties only (§2)."""
+    if inst.action == "Sync":
+        return set()
+    params = dict(inst.params)
+    return {(params["s"], v) for name, v in params.items() if name != "s" and v in k.Region}
+
+
+def _in_updating_pair(k: Kms, inst: ActionInstance, s: str, r: str) -> Expr:
+    """CompleteUpdate(s) acts on the keys of ``s`` that are Updating: the pair (UPD, S4)."""
+    if inst.action == "CompleteUpdate" and inst.param("s") == s:
+        return k.in_state(s, r, KeyState.Updating)
+    return FALSE
 
 
 def cancel_leaves_key_disabled(k: Kms) -> Property:
@@ -369,6 +391,159 @@ def new_replica_gets_shared_properties(k: Kms) -> Property:
         for_action,
         rule="S16 [REP: a recreated replica has the same shared properties; MRK: all versions]",
         doc="A new (or recreated) replica gets the primary's rotation flag and all its versions.",
+    )
+
+
+def sync_source_is_primary(k: Kms) -> Property:
+    def for_action(inst: ActionInstance) -> Expr | None:
+        if inst.action != "Sync":
+            return None
+        return k.is_primary(inst.param("s"), inst.param("primary"))
+
+    return Property(
+        ACTION,
+        "sync_source_is_primary",
+        for_action,
+        rule="S9, §2 [MRK: shared properties are copied from the primary; UPD (seed 000): after "
+        "an update the next sync gets them from the new primary, the former primary included]",
+        doc="A Sync copies from the current primary, never from the demoted one.",
+    )
+
+
+def material_versions_never_decrease(k: Kms) -> Property:
+    def for_action(inst: ActionInstance) -> Expr | None:
+        def holds(s: str, r: str) -> Expr:
+            stays = and_(
+                ~k.is_external(s), k.exists(s, r), k.key_state[s, r].next.ne(KeyState.Absent)
+            )
+            return stays.implies(k.versions[s, r].next.ge(k.versions[s, r]))
+
+        return for_every_key(k, holds)
+
+    return Property(
+        ACTION,
+        "material_versions_never_decrease",
+        for_action,
+        rule="§2, §3.8, §3.10 [MRK, MAN: a key holds all material versions, and ciphertext from "
+        "any of them stays decryptable; UPD (seed 000): an update has no effect on key material]",
+        doc="An AWS_KMS key never loses a material version while it exists.",
+    )
+
+
+def pending_deletion_left_only_by_cancel_or_deletion(k: Kms) -> Property:
+    def for_action(inst: ActionInstance) -> Expr | None:
+        cancelled = _keys_named(k, inst) if inst.action == "CancelKeyDeletion" else set()
+
+        def holds(s: str, r: str) -> Expr:
+            before, after = k.key_state[s, r], k.key_state[s, r].next
+            ways_out = or_(
+                after.eq(before),
+                and_(before.eq(KeyState.PendingDeletion), after.eq(KeyState.Absent)),
+                and_(
+                    before.eq(KeyState.PendingReplicaDeletion),
+                    after.eq(KeyState.PendingDeletion),
+                    ~k.has_replicas(s),
+                ),
+                and_((s, r) in cancelled, after.eq(KeyState.Disabled)),
+            )
+            return k.in_state(s, r, *PENDING_DELETION).implies(ways_out)
+
+        return for_every_key(k, holds)
+
+    return Property(
+        ACTION,
+        "pending_deletion_left_only_by_cancel_or_deletion",
+        for_action,
+        rule="§5 rules 2, 4, 7 [DEL, DK: deleted when the window ends; PendingReplicaDeletion -> "
+        "PendingDeletion when the last replica is deleted; API:CancelKeyDeletion -> Disabled]",
+        doc="A key leaves PendingDeletion only by deletion or a cancel (to Disabled), and "
+        "PendingReplicaDeletion only for PendingDeletion once no replica is left, or by a cancel.",
+    )
+
+
+def no_rotation_while_disabled_or_pending_deletion(k: Kms) -> Property:
+    def for_action(inst: ActionInstance) -> Expr | None:
+        def holds(s: str, r: str) -> Expr:
+            resting = and_(
+                k.is_primary(s, r),
+                ~k.is_external(s),
+                k.in_state(s, r, KeyState.Disabled, *PENDING_DELETION),
+            )
+            return resting.implies(k.versions[s, r].next.le(k.versions[s, r]))
+
+        return for_every_key(k, holds)
+
+    return Property(
+        ACTION,
+        "no_rotation_while_disabled_or_pending_deletion",
+        for_action,
+        rule="§3.7 [ROT: keys are not rotated while disabled or pending deletion]; §4 "
+        "RotateKeyOnDemand X1, X3",
+        doc="A primary that is Disabled or pending (replica) deletion gains no material version, "
+        "on demand or automatically (replicas get versions only by Sync from the primary).",
+    )
+
+
+_E, _D, _PI, _C, _U = (
+    KeyState.Enabled,
+    KeyState.Disabled,
+    KeyState.PendingImport,
+    KeyState.Creating,
+    KeyState.Updating,
+)
+_PD, _PRD = PENDING_DELETION
+
+# §4's key-state matrix once more, read off kms-semantics.md for this property only (the model's
+# guards come from model/rules.py; a test compares the two): the states in which each operation
+# can succeed. Origin-dependent cells (?7, ?9) count as allowed: the origin decides them.
+SUCCEEDS_IN: dict[str, frozenset[KeyState]] = {
+    "ReplicateKey": frozenset({_E}),
+    "UpdatePrimaryRegion": frozenset({_E}),  # KS marks Updating allowed; Q1 follows UPD and MAN
+    "ScheduleKeyDeletion": frozenset({_E, _D, _PI, _C}),
+    "CancelKeyDeletion": frozenset({_PD, _PRD}),
+    "EnableKey": frozenset({_E, _D}),
+    "DisableKey": frozenset({_E, _D}),
+    "EnableKeyRotation": frozenset({_E, _U}),
+    "DisableKeyRotation": frozenset({_E, _U}),
+    "RotateKeyOnDemand": frozenset({_E, _U}),  # [I] Q10: the EnableKeyRotation row
+    "ImportKeyMaterial": frozenset({_E, _D, _PI, _U}),
+    "DeleteImportedKeyMaterial": frozenset({_E, _D, _PD, _PRD, _PI}),
+    "Encrypt": frozenset({_E, _U}),
+    "Decrypt": frozenset({_E, _U}),
+}
+
+
+def _states_allowing(k: Kms, operation: str) -> frozenset[KeyState]:
+    """The §4 row of ``operation`` under the instance's readings of Q1 and Q10."""
+    o = k.options
+    if operation == "RotateKeyOnDemand":
+        return SUCCEEDS_IN[o.rotate_on_demand_row]
+    if operation == "UpdatePrimaryRegion" and o.update_allowed_while_updating:
+        return SUCCEEDS_IN[operation] | {_U}
+    return SUCCEEDS_IN[operation]
+
+
+def key_state_matrix_respected(k: Kms) -> Property:
+    """§4 as a property: an operation that succeeds found its key in a state its row allows.
+    The table above is written from the document, not from the guards that implement it, so a
+    guard dropped or misread is caught here. UpdatePrimaryRegion applies the row to both keys (Q5)."""
+
+    def for_action(inst: ActionInstance) -> Expr | None:
+        if inst.action not in SUCCEEDS_IN:
+            return None
+        s, regions = inst.param("s"), [inst.param("r")]
+        if inst.action == "UpdatePrimaryRegion" and k.options.update_checks_both_keys:
+            regions.append(inst.param("primary"))
+        allowed = _states_allowing(k, inst.action)
+        return and_(*(k.in_state(s, r, *allowed) for r in regions))
+
+    return Property(
+        ACTION,
+        "key_state_matrix_respected",
+        for_action,
+        rule="§4 key-state matrix [KS Dec-2022; UPD for Q1; Q5, Q10]",
+        doc="Each operation succeeds only in the key states its §4 row allows (S11's converse: "
+        "which states must refuse).",
     )
 
 
