@@ -91,7 +91,11 @@ def register(sub: Any) -> None:
 
 def project_file(path: str) -> str:
     """``--project FILE`` must name a file: checked while parsing, before anything runs."""
-    if not Path(path).is_file():
+    try:
+        found = Path(path).is_file()
+    except OSError:  # e.g. a name too long for the file system
+        found = False
+    if not found:
         raise UsageError(f"no project file {echo(path)}")
     return path
 

@@ -20,7 +20,7 @@ import difflib
 import json
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 ECHO_LIMIT = 100  # characters of a user's value shown back in a message
@@ -85,44 +85,47 @@ class OutputPathError(UsageError):
 
 def output_file(path: str) -> str:
     """Check that a report file can be written, creating its folder; ``-`` is stdout."""
-    if path == STDOUT:
-        return path
-    target = Path(path)
-    if target.is_dir():
-        raise OutputPathError(f"{echo(path)} is a folder: give a file name")
-    _make_folder(target.parent, path)
-    existed = target.exists()
-    try:  # the only sure test (root, read-only mounts, /proc): open it as the report will
-        with target.open("a", encoding="utf-8"):
-            pass
-    except OSError as exc:
-        raise OutputPathError(f"cannot write {echo(path)}: {exc.strerror or exc}") from None
-    if not existed:
-        target.unlink()
+    if path != STDOUT:
+        _checked(path, _check_file)
     return path
 
 
 def output_folder(path: str) -> str:
     """Check that a folder can be written into, creating it (and its parents) if needed."""
-    target = Path(path)
-    if target.exists() and not target.is_dir():
-        raise OutputPathError(f"{echo(path)} is a file, not a folder")
-    _make_folder(target, path)
+    return _checked(path, _check_folder)
+
+
+def _checked(path: str, check: Callable[[Path, str], None]) -> str:
+    """Run ``check``; the operating system's refusals (no space, name too long, read-only) are
+    a one-line error too."""
     try:
-        with tempfile.TemporaryFile(dir=target):
-            pass
+        check(Path(path), path)
     except OSError as exc:
-        raise OutputPathError(f"cannot write into {echo(path)}: {exc.strerror or exc}") from None
+        raise OutputPathError(f"cannot write {echo(path)}: {exc.strerror or exc}") from None
     return path
+
+
+def _check_file(target: Path, given: str) -> None:
+    if target.is_dir():
+        raise OutputPathError(f"{echo(given)} is a folder: give a file name")
+    _make_folder(target.parent, given)
+    existed = target.exists()
+    with target.open("a", encoding="utf-8"):  # the only sure test (root, read-only mounts)
+        pass
+    if not existed:
+        target.unlink()
+
+
+def _check_folder(target: Path, given: str) -> None:
+    if target.exists() and not target.is_dir():
+        raise OutputPathError(f"{echo(given)} is a file, not a folder")
+    _make_folder(target, given)
+    with tempfile.TemporaryFile(dir=target):
+        pass
 
 
 def _make_folder(folder: Path, given: str) -> None:
     blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
     if blocker is not None and not blocker.is_dir():  # mkdir would say "File exists"
         raise OutputPathError(f"cannot write {echo(given)}: {echo(str(blocker))} is not a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputPathError(
-            f"cannot create the folder of {echo(given)}: {exc.strerror or exc}"
-        ) from None
+    folder.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,12 @@ FORMATS = ("text", "html", *PICTURES)
 def register(subparsers: Any) -> None:
     """Add ``trace`` (with ``show``, ``check``, ``examples``) and ``graph``."""
     trace = subparsers.add_parser("trace", help="show, replay or regenerate ITF trace files")
-    actions = trace.add_subparsers(dest="trace_command", parser_class=type(trace))
-    trace.set_defaults(run=_missing_subcommand(trace))
+    actions = trace.add_subparsers(  # required: a bare ``trace`` is one line and exit 150
+        dest="trace_command",
+        metavar="{show,check,examples}",
+        parser_class=type(trace),
+        required=True,
+    )
 
     show = actions.add_parser("show", help="draw a trace: text table, picture or HTML page")
     _add_trace_options(show)
@@ -88,14 +92,6 @@ def _add_trace_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="model to read it with (default: the file's header)")
     p.add_argument("--set", "-D", action="append", metavar="KEY=VALUE", help="override an option")
     p.add_argument("--mutant", help="replay against this mutant ('none': the unmutated model)")
-
-
-def _missing_subcommand(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        parser.print_help(sys.stderr)
-        return EXIT_BAD_INPUT
-
-    return run
 
 
 def _one_line_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
