@@ -81,7 +81,10 @@ def test_pyproject_table_and_precedence(tmp_path):
             "[instances.a]\nregoins = 3\n",
             "instances.a: unknown key 'regoins'; did you mean 'regions'?",
         ),
-        ("[instances.a]\nregions = true\n", "instances.a.regions: option regions takes a whole number or a string, not true"),
+        (
+            "[instances.a]\nregions = true\n",
+            "instances.a.regions: option regions takes a whole number or a string, not true",
+        ),
         ("[instances.a]\nregions = 9\n", "instances.a: regions must be between 1 and 6, not 9"),
         ("[instances.a]\nsymmetry = 'yes'\n", "instances.a.symmetry: expected bool, not 'yes'"),
         ("[instances.a]\nproperties = ['nope']\n", "instances.a: unknown property 'nope'"),
