@@ -185,7 +185,7 @@ def parse_set(items: Sequence[str], known: dict[str, inspect.Parameter], model: 
     for item in items:
         key, sep, value = item.partition("=")
         key = key.strip().replace("-", "_")
-        if not sep or not key:
+        if not sep or not key or is_blank(value):
             raise UsageError(f"--set takes KEY=VALUE, not {echo(item)}")
         options[key] = parse_value(key, value.strip(), known_option(key, known, model))
     return options
