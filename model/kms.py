@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mrkcheck.expr import Enabled, Expr, and_, exists, forall, ite
+from mrkcheck.inputs import unknown_name
 from mrkcheck.spec import Guard, Model, ModelBuilder, ModelError, Universe, Variable, instance_label
 
 from .rules import (
@@ -121,7 +122,8 @@ def parse_regions(regions: int | str) -> tuple[str, ...]:
     names = tuple(part.strip() for part in text.split(",") if part.strip())
     for name in names:
         if not REGION_PATTERN.match(name):
-            raise ModelError(f"unknown Region {name!r}: Region names look like us-east-1")
+            hint = "Region names look like us-east-1"
+            raise ModelError(unknown_name("Region", name, DEFAULT_REGIONS, hint))
     if len(set(names)) != len(names):
         raise ModelError(f"a Region is listed twice: {text}")
     if not 1 <= len(names) <= MAX_REGIONS:

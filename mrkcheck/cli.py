@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mrkcheck.compile import EvaluationError
+from mrkcheck.inputs import UsageError, echo, is_blank, output_file, output_folder, unknown_name
 from mrkcheck.mutation import Mutant
 from mrkcheck.report import progress_line, summary_text
 from mrkcheck.result import (
@@ -38,13 +39,27 @@ DEFAULT_MODEL = "kms"
 EXIT_INTERRUPTED = 130
 
 
-class UsageError(Exception):
-    """Bad command-line input: printed as one line, exit code 150."""
-
-
 class _Parser(argparse.ArgumentParser):
+    """argparse with mrkcheck's rules for bad input, for every subcommand and every option."""
+
     def error(self, message: str) -> None:  # one line, exit 150, as DESIGN.md asks
         raise UsageError(message)
+
+    def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
+        """Refuse empty values: ``--mutant "$M"`` with ``$M`` unset must not check the correct
+        model and pass. Checks raised by a ``type=`` (output paths) keep their own message.
+        (A subcommand's arguments pass here as a whole too: the subcommand checks its own.)"""
+        if is_blank(arg_string) and action.nargs != argparse.PARSER:
+            raise argparse.ArgumentError(action, "must not be empty")
+        try:
+            return super()._get_value(action, arg_string)
+        except UsageError as exc:
+            raise argparse.ArgumentError(action, str(exc)) from None
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """An unknown choice (subcommand, list topic, format) names the closest one."""
+        if action.choices is not None and value not in action.choices:
+            raise argparse.ArgumentError(action, unknown_name("choice", value, action.choices))
 
 
 # --- model loading --------------------------------------------------------------------------------
@@ -54,17 +69,42 @@ def load_factory(spec: str) -> Callable[..., Model]:
     target = MODELS.get(spec, spec)
     if ":" not in target:
         raise UsageError(
-            f"unknown model {spec!r}: use one of {', '.join(MODELS)} or module:function"
+            unknown_name(
+                "model", spec, MODELS, f"use one of {', '.join(MODELS)} or module:function"
+            )
         )
     module_name, _, attr = target.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise UsageError(f"cannot import model module {module_name!r}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a module that fails on import is still bad input
+        raise UsageError(f"model module {module_name!r} fails on import: {exc}") from None
     factory = getattr(module, attr, None)
-    if not callable(factory):
+    if not callable(factory) or not _returns_model(factory):
         raise UsageError(f"{module_name} has no model function {attr!r}")
     return factory
+
+
+def _returns_model(factory: Callable[..., Any]) -> bool:
+    """Whether a function may build a Model: ``mrkcheck.cli:main`` must be refused, not called
+    (it would parse this very command line again, forever). Unannotated functions are trusted."""
+    try:
+        annotation = inspect.signature(factory).return_annotation
+    except (TypeError, ValueError):
+        return False
+    name = getattr(annotation, "__name__", annotation)
+    return annotation is inspect.Signature.empty or "Model" in str(name)
+
+
+def find_mutant(model: str, name: str) -> Mutant:
+    """The mutant ``name`` of a model's catalogue; an unknown name gets a "did you mean"."""
+    mutants = load_mutants(model)
+    if name not in mutants:
+        raise UsageError(
+            unknown_name("mutant", name, mutants, f"see: mrkcheck list mutants {model}")
+        )
+    return mutants[name]
 
 
 def load_mutants(spec: str) -> dict[str, Mutant]:
@@ -88,52 +128,87 @@ def factory_options(factory: Callable[..., Model]) -> dict[str, inspect.Paramete
     }
 
 
-def parse_value(name: str, text: str, param: inspect.Parameter) -> Any:
-    """Convert an option's text by the type of its default value."""
+# --- model options: one check for -D, the project file and a trace's header -------------------
+
+_TYPE_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+_ANY = (str, int, float, bool)
+
+
+def option_types(param: inspect.Parameter) -> tuple[type, ...]:
+    """The types a model option takes, read from its default: an int option may also be a string
+    when its annotation says so (``regions``: a count or a list of names); an option whose
+    default is None is left to the model to judge."""
     default = param.default
     if isinstance(default, bool):
-        if text.lower() in ("1", "true", "yes", "on"):
-            return True
-        if text.lower() in ("0", "false", "no", "off"):
-            return False
-        raise UsageError(f"option {name} takes true or false, not {text!r}")
+        return (bool,)
     if isinstance(default, int):
-        try:
-            return int(text)
-        except ValueError:
-            if "str" in str(param.annotation):  # e.g. regions: a count or a list of names
-                return text
-            raise UsageError(f"option {name} takes a whole number, not {text!r}") from None
-    return text
+        return (int, str) if "str" in str(param.annotation) else (int,)
+    if isinstance(default, float):
+        return (int, float)
+    if isinstance(default, str):
+        return (str,)
+    return _ANY
+
+
+def option_value(name: str, value: Any, param: inspect.Parameter) -> Any:
+    """A typed option value (from a project file or a trace header) checked against the option's
+    types: ``"no"`` is not false, and ``null`` or a list is nothing an option takes."""
+    kinds = option_types(param)
+    if isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool)):
+        return value
+    wanted = " or ".join(_TYPE_WORDS[k] for k in kinds)
+    raise UsageError(f"option {name} takes {wanted}, not {echo(value)}")
+
+
+def parse_value(name: str, text: str, param: inspect.Parameter) -> Any:
+    """Command-line text of an option, converted by the option's types, then checked as a typed
+    value is (:func:`option_value`)."""
+    kinds = option_types(param)
+    if kinds == _ANY:
+        return text
+    word = text.strip().lower()
+    if kinds == (bool,) and word in _TRUE + _FALSE:
+        return option_value(name, word in _TRUE, param)
+    for kind in (int, float):
+        if kind in kinds:
+            try:
+                return option_value(name, kind(text), param)
+            except ValueError:
+                continue
+    return option_value(name, text, param)
+
+
+def parse_set(items: Sequence[str], known: dict[str, inspect.Parameter], model: str) -> dict:
+    """``--set KEY=VALUE`` items (``-D``) as typed option values."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key or is_blank(value):
+            raise UsageError(f"--set takes KEY=VALUE, not {echo(item)}")
+        options[key] = parse_value(key, value.strip(), known_option(key, known, model))
+    return options
+
+
+def known_option(key: str, known: dict[str, inspect.Parameter], model: str) -> inspect.Parameter:
+    if key not in known:
+        raise UsageError(unknown_name("option", key, known, f"see: mrkcheck list options {model}"))
+    return known[key]
 
 
 def build_model(args: argparse.Namespace) -> tuple[Model, dict[str, Any]]:
     factory = load_factory(args.model)
     known = factory_options(factory)
-    given: dict[str, str] = {}
+    options: dict[str, Any] = {}
     for flag in ("rm", "regions", "key_sets", "partitions"):
         value = getattr(args, flag, None)
         if value is not None:
-            given[flag] = value
-    for item in args.set or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"--set takes key=value, not {item!r}")
-        given[key.strip().replace("-", "_")] = value.strip()
-    options: dict[str, Any] = {}
-    for key, text in given.items():
-        if key not in known:
-            choices = ", ".join(sorted(known)) or "none"
-            raise UsageError(f"model {args.model} has no option {key!r} (options: {choices})")
-        options[key] = parse_value(key, str(text), known[key])
+            options[flag] = parse_value(flag, value, known_option(flag, known, args.model))
+    options.update(parse_set(args.set or [], known, args.model))
     builder: Callable[..., Model] = factory
     if getattr(args, "mutant", None):
-        mutants = load_mutants(args.model)
-        if args.mutant not in mutants:
-            raise UsageError(
-                f"unknown mutant {args.mutant!r} (known: {', '.join(sorted(mutants)) or 'none'})"
-            )
-        builder = mutants[args.mutant].build
+        builder = find_mutant(args.model, args.mutant).build
     model = builder(**options)
     if getattr(args, "property", None):
         model = model.select(args.property)
@@ -282,6 +357,17 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--property", action="append", help="check only this property (repeatable)")
 
 
+def add_output_options(p: argparse.ArgumentParser) -> None:
+    """``--json [FILE]`` and ``--out DIR``, checked (their folders created) while parsing, so a
+    path that cannot be written is refused before the run, not after it."""
+    p.add_argument(
+        "--json", nargs="?", const="-", type=output_file, help="JSON summary to stdout or FILE"
+    )
+    p.add_argument(
+        "--out", type=output_folder, help="write counterexample traces (ITF) to this folder"
+    )
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mrkcheck", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -304,9 +390,10 @@ def make_parser() -> argparse.ArgumentParser:
     check.add_argument("--max-states", type=int, help="stop after this many distinct states")
     check.add_argument("--max-depth", type=int, help="stop at this BFS depth")
     check.add_argument("--max-seconds", type=float, help="stop after this many seconds")
-    check.add_argument("--json", nargs="?", const="-", help="JSON summary to stdout or FILE")
-    check.add_argument("--out", help="write counterexample traces (ITF) to this folder")
-    check.add_argument("--junit", metavar="FILE", help="JUnit XML: one test case per property")
+    add_output_options(check)
+    check.add_argument(
+        "--junit", metavar="FILE", type=output_file, help="JUnit XML: one test case per property"
+    )
     check.set_defaults(run=cmd_check)
 
     lister = sub.add_parser("list", help="list models, options, properties, mutants or actions")

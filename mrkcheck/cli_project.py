@@ -28,6 +28,7 @@ from mrkcheck.cli import (
     _progress_printer,
     write_traces,
 )
+from mrkcheck.inputs import echo
 from mrkcheck.project import CAUGHT, Entry, Project, find_project, load_project
 from mrkcheck.reports import (
     FAILED,
@@ -68,6 +69,7 @@ def register(sub: Any) -> None:
     check.add_argument(
         "--project",
         metavar="FILE",
+        type=project_file,
         help="the project file (default: ./mrkcheck.toml, else [tool.mrkcheck] in ./pyproject.toml)",
     )
     check.add_argument(
@@ -85,6 +87,17 @@ def register(sub: Any) -> None:
 
 
 # --- routing --------------------------------------------------------------------------------------
+
+
+def project_file(path: str) -> str:
+    """``--project FILE`` must name a file: checked while parsing, before anything runs."""
+    try:
+        found = Path(path).is_file()
+    except OSError:  # e.g. a name too long for the file system
+        found = False
+    if not found:
+        raise UsageError(f"no project file {echo(path)}")
+    return path
 
 
 def route_check(args: argparse.Namespace) -> int | None:
@@ -109,8 +122,6 @@ def project_path(args: argparse.Namespace) -> Path | None:
     if single:
         return None
     if explicit:
-        if not Path(explicit).is_file():
-            raise UsageError(f"no project file {explicit}")
         return Path(explicit)
     found = find_project(Path.cwd())
     if found is None and project_only:

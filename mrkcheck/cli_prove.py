@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from mrkcheck.inputs import echo
 from mrkcheck.result import (
     EXIT_OK,
     EXIT_SAFETY,
@@ -41,7 +43,7 @@ EXIT_INTERRUPTED = 130
 
 
 def register(subparsers: Any) -> None:
-    from mrkcheck.cli import _add_model_options
+    from mrkcheck.cli import _add_model_options, add_output_options
 
     p = subparsers.add_parser(
         "prove", help="bounded model checking, induction and any-size proofs with Z3"
@@ -55,10 +57,23 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="prove invariants for any number of Regions (cutoff argument)",
     )
-    p.add_argument("--max-seconds", type=float, help="time limit for the BMC search")
-    p.add_argument("--json", nargs="?", const="-", help="JSON summary to stdout or FILE")
-    p.add_argument("--out", help="write counterexample traces (ITF) to this folder")
+    p.add_argument("--max-seconds", type=time_limit, help="time limit for the BMC search")
+    add_output_options(p)
     p.set_defaults(run=cmd_prove)
+
+
+def time_limit(text: str) -> float:
+    """``--max-seconds`` as Z3 can take it: ``nan`` or ``1e308`` would fail only when the solver's
+    millisecond timeout is computed, after the model is encoded, as an internal error."""
+    from mrkcheck.cli import UsageError
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise UsageError(f"takes a number of seconds, not {echo(text)}") from None
+    if not math.isfinite(seconds * 1000):
+        raise UsageError(f"takes a finite number of seconds, not {echo(text)}")
+    return seconds
 
 
 # --- running --------------------------------------------------------------------------------------

@@ -37,8 +37,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mrkcheck.cli import DEFAULT_MODEL, UsageError, factory_options, load_factory, load_mutants
-from mrkcheck.mutation import Mutant
+from mrkcheck.cli import (
+    DEFAULT_MODEL,
+    UsageError,
+    factory_options,
+    find_mutant,
+    load_factory,
+    option_value,
+)
+from mrkcheck.inputs import echo, unknown_name
 from mrkcheck.spec import Model, ModelError
 
 PROJECT_FILE = "mrkcheck.toml"
@@ -128,9 +135,7 @@ class Project:
         known = {e.name: e for e in self.entries}
         for name in wanted:
             if name not in known:
-                raise ProjectError(
-                    f"{self.path.name}: no instance or mutant {name!r} (known: {', '.join(known)})"
-                )
+                raise ProjectError(f"{self.path.name}: {unknown_name('instance', name, known)}")
         if wanted:
             return [known[n] for n in wanted]
         return [e for e in self.entries if include_slow or not e.slow]
@@ -263,10 +268,10 @@ def _entry_fields(
 
 def _unknown_key(name: str, keys: Iterable[str], options: Iterable[str], model: str) -> str:
     """Name the key, and the likely intended one: the full list of options is a command away."""
-    close = difflib.get_close_matches(name, [*keys, *options], n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
+    if difflib.get_close_matches(name, [*keys, *options], n=1):
+        return unknown_name("key", name, [*keys, *options])
     return (
-        f"unknown key {name!r} ({hint}entry keys: {', '.join(keys)}; "
+        f"unknown key {echo(name)} (entry keys: {', '.join(keys)}; "
         f"model options: see `mrkcheck list options {model}`)"
     )
 
@@ -279,22 +284,11 @@ def _model_options(model: str, where: str, key: str) -> dict[str, inspect.Parame
 
 
 def _option_value(name: str, value: Any, param: inspect.Parameter, where: str, key: str) -> Any:
-    """A model option must have the type of its default (an int option may also be a string of
-    names, as ``regions = "us-east-1,eu-west-1"`` is)."""
-    default = param.default
-    ok: tuple[type, ...]
-    if isinstance(default, bool):
-        ok = (bool,)
-    elif isinstance(default, int):
-        ok = (int, str)
-    elif isinstance(default, float):
-        ok = (int, float)
-    else:
-        ok = (str, int, float, bool)  # str or None defaults: let the model judge
-    if not isinstance(value, ok) or (isinstance(value, bool) and bool not in ok):
-        wanted = " or ".join(t.__name__ for t in ok)
-        raise ProjectError(f"{where}: {key}.{name}: expected {wanted}, not {value!r}")
-    return value
+    """A model option must have the option's type, checked as ``-D`` and trace headers are."""
+    try:
+        return option_value(name, value, param)
+    except UsageError as exc:
+        raise ProjectError(f"{where}: {key}.{name}: {exc}") from None
 
 
 def _typed(table: dict[str, Any], name: str, kind: Any, where: str, prefix: str) -> Any:
@@ -318,19 +312,11 @@ def _no_unknown(table: dict[str, Any], allowed: Iterable[str], where: str, key: 
     for name in table:
         if name not in allowed:
             at = f"{key}: " if key else ""
-            raise ProjectError(
-                f"{where}: {at}unknown key {name!r} (keys: {', '.join(sorted(allowed))})"
-            )
+            message = unknown_name("key", name, allowed, f"keys: {', '.join(sorted(allowed))}")
+            raise ProjectError(f"{where}: {at}{message}")
 
 
 # --- checks that need the model -----------------------------------------------------------------
-
-
-def find_mutant(model: str, name: str) -> Mutant:
-    mutants = load_mutants(model)
-    if name not in mutants:
-        raise UsageError(f"unknown mutant {name!r} (known: {', '.join(sorted(mutants)) or 'none'})")
-    return mutants[name]
 
 
 def _validate_build(entry: Entry, where: str) -> None:

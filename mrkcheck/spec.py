@@ -18,11 +18,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mrkcheck.expr import BOOL, INT, Const, Expr, ExprError, ExprLike, Var, lift, variables_of
+from mrkcheck.inputs import OneLineError, unknown_name
 
 State = tuple[int, ...]
 
 
-class ModelError(ValueError):
+class ModelError(OneLineError, ValueError):
     """The model or its configuration is malformed (exit code 150)."""
 
 
@@ -325,8 +326,8 @@ class Model:
         for p in self.properties:
             if p.name == name:
                 return p
-        known = ", ".join(p.name for p in self.properties)
-        raise ModelError(f"unknown property {name!r} (known: {known})")
+        known = [p.name for p in self.properties]
+        raise ModelError(unknown_name("property", name, known, "see: mrkcheck list properties"))
 
     def instance(self, label: str) -> ActionInstance:
         for inst in self.instances:

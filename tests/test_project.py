@@ -79,9 +79,12 @@ def test_pyproject_table_and_precedence(tmp_path):
     [
         (
             "[instances.a]\nregoins = 3\n",
-            "instances.a: unknown key 'regoins' (did you mean 'regions'?",
+            "instances.a: unknown key 'regoins'; did you mean 'regions'?",
         ),
-        ("[instances.a]\nregions = true\n", "instances.a.regions: expected int or str, not True"),
+        (
+            "[instances.a]\nregions = true\n",
+            "instances.a.regions: option regions takes a whole number or a string, not true",
+        ),
         ("[instances.a]\nregions = 9\n", "instances.a: regions must be between 1 and 6, not 9"),
         ("[instances.a]\nsymmetry = 'yes'\n", "instances.a.symmetry: expected bool, not 'yes'"),
         ("[instances.a]\nproperties = ['nope']\n", "instances.a: unknown property 'nope'"),
@@ -134,7 +137,7 @@ def test_routing_between_project_and_single_instance(tmp_path, monkeypatch, caps
     assert "model kms" in out and "tiny" not in out
     assert main(["check", "--regions", "2", "--instance", "tiny"]) == 150
     assert main(["check", "--instance", "nope"]) == 150
-    assert "no instance or mutant 'nope'" in capsys.readouterr().err
+    assert "unknown instance 'nope'" in capsys.readouterr().err
     assert main(["check", "--project", "missing.toml"]) == 150
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mrkcheck.inputs import echo, output_file, output_folder, unknown_name
 from mrkcheck.result import EXIT_BAD_INPUT, EXIT_OK, EXIT_SAFETY, Trace
 from mrkcheck.spec import Model
 from mrkcheck.traces.itf import TraceFormatError, from_itf, load_json, read_header, read_text
@@ -31,13 +32,19 @@ FORMATS = ("text", "html", *PICTURES)
 def register(subparsers: Any) -> None:
     """Add ``trace`` (with ``show``, ``check``, ``examples``) and ``graph``."""
     trace = subparsers.add_parser("trace", help="show, replay or regenerate ITF trace files")
-    actions = trace.add_subparsers(dest="trace_command", parser_class=type(trace))
-    trace.set_defaults(run=_missing_subcommand(trace))
+    actions = trace.add_subparsers(  # required: a bare ``trace`` is one line and exit 150
+        dest="trace_command",
+        metavar="{show,check,examples}",
+        parser_class=type(trace),
+        required=True,
+    )
 
     show = actions.add_parser("show", help="draw a trace: text table, picture or HTML page")
     _add_trace_options(show)
     show.add_argument("--format", choices=FORMATS, help="default: by -o's extension, else text")
-    show.add_argument("-o", "--output", help="file to write (default: stdout for text)")
+    show.add_argument(
+        "-o", "--output", type=output_file, help="file to write (default: stdout for text)"
+    )
     show.add_argument("--colour", "--color", dest="colour", help="variable shown as colour")
     show.add_argument("--marker", help="variable shown as marker")
     show.set_defaults(run=_one_line_errors(cmd_show))
@@ -53,7 +60,9 @@ def register(subparsers: Any) -> None:
     check.set_defaults(run=_one_line_errors(cmd_check))
 
     examples = actions.add_parser("examples", help="regenerate traces/examples (or --check)")
-    examples.add_argument("--out", help="folder (default: the package's traces/examples)")
+    examples.add_argument(
+        "--out", type=output_folder, help="folder (default: the package's traces/examples)"
+    )
     examples.add_argument("--check", action="store_true", help="report stale examples, exit 1")
     examples.set_defaults(run=cmd_examples)
 
@@ -61,7 +70,9 @@ def register(subparsers: Any) -> None:
     from mrkcheck.cli import _add_model_options
 
     _add_model_options(graph)
-    graph.add_argument("-o", "--output", required=True, help="FILE.dot, .graphml, .png or .svg")
+    graph.add_argument(
+        "-o", "--output", required=True, type=output_file, help="FILE.dot, .graphml, .png or .svg"
+    )
     graph.add_argument("--max-states", type=int, default=200_000, help="refuse larger graphs")
     graph.set_defaults(run=cmd_graph)
 
@@ -82,14 +93,6 @@ def _add_trace_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="model to read it with (default: the file's header)")
     p.add_argument("--set", "-D", action="append", metavar="KEY=VALUE", help="override an option")
     p.add_argument("--mutant", help="replay against this mutant ('none': the unmutated model)")
-
-
-def _missing_subcommand(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        parser.print_help(sys.stderr)
-        return EXIT_BAD_INPUT
-
-    return run
 
 
 def _one_line_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
@@ -122,36 +125,52 @@ def load_trace(args: argparse.Namespace) -> tuple[Trace, Model]:
 
 
 def _build(source: str, header_options: dict, args: argparse.Namespace, name: str) -> Model:
-    from mrkcheck.cli import UsageError, factory_options, load_factory, load_mutants, parse_value
+    from mrkcheck.cli import factory_options, find_mutant, load_factory, parse_set
 
     factory = load_factory(source)
     known = factory_options(factory)
-    options = {k: _tuple(v) for k, v in header_options.items()}
-    mutant = args.mutant or options.pop("mutant", None)
-    options.pop("mutant", None)
-    if mutant == "none":
-        mutant = None
+    options = dict(header_options)
+    header_mutant = options.pop("mutant", None)
+    mutant = args.mutant or _header_mutant(header_mutant, source, name)
     if args.model:  # another model: the file's options may mean nothing to it
         options = {k: v for k, v in options.items() if k in known}
-    for item in args.set or []:
-        key, sep, value = item.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or key not in known:
-            raise UsageError(f"--set takes KEY=VALUE with KEY one of {', '.join(sorted(known))}")
-        options[key] = parse_value(key, value.strip(), known[key])
-    unknown = sorted(k for k in options if k not in known)
-    if unknown:
-        raise TraceFormatError(f"{name}: header option {unknown[0]!r} is not an option of {source}")
-    if mutant:
-        catalogue = load_mutants(source)
-        if mutant not in catalogue:
-            raise TraceFormatError(f"{name}: model {source} has no mutant {mutant!r}")
-        return catalogue[mutant].build(**options)
+    options = _header_options(options, known, source, name)
+    options.update(parse_set(args.set or [], known, source))
+    if mutant and mutant != "none":
+        return find_mutant(source, mutant).build(**options)
     return factory(**options)
 
 
-def _tuple(value: Any) -> Any:
-    return tuple(_tuple(v) for v in value) if isinstance(value, list) else value
+def _header_mutant(mutant: Any, source: str, name: str) -> str | None:
+    """The header's mutant, if it names one the model has."""
+    from mrkcheck.cli import UsageError, find_mutant
+
+    if mutant is None or mutant == "none":
+        return None
+    if not isinstance(mutant, str):
+        raise TraceFormatError(f"{name}: header option mutant takes a name, not {echo(mutant)}")
+    try:
+        find_mutant(source, mutant)
+    except UsageError as exc:
+        raise TraceFormatError(f"{name}: header option mutant: {exc}") from None
+    return mutant
+
+
+def _header_options(options: dict[str, Any], known: dict, source: str, name: str) -> dict:
+    """The header's model options, each checked as ``-D`` and the project file check theirs: a
+    string "no" must not be read as true and flip ``trace check``'s verdict."""
+    from mrkcheck.cli import UsageError, option_value
+
+    checked = {}
+    for key, value in options.items():
+        if key not in known:
+            message = unknown_name("option", key, known, f"see: mrkcheck list options {source}")
+            raise TraceFormatError(f"{name}: header #meta.options: {message}")
+        try:
+            checked[key] = option_value(key, value, known[key])
+        except UsageError as exc:
+            raise TraceFormatError(f"{name}: header #meta.options: {exc}") from None
+    return checked
 
 
 # --- commands -------------------------------------------------------------------------------------
@@ -168,7 +187,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         else:
             print(text)
         return EXIT_OK
-    out = Path(args.output or _default_output(args.file, fmt))
+    out = Path(args.output or output_file(_default_output(args.file, fmt)))
     if fmt == "html":
         from mrkcheck.traces.html import trace_html
 

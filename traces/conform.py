@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mrkcheck.inputs import output_file, output_folder, unknown_name
 from mrkcheck.model.observe import describe_key
 from mrkcheck.model.rules import DISABLED, LIMIT_EXCEEDED
 from mrkcheck.result import EXIT_OK, EXIT_SAFETY
@@ -731,16 +732,10 @@ def mutant_clients(mutant: str, eager: tuple[str, ...] | None = None) -> ClientF
     """Fake clients answering from the model (``none``) or one of its mutants: a wrong endpoint on
     purpose, to see the runner find a seeded bug. ``eager``: the environment steps the fake takes
     at once after each call (default: conform_fake.EAGER; ``()`` never takes any)."""
-    from mrkcheck.cli import load_mutants
+    from mrkcheck.cli import find_mutant
     from mrkcheck.traces.conform_fake import EAGER, model_clients
 
-    if mutant == "none":
-        builder = None
-    else:
-        catalogue = load_mutants("kms")
-        if mutant not in catalogue:
-            raise ModelError(f"unknown mutant {mutant!r} (known: {', '.join(sorted(catalogue))})")
-        builder = catalogue[mutant].build
+    builder = None if mutant == "none" else find_mutant("kms", mutant).build
 
     @contextmanager
     def open_clients(regions: tuple[str, ...], settings: Settings) -> Iterator[dict[str, Any]]:
@@ -813,34 +808,25 @@ def add_arguments(p: Any) -> None:
         metavar="KEY=VALUE",
         help="a model option (e.g. role_error=ValidationException)",
     )
-    p.add_argument("--out", help="folder for the ITF traces of divergent runs")
-    p.add_argument("--json", nargs="?", const="-", help="JSON report to stdout or FILE")
+    p.add_argument("--out", type=output_folder, help="folder for the ITF traces of divergent runs")
+    p.add_argument(
+        "--json", nargs="?", const="-", type=output_file, help="JSON report to stdout or FILE"
+    )
 
 
 def settings_from(args: Any) -> Settings:
-    from mrkcheck.cli import UsageError, factory_options, parse_value
+    from mrkcheck.cli import UsageError, factory_options, parse_set
     from mrkcheck.model.kms import build
 
     if args.runs < 1 or args.length < 1:
         raise UsageError("--runs and --length must be at least 1")
     if not 1 <= args.key_sets <= 3:
         raise UsageError(f"--key-sets must be between 1 and 3, not {args.key_sets}")
-    known = factory_options(build)
-    choices = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or key not in known:
-            raise UsageError(
-                f"--set takes KEY=VALUE with KEY an option of the kms model, not {item!r}"
-            )
-        choices[key] = parse_value(key, value.strip(), known[key])
+    choices = parse_set(args.set, factory_options(build), "kms")
     skip = tuple(dict.fromkeys(args.skip))
     for name in skip:
         if name not in DRIVEN and name != "ImportKeyMaterial":
-            raise UsageError(
-                f"--skip {name}: not an API action the runner calls ({', '.join(DRIVEN)})"
-            )
+            raise UsageError(f"--skip: {unknown_name('API action', name, DRIVEN)}")
     return Settings(
         regions=args.regions,
         key_sets=args.key_sets,

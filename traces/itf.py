@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mrkcheck.inputs import OneLineError
 from mrkcheck.result import Step, Trace
 from mrkcheck.spec import BOOL, Domain, Schema, Variable
 from mrkcheck.traces.values import ItfMap, ItfValueError, decode, encode, show
@@ -28,7 +29,7 @@ INIT_ACTION = "Init"
 CREATED_BY = "mrkcheck"
 
 
-class TraceFormatError(ValueError):
+class TraceFormatError(OneLineError, ValueError):
     """A file that is not a trace of the model; the message is one line (exit code 150)."""
 
 
