@@ -57,6 +57,7 @@ from mrkcheck.expr import (
     Or,
     Var,
     children,
+    folded_counts,
     variables_of,
 )
 from mrkcheck.spec import ACTION, ALWAYS, ActionInstance, Model, ModelError, Property, Universe
@@ -80,6 +81,9 @@ class Analysis:
     problems: list[str] = field(default_factory=list)
     invariant_witnesses: int = 0  # Regions that keep every conjunct of Inv true (exists, counts)
     max_params: int = 0  # max distinct Regions among any instance's parameters (sizes to analyse)
+    instances: set[int] = field(default_factory=set)  # parts taken as one quantifier instance
+    shapes: set[int] = field(default_factory=set)  # every subexpression analysed (see _Shapes)
+    folded: set[int] = field(default_factory=set)  # constant parts of counts (expr.folded_counts)
 
 
 COMBINED = "combined"  # Inv = property /\ lemmas is inductive
@@ -187,6 +191,74 @@ class _Regions:
         return frozenset(v for _, v in inst.params if v in self.elements)
 
 
+# --- shapes ---------------------------------------------------------------------------------------
+
+
+class _Shapes:
+    """Numbers for ground expressions up to structure, the same across models of two sizes.
+
+    Two expressions get the same number when they are the same tree over the same variable labels
+    (slots differ between sizes, labels do not), up to the order of the parts of and, or and +. ``rename`` maps Region names to others, to test
+    whether an expression is unchanged by renaming."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[tuple, int] = {}
+        self._memo: dict[tuple[int, int], int] = {}
+        self._keep: list[Expr] = []
+        self._renames: list[dict[str, str]] = []
+
+    def key(self, e: Expr, rename: dict[str, str] | None = None) -> int:
+        memo = (id(e), id(rename))
+        if memo not in self._memo:
+            self._keep.append(e)
+            self._memo[memo] = self._number(self._shape(e, rename or {}))
+        return self._memo[memo]
+
+    def _shape(self, e: Expr, rename: dict[str, str]) -> tuple:
+        if isinstance(e, Var):
+            return ("var", e.name, tuple(rename.get(i, i) for i in e.index), e.primed)
+        if isinstance(e, Const):
+            return ("const", e.value, e.sort)
+        parts = _summands(e) if isinstance(e, Arith) and e.op == "+" else children(e)
+        kids = tuple(self.key(c, rename or None) for c in parts)
+        if isinstance(e, (And, Or)) or len(parts) > 2 or getattr(e, "op", "") == "+":
+            kids = tuple(sorted(kids))  # commutative: a renaming may reorder the parts
+        return (type(e).__name__, getattr(e, "op", ""), kids)
+
+    def _number(self, shape: tuple) -> int:
+        return self._numbers.setdefault(shape, len(self._numbers))
+
+    def symmetric(self, e: Expr, elements: Sequence[str]) -> bool:
+        """``e`` is unchanged by a transposition and a cycle of ``elements`` (they generate every
+        permutation of them)."""
+        swap = {elements[0]: elements[1], elements[1]: elements[0]}
+        cycle = dict(zip(elements, [*elements[1:], elements[0]], strict=True))
+        self._renames.extend((swap, cycle))  # the memo is keyed by their ids: keep them alive
+        plain = self.key(e)
+        return all(self.key(e, rename) == plain for rename in (swap, cycle))
+
+    def all_of(self, exprs: Sequence[Expr]) -> set[int]:
+        """The numbers of every subexpression of ``exprs``."""
+        found: set[int] = set()
+        seen: set[int] = set()
+        stack = list(exprs)
+        while stack:
+            e = stack.pop()
+            if id(e) in seen:
+                continue
+            seen.add(id(e))
+            found.add(self.key(e))
+            stack.extend(children(e))
+        return found
+
+
+def _summands(e: Expr) -> list[Expr]:
+    """The terms of a chain of ``+`` (a count is one)."""
+    if isinstance(e, Arith) and e.op == "+":
+        return _summands(e.left) + _summands(e.right)
+    return [e]
+
+
 # --- witnesses ------------------------------------------------------------------------------------
 
 UNBOUNDED = 10**6  # a witness count that stands for "no bound" (a count over Regions, say)
@@ -207,8 +279,20 @@ class _Witness:
     cases differ; where it cannot tell, it over-counts, and over-counting shows as growth.
     """
 
-    def __init__(self, regions: _Regions):
+    def __init__(self, regions: _Regions, shapes: _Shapes | None = None):
         self.regions = regions
+        self.shapes = shapes or _Shapes()
+        self.instances: set[int] = set()  # shapes of the parts taken as one quantifier instance
+        self.refused: set[str] = set()  # shapes the argument does not cover, named for the user
+
+    def _instance(self, part: Expr) -> None:
+        """Note that ``part`` is taken as one instance of a quantifier's body: kept unchanged when
+        its Regions are, gone otherwise. :func:`_route_cutoff` checks this on a bigger size."""
+        self.instances.add(self.shapes.key(part))
+
+    def _refuse(self, shape: str) -> int:
+        self.refused.add(shape)
+        return UNBOUNDED
 
     def out(self, e: Expr, named: frozenset[str]) -> frozenset[str]:
         return self.regions.of(e) - named
@@ -225,7 +309,7 @@ class _Witness:
         if isinstance(e, (And, Or)):
             if isinstance(e, And) == pos:
                 return min(UNBOUNDED, sum(self._kept(a, pos, named) for a in e.args))
-            return max(self._chosen(a, pos, named) for a in e.args)
+            return self._existential(e.args, pos, named)
         if isinstance(e, Ite):
             then = self.truth(e.cond, True, named) + self.truth(e.then, pos, named)
             other = self.truth(e.cond, False, named) + self.truth(e.other, pos, named)
@@ -247,10 +331,14 @@ class _Witness:
         stays true and "at least k" stays false with no witness; "at least k" stays true when k
         true bodies are kept, and "at most k" stays false when k + 1 are."""
         per = 0
+        if self._duplicated(bodies, named):
+            return self._refuse("a count whose body does not mention its variable")
         for body in bodies:
             out = self.out(body, named)
             if self._spans(out, named):
                 return UNBOUNDED  # a body holding a nested quantifier: not kept unchanged
+            if out:
+                self._instance(body)
             per = max(per, len(out))
         kept = _COUNT_KEPT.get((op, pos), 0)
         return min(UNBOUNDED, max(kept(k), 0) * per) if callable(kept) else 0
@@ -259,15 +347,37 @@ class _Witness:
         out = self.out(part, named)
         if not out:
             return 0
-        return self.truth(part, pos, named if self._spans(out, named) else named | out)
+        if self._spans(out, named):
+            return self.truth(part, pos, named)  # if it survives, restricted: an over-count
+        self._instance(part)
+        return self.truth(part, pos, named | out)
+
+    def _existential(self, parts: tuple[Expr, ...], pos: bool, named: frozenset[str]) -> int:
+        """Witnesses for keeping one true disjunct (or one false conjunct), whichever it is."""
+        if self._duplicated(parts, named):
+            return self._refuse("an exists whose body does not mention its variable")
+        return max(self._chosen(a, pos, named) for a in parts)
 
     def _chosen(self, part: Expr, pos: bool, named: frozenset[str]) -> int:
         """Witnesses for keeping one true disjunct: a quantifier body instance needs its Regions;
-        a part holding a nested quantifier is analysed inside."""
+        a part holding a nested quantifier is analysed inside, which is sound only when the part
+        is not itself an instance of the quantifier (it survives every restriction): then it is
+        the same under every renaming of the Regions outside ``named``."""
         out = self.out(part, named)
         if not out:
             return 0
-        return self.truth(part, pos, named) if self._spans(out, named) else len(out)
+        if not self._spans(out, named):
+            self._instance(part)
+            return len(out)
+        if not self.shapes.symmetric(part, sorted(out)):
+            return self._refuse("an exists over Regions whose body quantifies over all the others")
+        return self.truth(part, pos, named)
+
+    def _duplicated(self, parts: Sequence[Expr], named: frozenset[str]) -> bool:
+        """Two equal parts mentioning Regions outside ``named``: instances of a body that does
+        not mention its variable, which vanish with it while nothing names that variable."""
+        mentioning = [p for p in parts if self.out(p, named)]
+        return len(mentioning) != len(set(mentioning))  # as written: (a, b) is not (b, a)
 
     def value(self, e: Expr, named: frozenset[str]) -> int:
         """Witnesses that keep the value of a term (or both truth values of a formula)."""
@@ -334,6 +444,7 @@ def analyse(
     universe: str,
     exprs: Sequence[Expr],
     action: Callable[[ActionInstance], Expr | None] | None = None,
+    shapes: _Shapes | None = None,
 ) -> Analysis:
     """Compute the terms of the cutoff for the invariant ``exprs`` (the conjuncts of Inv) and,
     for an action property, its expression per instance (``action``).
@@ -346,9 +457,10 @@ def analyse(
     in their domains, cannot break it at any size (frame), so they are skipped.
     """
     regions = _Regions(model, universe)
-    wit = _Witness(regions)
+    wit = _Witness(regions, shapes)
     none: frozenset[str] = frozenset()
     broken = max((wit.truth(e, False, none) for e in exprs), default=0)
+    analysed = list(exprs)
     pre = min(UNBOUNDED, sum(wit.truth(e, True, none) for e in exprs))
     read = {v.name for e in exprs for v in variables_of(e)}
     domains = _slot_domains(model)
@@ -358,6 +470,7 @@ def analyse(
         touched = read | ({v.name for v in variables_of(extra)} if extra is not None else set())
         if _harmless(inst, touched, domains):
             continue
+        analysed += [inst.enabled, *(v for _, v in inst.effects), *([extra] if extra else [])]
         named = regions.params(inst)
         need = min(UNBOUNDED, _step_witnesses(wit, regions, inst, named))
         own_broken = broken if extra is None else max(broken, wit.truth(extra, False, named))
@@ -371,7 +484,16 @@ def analyse(
         problems.append(f"the {universe} universe is not one class of interchangeable elements")
     total = None if bound + pre >= UNBOUNDED else bound + pre
     params, need, own_broken = terms
-    return Analysis(len(u), params, own_broken, need, total, worst, problems, pre, max_params)
+    analysis = Analysis(len(u), params, own_broken, need, total, worst, problems, pre, max_params)
+    return _seen(analysis, wit, analysed)
+
+
+def _seen(analysis: Analysis, wit: _Witness, analysed: Sequence[Expr]) -> Analysis:
+    """Add what the witness walk assumed (its instances) and refused, and the shapes analysed."""
+    analysis.problems += sorted(f"the analysis does not cover {shape}" for shape in wit.refused)
+    analysis.instances = wit.instances
+    analysis.shapes = wit.shapes.all_of(analysed)
+    return analysis
 
 
 def _step_witnesses(wit: _Witness, regions: _Regions, inst: ActionInstance, named) -> int:
@@ -382,14 +504,16 @@ def _step_witnesses(wit: _Witness, regions: _Regions, inst: ActionInstance, name
     return need
 
 
-def analyse_implication(model: Model, universe: str, exprs: Sequence[Expr], prop: Expr) -> Analysis:
+def analyse_implication(
+    model: Model, universe: str, exprs: Sequence[Expr], prop: Expr, shapes: _Shapes | None = None
+) -> Analysis:
     """Terms of the cutoff for "every state satisfying ``exprs`` satisfies ``prop``".
 
     A state that satisfies ``exprs`` and breaks ``prop`` restricts to W_inv + W_broken Regions
     (witnesses that keep every conjunct of ``exprs`` true and ``prop`` false) doing the same, so
     checking the implication at every size up to that bound checks it at every size."""
     regions = _Regions(model, universe)
-    wit = _Witness(regions)
+    wit = _Witness(regions, shapes)
     none: frozenset[str] = frozenset()
     pre = min(UNBOUNDED, sum(wit.truth(e, True, none) for e in exprs))
     broken = wit.truth(prop, False, none)
@@ -398,7 +522,7 @@ def analyse_implication(model: Model, universe: str, exprs: Sequence[Expr], prop
     problems = []
     if not u.symmetric or len(set(u.classes)) > 1:
         problems.append(f"the {universe} universe is not one class of interchangeable elements")
-    return Analysis(len(u), 0, broken, 0, total, "", problems, pre)
+    return _seen(Analysis(len(u), 0, broken, 0, total, "", problems, pre), wit, [*exprs, prop])
 
 
 def _slot_domains(model: Model) -> dict[int, tuple[int, int]]:
@@ -481,15 +605,16 @@ def prove_any(
 def _routes(factory, prop, lemmas, option, base, universe):
     """(route, step analyses, implication analyses) to try, best cutoff first."""
 
-    def combined(m: Model) -> Analysis:
-        return analyse(m, universe, *_invariant(m, prop, lemmas))
+    def combined(m: Model, shapes: _Shapes) -> Analysis:
+        return analyse(m, universe, *_invariant(m, prop, lemmas), shapes=shapes)
 
-    def step(m: Model) -> Analysis:
-        return analyse(m, universe, _own(m, prop, lemmas))
+    def step(m: Model, shapes: _Shapes) -> Analysis:
+        return analyse(m, universe, _own(m, prop, lemmas), shapes=shapes)
 
-    def implication(m: Model) -> Analysis:
+    def implication(m: Model, shapes: _Shapes) -> Analysis:
         expr = m.get_property(prop).expr
-        return analyse_implication(m, universe, _own(m, prop, lemmas), expr)  # type: ignore[arg-type]
+        own = _own(m, prop, lemmas)
+        return analyse_implication(m, universe, own, expr, shapes)  # type: ignore[arg-type]
 
     routes = [(COMBINED, _analyses(factory, option, base, combined), [])]
     probe = factory(**{**base, option: 2})
@@ -504,9 +629,12 @@ def _route_cutoff(step: list[Analysis], implication: list[Analysis]) -> tuple[in
     bounds = [a.bound for a in step + implication]
     first = [a.bound for a in (step[0], *implication[:1])]
     second = [a.bound for a in (step[1], *implication[1:])]
+    problems = [p for a in step + implication for p in a.problems]
+    problems += [p for pair in (step, implication) if pair for p in _size_changes(*pair)]
+    if problems:
+        return None, "; ".join(dict.fromkeys(problems))
     if None in bounds or first != second:
         return None, "the witness bound grows with the number of Regions"
-    problems = [p for a in step + implication for p in a.problems]
     if problems:
         return None, "; ".join(dict.fromkeys(problems))
     return max(b for b in bounds if b is not None), ""
@@ -544,15 +672,44 @@ def _prove_route(
     )
 
 
-def _analyses(factory, option, base, analyser: Callable[[Model], Analysis]) -> list[Analysis]:
+def _size_changes(small: Analysis, big: Analysis) -> list[str]:
+    """What the walk assumed at size N that the model at N + 1 contradicts.
+
+    A part taken as one quantifier instance must reappear unchanged at N + 1 (it mentions no new
+    Region); one that holds a quantifier over "every other Region" gains a term instead. A count
+    whose bodies fold to constants is a number that must not change with the size."""
+    problems = []
+    if not small.instances <= big.shapes:
+        problems.append(
+            "a quantifier instance changes with the number of Regions "
+            "(a nested quantifier whose range excludes a bound variable, e.g. exists q != t)"
+        )
+    if small.folded != big.folded:
+        problems.append("a count over Regions folds to a number that depends on the size")
+    return problems
+
+
+def _build(factory: Factory, **options: Any) -> tuple[Model, set[int]]:
+    """The model, with the constant parts of its counts (see :func:`mrkcheck.expr.folded_counts`)."""
+    with folded_counts() as folded:
+        return factory(**options), folded
+
+
+def _analyses(
+    factory, option, base, analyser: Callable[[Model, _Shapes], Analysis]
+) -> list[Analysis]:
     """The analysis at two sizes N, N + 1, large enough that a quantifier's growth shows."""
-    params = analyser(factory(**{**base, option: 4})).max_params
+    params = analyser(factory(**{**base, option: 4}), _Shapes()).max_params
     for n in (params + 3, params + 2):  # at least two Regions beyond the parameters
         try:
-            models = [factory(**{**base, option: n}), factory(**{**base, option: n + 1})]
+            built = [_build(factory, **{**base, option: size}) for size in (n, n + 1)]
         except ModelError:
             continue  # the factory caps the size; try a smaller pair
-        return [analyser(m) for m in models]
+        shapes = _Shapes()  # shared, so that the two sizes' parts can be compared
+        analyses = [analyser(model, shapes) for model, _ in built]
+        for analysis, (_, folded) in zip(analyses, built, strict=True):
+            analysis.folded = folded
+        return analyses
     raise ModelError(f"the model cannot be built with {params + 3} elements ({option})")
 
 

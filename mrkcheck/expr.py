@@ -11,7 +11,9 @@ integer, ``+`` of a boolean) raises :class:`ExprError` at once, with the offendi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 BOOL = "bool"
@@ -286,9 +288,32 @@ def exists(elements: Iterable[str], body: Callable[[str], ExprLike]) -> Expr:
 def count(elements: Iterable[str], body: Callable[[str], ExprLike]) -> Expr:
     """How many elements satisfy ``body`` (an integer expression)."""
     total: Expr = Const(0)
+    folded = 0  # bodies that are constant true at build time: they vanish into a number
     for e in elements:
-        total = arith("+", total, ite(body(e), 1, 0))
+        term = ite(body(e), 1, 0)
+        folded += term.value if isinstance(term, Const) else 0
+        total = arith("+", total, term)
+    recorded = _FOLDED_COUNTS.get()
+    if recorded is not None:
+        recorded.add(folded)
     return total
+
+
+_FOLDED_COUNTS: ContextVar[set[int] | None] = ContextVar("folded_counts", default=None)
+
+
+@contextmanager
+def folded_counts() -> Iterator[set[int]]:
+    """Collect, while a model is built, how many bodies of each ``count`` were constant true.
+
+    Constant folding turns such a count into a number that can depend on the size of the
+    universe (``count(Region, lambda q: True)`` is the number of Regions) and leaves no trace in
+    the ground expressions; :mod:`mrkcheck.cutoff` compares these numbers between two sizes."""
+    token = _FOLDED_COUNTS.set(set())
+    try:
+        yield _FOLDED_COUNTS.get()  # type: ignore[misc]
+    finally:
+        _FOLDED_COUNTS.reset(token)
 
 
 def variables_of(expr: Expr) -> list[Var]:
