@@ -27,7 +27,10 @@ own cutoff W_inv(lemmas) + W_broken(property); the two cutoffs do not add up.
 **What is computed and checked here.** The witness counts are computed from the ground expressions
 (:class:`_Witness`), conservatively; where they are not bounded (a count compared with a count, a
 body holding a nested quantifier in a count, an existential per instance of a forall) the bound
-grows from size N to N + 1 and no cutoff is claimed. The Region universe must be symmetric with one
+grows from size N to N + 1 and no cutoff is claimed. The walk's own assumptions are checked
+against size N + 1 or refused (:func:`_size_changes`, ``_Witness.refused``): a part taken as one
+quantifier instance must reappear unchanged (``exists q != t`` does not), an exists or a count
+must mention its variable, and counts folded to numbers must not change with the size. The Region universe must be symmetric with one
 class (interchangeable Regions), else restriction and renaming could change the model. The checks
 run with Z3 at every size 1..cutoff, plus cutoff + 1 as a sanity check when the factory builds it.
 
