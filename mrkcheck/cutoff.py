@@ -50,17 +50,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mrkcheck.expr import (
+    FALSE,
+    TRUE,
     And,
     Arith,
     Compare,
     Const,
+    Enabled,
     Expr,
     Ite,
     Not,
     Or,
+    Quantified,
     Var,
     children,
-    folded_counts,
+    expand,
+    keep_quantifiers,
+    rebuild,
     variables_of,
 )
 from mrkcheck.spec import ACTION, ALWAYS, ActionInstance, Model, ModelError, Property, Universe
@@ -85,8 +91,6 @@ class Analysis:
     invariant_witnesses: int = 0  # Regions that keep every conjunct of Inv true (exists, counts)
     max_params: int = 0  # max distinct Regions among any instance's parameters (sizes to analyse)
     instances: set[int] = field(default_factory=set)  # parts taken as one quantifier instance
-    shapes: set[int] = field(default_factory=set)  # every subexpression analysed (see _Shapes)
-    folded: set[int] = field(default_factory=set)  # constant parts of counts (expr.folded_counts)
 
 
 COMBINED = "combined"  # Inv = property /\ lemmas is inductive
@@ -239,20 +243,6 @@ class _Shapes:
         self._renames.extend((swap, cycle))  # the memo is keyed by their ids: keep them alive
         plain = self.key(e)
         return all(self.key(e, rename) == plain for rename in (swap, cycle))
-
-    def all_of(self, exprs: Sequence[Expr]) -> set[int]:
-        """The numbers of every subexpression of ``exprs``."""
-        found: set[int] = set()
-        seen: set[int] = set()
-        stack = list(exprs)
-        while stack:
-            e = stack.pop()
-            if id(e) in seen:
-                continue
-            seen.add(id(e))
-            found.add(self.key(e))
-            stack.extend(children(e))
-        return found
 
 
 def _summands(e: Expr) -> list[Expr]:
@@ -463,7 +453,6 @@ def analyse(
     wit = _Witness(regions, shapes)
     none: frozenset[str] = frozenset()
     broken = max((wit.truth(e, False, none) for e in exprs), default=0)
-    analysed = list(exprs)
     pre = min(UNBOUNDED, sum(wit.truth(e, True, none) for e in exprs))
     read = {v.name for e in exprs for v in variables_of(e)}
     domains = _slot_domains(model)
@@ -473,7 +462,6 @@ def analyse(
         touched = read | ({v.name for v in variables_of(extra)} if extra is not None else set())
         if _harmless(inst, touched, domains):
             continue
-        analysed += [inst.enabled, *(v for _, v in inst.effects), *([extra] if extra else [])]
         named = regions.params(inst)
         need = min(UNBOUNDED, _step_witnesses(wit, regions, inst, named))
         own_broken = broken if extra is None else max(broken, wit.truth(extra, False, named))
@@ -488,14 +476,13 @@ def analyse(
     total = None if bound + pre >= UNBOUNDED else bound + pre
     params, need, own_broken = terms
     analysis = Analysis(len(u), params, own_broken, need, total, worst, problems, pre, max_params)
-    return _seen(analysis, wit, analysed)
+    return _seen(analysis, wit)
 
 
-def _seen(analysis: Analysis, wit: _Witness, analysed: Sequence[Expr]) -> Analysis:
-    """Add what the witness walk assumed (its instances) and refused, and the shapes analysed."""
+def _seen(analysis: Analysis, wit: _Witness) -> Analysis:
+    """Add what the witness walk assumed (its instances) and refused."""
     analysis.problems += sorted(f"the analysis does not cover {shape}" for shape in wit.refused)
     analysis.instances = wit.instances
-    analysis.shapes = wit.shapes.all_of(analysed)
     return analysis
 
 
@@ -525,7 +512,7 @@ def analyse_implication(
     problems = []
     if not u.symmetric or len(set(u.classes)) > 1:
         problems.append(f"the {universe} universe is not one class of interchangeable elements")
-    return _seen(Analysis(len(u), 0, broken, 0, total, "", problems, pre), wit, [*exprs, prop])
+    return _seen(Analysis(len(u), 0, broken, 0, total, "", problems, pre), wit)
 
 
 def _slot_domains(model: Model) -> dict[int, tuple[int, int]]:
@@ -540,31 +527,256 @@ def _harmless(inst, read: set[str], domains: dict[int, tuple[int, int]]) -> bool
     return True
 
 
-def check_uniform(model: Model, bigger: Model, universe: str) -> list[str]:
-    """Problems found comparing a model with the restriction of a bigger one to its Regions.
+# --- uniformity: the smaller model is the restriction of the larger, term by term ---------------
 
-    Checks the two facts the argument needs from the factory on these sizes: every instance of
-    the smaller model exists in the bigger one, and initial values do not depend on the Region.
-    """
-    problems = []
-    big_labels = {i.label for i in bigger.instances}
-    missing = [i.label for i in model.instances if i.label not in big_labels]
-    if missing:
-        problems.append(f"instances missing in the bigger model: {', '.join(missing[:3])}")
+
+@dataclass
+class _Parts:
+    """One size's guards, effects, property and lemma bodies by location ("guard 2 of Fire()"),
+    built with their quantifiers kept (:func:`mrkcheck.expr.keep_quantifiers`), so that each term
+    of a quantifier knows its element. ``owners`` are the elements a location belongs to (its
+    instance's parameters, an effect's target slot): the location exists only when they do."""
+
+    size: int
+    universe: str
+    elements: frozenset[str]
+    exprs: dict[str, Expr]
+    owners: dict[str, frozenset[str]]
+    initial: dict[tuple[str, tuple[str, ...]], tuple[int, ...]]  # slot -> value per initial state
+    other_elements: frozenset[str]  # the names of the other universes' elements
+
+
+def _parts(
+    factory: Factory, options: dict[str, Any], universe: str, prop: str, lemmas, skip: set[str]
+) -> _Parts:
+    """The parts of the model ``factory(**options)``, without the instances labelled in ``skip``."""
+    with keep_quantifiers():
+        model = factory(**options)
+        exprs, owners = _located(model, universe, prop, lemmas, skip)
+    initial = {
+        (var.name, idx): tuple(state[slot] for state in model.initial)
+        for var, idx, slot in model.schema.slots()
+    }
+    others = frozenset(e for u in model.universes if u.name != universe for e in u.elements)
+    elements = frozenset(model.universe(universe).elements)
+    return _Parts(len(elements), universe, elements, exprs, owners, initial, others)
+
+
+def _located(model: Model, universe: str, prop: str, lemmas: LemmaSource, skip: set[str]):
+    """Every expression the argument reads, by location, and the elements each belongs to.
+
+    The instances in ``skip`` are left out: they cannot break the property or a lemma at any
+    size (:func:`_framed`), so the argument reads nothing of them."""
     elements = set(model.universe(universe).elements)
-    if not elements <= set(bigger.universe(universe).elements):
-        problems.append(f"the {universe} names of the smaller model are not a prefix")
-        return problems
-    for init in bigger.initial:
-        seen: dict[tuple, int] = {}
-        for var, idx, slot in bigger.schema.slots():
-            key = (var.name,) + tuple(
-                e for e, over in zip(idx, var.over, strict=True) if over.name != universe
+    exprs: dict[str, Expr] = {}
+    owners: dict[str, frozenset[str]] = {}
+    target = model.get_property(prop)
+    for inst in (i for i in model.instances if i.label not in skip):
+        params = frozenset(v for _, v in inst.params if v in elements)
+        at = [(f"guard {i} of {inst.label}", g.condition) for i, g in enumerate(inst.guards, 1)]
+        for var, value in inst.effects:
+            at.append((f"the effect on {var.label} of {inst.label}", value))
+            owners[at[-1][0]] = params | (set(var.index) & elements)
+        if target.kind == ACTION and (step := target.for_action(inst)) is not None:
+            at.append((f"{prop} at {inst.label}", step))
+        for where, e in at:
+            exprs[where] = e
+            owners.setdefault(where, params)
+    if target.kind != ACTION:
+        exprs[f"property {prop}"] = target.template if target.template is not None else target.expr  # type: ignore[assignment]
+    for name, e in _named(lemmas(model)):
+        if name != prop:
+            exprs[f"lemma {name}"] = e
+    for where in exprs:
+        owners.setdefault(where, frozenset())
+    return exprs, owners
+
+
+def _framed(model: Model, prop: str, lemmas: LemmaSource) -> set[str]:
+    """Labels of the instances that write no variable the property or a lemma reads, with
+    values within their domains: they break neither at any size (see :func:`analyse`)."""
+    target = model.get_property(prop)
+    read = {v.name for _, e in _named(lemmas(model)) for v in variables_of(e)}
+    if target.kind != ACTION:
+        read |= {v.name for v in variables_of(target.expr)}  # type: ignore[arg-type]
+    domains = _slot_domains(model)
+    framed = set()
+    for inst in model.instances:
+        step = target.for_action(inst) if target.kind == ACTION else None
+        touched = read | {v.name for v in (variables_of(step) if step is not None else [])}
+        if _harmless(inst, touched, domains):
+            framed.add(inst.label)
+    return framed
+
+
+def _same_as_built(
+    parts: _Parts, model: Model, prop: str, lemmas: LemmaSource, skip: set[str]
+) -> list[str]:
+    """The expressions built with quantifiers kept expand to those the engines check: the
+    comparison is about the model that is proved, and the factory builds it the same way twice."""
+    ground, _ = _located(model, parts.universe, prop, lemmas, skip)
+    memo: dict[int, tuple[Expr, Expr]] = {}
+    differ = [w for w, e in parts.exprs.items() if ground.get(w) != expand(e, memo)]
+    differ += sorted(ground.keys() - parts.exprs.keys())
+    return [f"{differ[0]} is not built the same way twice"] if differ else []
+
+
+class _Restriction:
+    """Expressions of a model without the terms and slots of the elements ``dropped``.
+
+    A quantifier loses the terms of the dropped elements; the other nodes are folded again (a
+    quantifier's terms are kept as they are, see :func:`mrkcheck.expr.keep_quantifiers`); a variable slot of a dropped element outside such a term makes the restriction
+    undefined (None: the text names that element). Slot numbers are erased (they differ between
+    sizes; variable labels do not), so restrictions from two sizes compare with ``==``."""
+
+    def __init__(self, dropped: frozenset[str]):
+        self.dropped = dropped
+        self._memo: dict[int, tuple[Expr, Expr | None]] = {}
+
+    def __call__(self, e: Expr) -> Expr | None:
+        if id(e) not in self._memo:
+            self._memo[id(e)] = (e, self._restrict(e))
+        return self._memo[id(e)][1]
+
+    def _restrict(self, e: Expr) -> Expr | None:
+        if isinstance(e, Var):
+            return (
+                None if self.dropped & set(e.index) else Var(0, e.name, e.index, e.sort, e.primed)
             )
-            if seen.setdefault(key, init[slot]) != init[slot]:
-                problems.append(f"the initial value of {var.name} depends on the {universe}")
-                break
-    return problems
+        if isinstance(e, Enabled):  # "Fire(r=r1, s=k1)": the instance of r1 and k1
+            values = {p.partition("=")[2] for p in e.label.partition("(")[2][:-1].split(", ")}
+            return None if values & self.dropped else e
+        if isinstance(e, Quantified):
+            terms = [(el, self(t)) for el, t in e.terms if el not in self.dropped]
+            if any(t is None for _, t in terms):
+                return None
+            return Quantified(e.kind, tuple(terms), e.sort)  # type: ignore[arg-type]
+        if any(self(c) is None for c in children(e)):
+            return None
+        return rebuild(e, self)  # type: ignore[arg-type]
+
+
+def check_uniform(small: _Parts, big: _Parts) -> list[str]:
+    """Where the model with fewer elements is not the restriction of the one with more.
+
+    Term by term after constant folding: every location of the smaller model (by label: the
+    same instance, guard number, effect target, property or lemma) exists in the larger one,
+    and the larger one's expression without the terms and slots of the extra elements equals
+    it; every location of the larger model that belongs to no extra element exists in the
+    smaller one; initial values of common slots agree and do not depend on the element."""
+    dropped = big.elements - small.elements
+    name = f"{small.universe} elements"
+    if not small.elements <= big.elements or dropped & big.other_elements:
+        return [f"the {name} of the smaller model are not a subset, with names of their own"]
+    between = f"between {small.size} and {big.size} {name}"
+    kept = {w for w in big.exprs if not big.owners[w] & dropped}
+    differ = [f"{w} exists with {small.size} {name} only" for w in small.exprs if w not in kept]
+    differ += [f"{w} exists with {big.size} {name} only" for w in kept if w not in small.exprs]
+    restrict, same = _Restriction(dropped), _Restriction(frozenset())
+    for where, e in small.exprs.items():
+        if where in kept and restrict(big.exprs[where]) != same(e):
+            differ.append(f"{where} differs {between}")
+    differ += [
+        f"the initial value of {var}[{','.join(idx)}] differs {between}"
+        for (var, idx), values in small.initial.items()
+        if big.initial.get((var, idx)) != values
+    ]
+    differ += _initial_depends(big)
+    if not differ:
+        return []
+    more = f" (and {len(differ) - 1} more)" if len(differ) > 1 else ""
+    return [f"the model is not uniform in the number of {name}: {differ[0]}{more}"]
+
+
+def _initial_depends(parts: _Parts) -> list[str]:
+    """Slots whose initial value depends on which element indexes them (restriction followed by
+    renaming must map Init to Init)."""
+    seen: dict[tuple, tuple[int, ...]] = {}
+    for (name, idx), values in parts.initial.items():
+        rest = tuple(i for i in idx if i not in parts.elements)
+        if seen.setdefault((name, rest), values) != values:
+            return [f"the initial value of {name} depends on the {parts.universe} element"]
+    return []
+
+
+_NEUTRAL = {"forall": TRUE, "exists": FALSE, "count": Const(0)}
+
+
+def _constant_terms(parts: _Parts) -> list[str]:
+    """Quantifier terms that are build-time constants for an element the location does not
+    name (not an owner, not the element of an enclosing term).
+
+    Such a term folds away in the ground model, so the witness walk never sees it, yet a
+    restriction drops it: ``count(R, lambda q: True)`` is the number of elements and
+    ``exists q != r: True`` says there is another one. Only a quantifier's neutral constant
+    (true in a forall, false in an exists, 0 in a count) drops without changing its value."""
+
+    def walk(e: Expr, bound: frozenset[str]) -> str | None:
+        if isinstance(e, Quantified):
+            for el, term in e.terms:
+                if isinstance(term, Const) and term != _NEUTRAL[e.kind] and el not in bound:
+                    return f"a {e.kind} over {parts.universe} whose body is the constant {term}"
+                found = walk(term, bound | {el})
+                if found:
+                    return found
+            return None
+        return next((f for c in children(e) if (f := walk(c, bound))), None)
+
+    for where, e in parts.exprs.items():
+        found = walk(e, parts.owners[where])
+        if found:
+            return [
+                f"{found} for an element it does not name, in {where}: it folds to a value "
+                f"that depends on the number of {parts.universe} elements"
+            ]
+    return []
+
+
+def _unstable_instances(
+    small: _Parts, big: _Parts, shapes: _Shapes, instances: set[int]
+) -> list[str]:
+    """The parts the witness walk took as one quantifier instance at the smaller size (kept
+    whole or dropped whole by a restriction) that change, at their own position, when an
+    element is added: such a part holds a quantifier that excludes a bound variable
+    (``exists q != t``), which a restriction shrinks instead of dropping."""
+    same = _Restriction(frozenset())
+    memo: dict[int, tuple[Expr, Expr]] = {}
+    stable: set[int] = set()
+    changed: dict[int, str] = {}
+    for where, e in small.exprs.items():
+        for node, twin in _aligned(e, big.exprs.get(where)):
+            key = shapes.key(expand(node, memo))
+            if twin is not None and same(twin) == same(node):
+                stable.add(key)
+            else:
+                changed.setdefault(key, where)
+    bad = sorted(k for k in instances if k in changed or k not in stable)
+    if not bad:
+        return []
+    where = changed.get(bad[0], "an expression")
+    return [
+        f"a quantifier instance in {where} changes between {small.size} and {big.size} "
+        f"{small.universe} elements (a nested quantifier whose range excludes a bound variable, "
+        "e.g. exists q != t)"
+    ]
+
+
+def _aligned(small: Expr, big: Expr | None):
+    """Pairs (node of ``small``, the node at the same position in ``big`` or None), every node
+    of ``small``: a quantifier's terms pair by element, other nodes child by child."""
+    yield small, big
+    twins: list[Expr | None]
+    if isinstance(small, Quantified):
+        terms = dict(big.terms) if isinstance(big, Quantified) and big.kind == small.kind else {}
+        twins = [terms.get(el) for el, _ in small.terms]
+    elif (
+        big is not None and type(big) is type(small) and len(children(big)) == len(children(small))
+    ):
+        twins = list(children(big))
+    else:
+        twins = [None] * len(children(small))
+    for child, twin in zip(children(small), twins, strict=True):
+        yield from _aligned(child, twin)
 
 
 # --- the proof ------------------------------------------------------------------------------------
@@ -590,13 +802,11 @@ def prove_any(
     started = time.perf_counter()
     base = {k: v for k, v in (base or {}).items() if k != option}
     universe = find_universe(factory, option, base).name
-    routes = _routes(factory, prop, lemmas, option, base, universe)
+    sizes = _Sizes(factory, option, base, universe, prop, lemmas)
     results: list[AnyRegionsResult] = []
-    for route, analyses, implication in routes:
+    for route, analyses, implication in _routes(sizes):
         remaining = None if max_seconds is None else max_seconds - (time.perf_counter() - started)
-        result = _prove_route(
-            factory, prop, lemmas, option, base, universe, route, analyses, implication, remaining
-        )
+        result = _prove_route(sizes, route, analyses, implication, remaining)
         results.append(result)
         if result.proved_any:
             break
@@ -605,8 +815,41 @@ def prove_any(
     return chosen
 
 
-def _routes(factory, prop, lemmas, option, base, universe):
+class _Sizes:
+    """The models of one factory by size, built once each: as the engines check them, and with
+    their quantifiers kept for the uniformity checks (:class:`_Parts`)."""
+
+    def __init__(self, factory: Factory, option, base, universe, prop, lemmas: LemmaSource):
+        self.factory, self.option, self.base = factory, option, base
+        self.universe, self.prop, self.lemmas = universe, prop, lemmas
+        self._models: dict[int, Model] = {}
+        self._parts: dict[int, tuple[_Parts, list[str]]] = {}
+
+    def model(self, n: int) -> Model:
+        """The model with ``n`` elements (ModelError if the factory does not build it)."""
+        if n not in self._models:
+            self._models[n] = self.factory(**{**self.base, self.option: n})
+        return self._models[n]
+
+    def parts(self, n: int) -> tuple[_Parts, list[str]]:
+        """Its expressions with quantifiers kept, and whether they expand to the model's."""
+        if n not in self._parts:
+            options = {**self.base, self.option: n}
+            skip = _framed(self.model(n), self.prop, self.lemmas)
+            parts = _parts(self.factory, options, self.universe, self.prop, self.lemmas, skip)
+            problems = _same_as_built(parts, self.model(n), self.prop, self.lemmas, skip)
+            self._parts[n] = parts, problems + _constant_terms(parts)
+        return self._parts[n]
+
+    def uniform(self, n: int, m: int) -> list[str]:
+        """Problems comparing size ``n`` with the restriction of size ``m``."""
+        (small, built_small), (big, built_big) = self.parts(n), self.parts(m)
+        return built_small + built_big + check_uniform(small, big)
+
+
+def _routes(sizes: _Sizes):
     """(route, step analyses, implication analyses) to try, best cutoff first."""
+    universe, prop, lemmas = sizes.universe, sizes.prop, sizes.lemmas
 
     def combined(m: Model, shapes: _Shapes) -> Analysis:
         return analyse(m, universe, *_invariant(m, prop, lemmas), shapes=shapes)
@@ -619,11 +862,11 @@ def _routes(factory, prop, lemmas, option, base, universe):
         own = _own(m, prop, lemmas)
         return analyse_implication(m, universe, own, expr, shapes)  # type: ignore[arg-type]
 
-    routes = [(COMBINED, _analyses(factory, option, base, combined), [])]
-    probe = factory(**{**base, option: 2})
+    routes = [(COMBINED, _analyses(sizes, combined), [])]
+    probe = sizes.model(2)
     if probe.get_property(prop).kind == ALWAYS and _own(probe, prop, lemmas):
-        via = (VIA_LEMMAS, _analyses(factory, option, base, step))
-        routes.append((*via, _analyses(factory, option, base, implication)))
+        via = (VIA_LEMMAS, _analyses(sizes, step))
+        routes.append((*via, _analyses(sizes, implication)))
     return sorted(routes, key=lambda r: _route_cutoff(r[1], r[2])[0] or UNBOUNDED)
 
 
@@ -633,36 +876,30 @@ def _route_cutoff(step: list[Analysis], implication: list[Analysis]) -> tuple[in
     first = [a.bound for a in (step[0], *implication[:1])]
     second = [a.bound for a in (step[1], *implication[1:])]
     problems = [p for a in step + implication for p in a.problems]
-    problems += [p for pair in (step, implication) if pair for p in _size_changes(*pair)]
     if problems:
         return None, "; ".join(dict.fromkeys(problems))
     if None in bounds or first != second:
         return None, "the witness bound grows with the number of Regions"
-    if problems:
-        return None, "; ".join(dict.fromkeys(problems))
     return max(b for b in bounds if b is not None), ""
 
 
-def _prove_route(
-    factory, prop, lemmas, option, base, universe, route, analyses, implication, max_seconds
-) -> AnyRegionsResult:
+def _prove_route(sizes: _Sizes, route, analyses, implication, max_seconds) -> AnyRegionsResult:
     started = time.perf_counter()
     cutoff, reason = _route_cutoff(analyses, implication)
-    sizes = list(range(1, cutoff + 2)) if cutoff else [1, 2, 3]  # cutoff + 1: a sanity check
-    checks, problems, built = _check_sizes(
-        factory, prop, lemmas, option, base, universe, sizes, route, started, max_seconds
-    )
+    checked = list(range(1, cutoff + 2)) if cutoff else [1, 2, 3]  # cutoff + 1: a sanity check
+    checks, problems, built = _check_sizes(sizes, checked, route, started, max_seconds)
     if problems and cutoff is not None:
-        reason, cutoff = "; ".join(problems), None
+        reason, cutoff = "; ".join(dict.fromkeys(problems)), None
     failed = any(not c.holds for _, c in checks)
     needed = set(range(1, (cutoff or 0) + 1))
     proved = cutoff is not None and not failed and needed <= {n for n, _ in checks}
+    universe = sizes.universe
     if not proved and not reason and not failed:
         reason = f"time limit reached, or the model cannot be built with {cutoff} {universe}s"
     if proved and cutoff + 1 not in built:
         reason = f"(the model cannot be built with {cutoff + 1} {universe}s: no sanity check)"
     return AnyRegionsResult(
-        prop,
+        sizes.prop,
         proved,
         cutoff,
         analyses,
@@ -675,45 +912,26 @@ def _prove_route(
     )
 
 
-def _size_changes(small: Analysis, big: Analysis) -> list[str]:
-    """What the walk assumed at size N that the model at N + 1 contradicts.
+def _analyses(sizes: _Sizes, analyser: Callable[[Model, _Shapes], Analysis]) -> list[Analysis]:
+    """The analysis at two sizes N, N + 1, large enough that a quantifier's growth shows.
 
-    A part taken as one quantifier instance must reappear unchanged at N + 1 (it mentions no new
-    Region); one that holds a quantifier over "every other Region" gains a term instead. A count
-    whose bodies fold to constants is a number that must not change with the size."""
-    problems = []
-    if not small.instances <= big.shapes:
-        problems.append(
-            "a quantifier instance changes with the number of Regions "
-            "(a nested quantifier whose range excludes a bound variable, e.g. exists q != t)"
-        )
-    if small.folded != big.folded:
-        problems.append("a count over Regions folds to a number that depends on the size")
-    return problems
-
-
-def _build(factory: Factory, **options: Any) -> tuple[Model, set[int]]:
-    """The model, with the constant parts of its counts (see :func:`mrkcheck.expr.folded_counts`)."""
-    with folded_counts() as folded:
-        return factory(**options), folded
-
-
-def _analyses(
-    factory, option, base, analyser: Callable[[Model, _Shapes], Analysis]
-) -> list[Analysis]:
-    """The analysis at two sizes N, N + 1, large enough that a quantifier's growth shows."""
-    params = analyser(factory(**{**base, option: 4}), _Shapes()).max_params
+    The smaller one also carries the problems of the two sizes' term-by-term comparison: the
+    model must be uniform there, and the parts the walk took as one quantifier instance must be
+    the same at the same position in the bigger model."""
+    params = analyser(sizes.model(4), _Shapes()).max_params
     for n in (params + 3, params + 2):  # at least two Regions beyond the parameters
         try:
-            built = [_build(factory, **{**base, option: size}) for size in (n, n + 1)]
+            models = [sizes.model(n), sizes.model(n + 1)]
         except ModelError:
             continue  # the factory caps the size; try a smaller pair
         shapes = _Shapes()  # shared, so that the two sizes' parts can be compared
-        analyses = [analyser(model, shapes) for model, _ in built]
-        for analysis, (_, folded) in zip(analyses, built, strict=True):
-            analysis.folded = folded
+        analyses = [analyser(model, shapes) for model in models]
+        small, big = sizes.parts(n)[0], sizes.parts(n + 1)[0]
+        uniform = sizes.uniform(n, n + 1)  # else instances change anyway: one reason is enough
+        unstable = [] if uniform else _unstable_instances(small, big, shapes, analyses[0].instances)
+        analyses[0].problems += uniform + unstable
         return analyses
-    raise ModelError(f"the model cannot be built with {params + 3} elements ({option})")
+    raise ModelError(f"the model cannot be built with {params + 3} elements ({sizes.option})")
 
 
 def _own(model: Model, prop: str, lemmas: LemmaSource) -> list[Expr]:
@@ -735,26 +953,25 @@ def _invariant(model: Model, prop: str, lemmas: LemmaSource):
 
 
 def _check_sizes(
-    factory, prop, lemmas, option, base, universe, sizes, route, started, max_seconds
+    sizes: _Sizes, checked: list[int], route: str, started: float, max_seconds: float | None
 ) -> tuple[list[tuple[int, InductionResult]], list[str], list[int]]:
     """Run the route's Z3 checks at each size, stopping at the first failure.
 
-    Returns the checks, problems found by check_uniform, and the sizes the factory could build
-    (it may cap the size below cutoff + 1, the sanity check)."""
+    Returns the checks, the problems of the term-by-term comparison of consecutive sizes
+    (:func:`check_uniform`), and the sizes the factory could build (it may cap the size below
+    cutoff + 1, the sanity check)."""
     checks: list[tuple[int, InductionResult]] = []
     problems: list[str] = []
     built: list[int] = []
-    previous: Model | None = None
-    for n in sizes:
+    for n in checked:
         try:
-            model = factory(**{**base, option: n})
+            model = sizes.model(n)
         except ModelError:
             break
         built.append(n)
-        if previous is not None:
-            problems += check_uniform(previous, model, universe)
-        previous = model
-        for check in _size_checks(model, prop, lemmas, route):
+        if n - 1 in built:
+            problems += sizes.uniform(n - 1, n)
+        for check in _size_checks(model, sizes.prop, sizes.lemmas, route):
             remaining = (
                 None if max_seconds is None else max_seconds - (time.perf_counter() - started)
             )
