@@ -27,26 +27,30 @@ own cutoff W_inv(lemmas) + W_broken(property); the two cutoffs do not add up.
 **What is computed and checked here.** The witness counts are computed from the ground expressions
 (:class:`_Witness`), conservatively; where they are not bounded (a count compared with a count, a
 body holding a nested quantifier in a count, an existential per instance of a forall) the bound
-grows from size N to N + 1 and no cutoff is claimed. The walk's own assumptions are checked
-against size N + 1 or refused (:func:`_size_changes`, ``_Witness.refused``): a part taken as one
-quantifier instance must reappear unchanged (``exists q != t`` does not), an exists or a count
-must mention its variable, and counts folded to numbers must not change with the size. The Region universe must be symmetric with one
-class (interchangeable Regions), else restriction and renaming could change the model. The checks
-run with Z3 at every size 1..cutoff, plus cutoff + 1 as a sanity check when the factory builds it.
+grows from size N to N + 1 and no cutoff is claimed. The Region universe must be symmetric with
+one class (interchangeable Regions), else restriction and renaming could change the model.
 
-**What is assumed.** That the model factory expands its quantifiers uniformly: the model with R
-Regions is the restriction of the model with more Regions (the same action bodies and property
-bodies, instantiated over fewer elements). This is how ``ModelBuilder`` works when an action body
-quantifies only with ``forall``/``exists`` over the universe, but it is a property of the model's
-text that a finite check cannot establish for all n; :func:`check_uniform` tests it on the sizes
-used (instance labels and initial values agree under restriction).
+**Uniformity, term by term** (:func:`check_uniform`). The model is built a second time with its
+quantifiers kept per element (:func:`mrkcheck.expr.keep_quantifiers`); that build must expand to
+the checked model. At every pair of consecutive sizes used (1..cutoff + 1, and the walk's N, N + 1)
+the larger model, with the extra Region's quantifier terms and slots dropped and folded again,
+must equal the smaller one at every guard, effect, property, lemma and initial value, position by
+position; quantifier terms that fold to a non-neutral constant for an element the location does not
+name are refused (:func:`_constant_terms`: a count of constant bodies is the number of Regions).
+The parts the walk took as one quantifier instance must be unchanged at their position at N + 1
+(:func:`_unstable_instances`: ``exists q != t`` is not). The checks run with Z3 at every size
+1..cutoff, plus cutoff + 1 as a sanity check when the factory builds it.
+
+**What is assumed.** That the comparisons at the sizes used stand for every n: a text that changes
+only from a larger size on, without trace at the sizes compared, is not seen (see
+``docs/any-regions.md``).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mrkcheck.expr import (
@@ -544,34 +548,37 @@ class _Parts:
     owners: dict[str, frozenset[str]]
     initial: dict[tuple[str, tuple[str, ...]], tuple[int, ...]]  # slot -> value per initial state
     other_elements: frozenset[str]  # the names of the other universes' elements
+    instance: dict[str, str] = field(default_factory=dict)  # location -> its instance's label
+
+    def without(self, labels: set[str]) -> _Parts:
+        """The parts without the locations of the instances labelled in ``labels``."""
+        kept = {w: e for w, e in self.exprs.items() if self.instance.get(w) not in labels}
+        return replace(self, exprs=kept)
 
 
-def _parts(
-    factory: Factory, options: dict[str, Any], universe: str, prop: str, lemmas, skip: set[str]
-) -> _Parts:
-    """The parts of the model ``factory(**options)``, without the instances labelled in ``skip``."""
+def _parts(factory: Factory, options: dict[str, Any], universe: str, prop: str, lemmas) -> _Parts:
+    """The parts of the model ``factory(**options)``, built with its quantifiers kept."""
     with keep_quantifiers():
         model = factory(**options)
-        exprs, owners = _located(model, universe, prop, lemmas, skip)
+        exprs, owners, instance = _located(model, universe, prop, lemmas)
     initial = {
         (var.name, idx): tuple(state[slot] for state in model.initial)
         for var, idx, slot in model.schema.slots()
     }
     others = frozenset(e for u in model.universes if u.name != universe for e in u.elements)
     elements = frozenset(model.universe(universe).elements)
-    return _Parts(len(elements), universe, elements, exprs, owners, initial, others)
+    return _Parts(len(elements), universe, elements, exprs, owners, initial, others, instance)
 
 
-def _located(model: Model, universe: str, prop: str, lemmas: LemmaSource, skip: set[str]):
-    """Every expression the argument reads, by location, and the elements each belongs to.
-
-    The instances in ``skip`` are left out: they cannot break the property or a lemma at any
-    size (:func:`_framed`), so the argument reads nothing of them."""
+def _located(model: Model, universe: str, prop: str, lemmas: LemmaSource):
+    """Every expression the argument may read, by location; the elements each belongs to; and
+    the instance each belongs to (by label)."""
     elements = set(model.universe(universe).elements)
     exprs: dict[str, Expr] = {}
     owners: dict[str, frozenset[str]] = {}
+    instance: dict[str, str] = {}
     target = model.get_property(prop)
-    for inst in (i for i in model.instances if i.label not in skip):
+    for inst in model.instances:
         params = frozenset(v for _, v in inst.params if v in elements)
         at = [(f"guard {i} of {inst.label}", g.condition) for i, g in enumerate(inst.guards, 1)]
         for var, value in inst.effects:
@@ -580,7 +587,7 @@ def _located(model: Model, universe: str, prop: str, lemmas: LemmaSource, skip: 
         if target.kind == ACTION and (step := target.for_action(inst)) is not None:
             at.append((f"{prop} at {inst.label}", step))
         for where, e in at:
-            exprs[where] = e
+            exprs[where], instance[where] = e, inst.label
             owners.setdefault(where, params)
     if target.kind != ACTION:
         exprs[f"property {prop}"] = target.template if target.template is not None else target.expr  # type: ignore[assignment]
@@ -589,7 +596,7 @@ def _located(model: Model, universe: str, prop: str, lemmas: LemmaSource, skip: 
             exprs[f"lemma {name}"] = e
     for where in exprs:
         owners.setdefault(where, frozenset())
-    return exprs, owners
+    return exprs, owners, instance
 
 
 def _framed(model: Model, prop: str, lemmas: LemmaSource) -> set[str]:
@@ -609,12 +616,10 @@ def _framed(model: Model, prop: str, lemmas: LemmaSource) -> set[str]:
     return framed
 
 
-def _same_as_built(
-    parts: _Parts, model: Model, prop: str, lemmas: LemmaSource, skip: set[str]
-) -> list[str]:
+def _same_as_built(parts: _Parts, model: Model, prop: str, lemmas: LemmaSource) -> list[str]:
     """The expressions built with quantifiers kept expand to those the engines check: the
     comparison is about the model that is proved, and the factory builds it the same way twice."""
-    ground, _ = _located(model, parts.universe, prop, lemmas, skip)
+    ground = _located(model, parts.universe, prop, lemmas)[0]
     memo: dict[int, tuple[Expr, Expr]] = {}
     differ = [w for w, e in parts.exprs.items() if ground.get(w) != expand(e, memo)]
     differ += sorted(ground.keys() - parts.exprs.keys())
@@ -835,16 +840,22 @@ class _Sizes:
         """Its expressions with quantifiers kept, and whether they expand to the model's."""
         if n not in self._parts:
             options = {**self.base, self.option: n}
-            skip = _framed(self.model(n), self.prop, self.lemmas)
-            parts = _parts(self.factory, options, self.universe, self.prop, self.lemmas, skip)
-            problems = _same_as_built(parts, self.model(n), self.prop, self.lemmas, skip)
-            self._parts[n] = parts, problems + _constant_terms(parts)
+            parts = _parts(self.factory, options, self.universe, self.prop, self.lemmas)
+            self._parts[n] = parts, _same_as_built(parts, self.model(n), self.prop, self.lemmas)
         return self._parts[n]
+
+    def pair(self, n: int, m: int) -> tuple[_Parts, _Parts]:
+        """The parts of sizes ``n`` < ``m`` the argument reads: without the instances that
+        cannot break the property or a lemma at size ``m`` (:func:`_framed`), the size a
+        counterexample is restricted from."""
+        framed = _framed(self.model(m), self.prop, self.lemmas)
+        return self.parts(n)[0].without(framed), self.parts(m)[0].without(framed)
 
     def uniform(self, n: int, m: int) -> list[str]:
         """Problems comparing size ``n`` with the restriction of size ``m``."""
-        (small, built_small), (big, built_big) = self.parts(n), self.parts(m)
-        return built_small + built_big + check_uniform(small, big)
+        small, big = self.pair(n, m)
+        problems = self.parts(n)[1] + self.parts(m)[1]
+        return problems + _constant_terms(small) + _constant_terms(big) + check_uniform(small, big)
 
 
 def _routes(sizes: _Sizes):
@@ -926,7 +937,7 @@ def _analyses(sizes: _Sizes, analyser: Callable[[Model, _Shapes], Analysis]) -> 
             continue  # the factory caps the size; try a smaller pair
         shapes = _Shapes()  # shared, so that the two sizes' parts can be compared
         analyses = [analyser(model, shapes) for model in models]
-        small, big = sizes.parts(n)[0], sizes.parts(n + 1)[0]
+        small, big = sizes.pair(n, n + 1)
         uniform = sizes.uniform(n, n + 1)  # else instances change anyway: one reason is enough
         unstable = [] if uniform else _unstable_instances(small, big, shapes, analyses[0].instances)
         analyses[0].problems += uniform + unstable
