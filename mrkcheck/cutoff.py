@@ -27,36 +27,50 @@ own cutoff W_inv(lemmas) + W_broken(property); the two cutoffs do not add up.
 **What is computed and checked here.** The witness counts are computed from the ground expressions
 (:class:`_Witness`), conservatively; where they are not bounded (a count compared with a count, a
 body holding a nested quantifier in a count, an existential per instance of a forall) the bound
-grows from size N to N + 1 and no cutoff is claimed. The Region universe must be symmetric with one
-class (interchangeable Regions), else restriction and renaming could change the model. The checks
-run with Z3 at every size 1..cutoff, plus cutoff + 1 as a sanity check when the factory builds it.
+grows from size N to N + 1 and no cutoff is claimed. The Region universe must be symmetric with
+one class (interchangeable Regions), else restriction and renaming could change the model.
 
-**What is assumed.** That the model factory expands its quantifiers uniformly: the model with R
-Regions is the restriction of the model with more Regions (the same action bodies and property
-bodies, instantiated over fewer elements). This is how ``ModelBuilder`` works when an action body
-quantifies only with ``forall``/``exists`` over the universe, but it is a property of the model's
-text that a finite check cannot establish for all n; :func:`check_uniform` tests it on the sizes
-used (instance labels and initial values agree under restriction).
+**Uniformity, term by term** (:func:`check_uniform`). The model is built a second time with its
+quantifiers kept per element (:func:`mrkcheck.expr.keep_quantifiers`); that build must expand to
+the checked model. At every pair of consecutive sizes used (1..cutoff + 1, and the walk's N, N + 1)
+the larger model, with the extra Region's quantifier terms and slots dropped and folded again,
+must equal the smaller one at every guard, effect, property, lemma and initial value, position by
+position; quantifier terms that fold to a non-neutral constant for an element the location does not
+name are refused (:func:`_constant_terms`: a count of constant bodies is the number of Regions).
+The parts the walk took as one quantifier instance must be unchanged at their position at N + 1
+(:func:`_unstable_instances`: ``exists q != t`` is not). The checks run with Z3 at every size
+1..cutoff, plus cutoff + 1 as a sanity check when the factory builds it.
+
+**What is assumed.** That the comparisons at the sizes used stand for every n: a text that changes
+only from a larger size on, without trace at the sizes compared, is not seen (see
+``docs/any-regions.md``).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mrkcheck.expr import (
+    FALSE,
+    TRUE,
     And,
     Arith,
     Compare,
     Const,
+    Enabled,
     Expr,
     Ite,
     Not,
     Or,
+    Quantified,
     Var,
     children,
+    expand,
+    keep_quantifiers,
+    rebuild,
     variables_of,
 )
 from mrkcheck.spec import ACTION, ALWAYS, ActionInstance, Model, ModelError, Property, Universe
@@ -80,6 +94,7 @@ class Analysis:
     problems: list[str] = field(default_factory=list)
     invariant_witnesses: int = 0  # Regions that keep every conjunct of Inv true (exists, counts)
     max_params: int = 0  # max distinct Regions among any instance's parameters (sizes to analyse)
+    instances: set[int] = field(default_factory=set)  # parts taken as one quantifier instance
 
 
 COMBINED = "combined"  # Inv = property /\ lemmas is inductive
@@ -187,6 +202,60 @@ class _Regions:
         return frozenset(v for _, v in inst.params if v in self.elements)
 
 
+# --- shapes ---------------------------------------------------------------------------------------
+
+
+class _Shapes:
+    """Numbers for ground expressions up to structure, the same across models of two sizes.
+
+    Two expressions get the same number when they are the same tree over the same variable labels
+    (slots differ between sizes, labels do not), up to the order of the parts of and, or and +. ``rename`` maps Region names to others, to test
+    whether an expression is unchanged by renaming."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[tuple, int] = {}
+        self._memo: dict[tuple[int, int], int] = {}
+        self._keep: list[Expr] = []
+        self._renames: list[dict[str, str]] = []
+
+    def key(self, e: Expr, rename: dict[str, str] | None = None) -> int:
+        memo = (id(e), id(rename))
+        if memo not in self._memo:
+            self._keep.append(e)
+            self._memo[memo] = self._number(self._shape(e, rename or {}))
+        return self._memo[memo]
+
+    def _shape(self, e: Expr, rename: dict[str, str]) -> tuple:
+        if isinstance(e, Var):
+            return ("var", e.name, tuple(rename.get(i, i) for i in e.index), e.primed)
+        if isinstance(e, Const):
+            return ("const", e.value, e.sort)
+        parts = _summands(e) if isinstance(e, Arith) and e.op == "+" else children(e)
+        kids = tuple(self.key(c, rename or None) for c in parts)
+        if isinstance(e, (And, Or)) or len(parts) > 2 or getattr(e, "op", "") == "+":
+            kids = tuple(sorted(kids))  # commutative: a renaming may reorder the parts
+        return (type(e).__name__, getattr(e, "op", ""), kids)
+
+    def _number(self, shape: tuple) -> int:
+        return self._numbers.setdefault(shape, len(self._numbers))
+
+    def symmetric(self, e: Expr, elements: Sequence[str]) -> bool:
+        """``e`` is unchanged by a transposition and a cycle of ``elements`` (they generate every
+        permutation of them)."""
+        swap = {elements[0]: elements[1], elements[1]: elements[0]}
+        cycle = dict(zip(elements, [*elements[1:], elements[0]], strict=True))
+        self._renames.extend((swap, cycle))  # the memo is keyed by their ids: keep them alive
+        plain = self.key(e)
+        return all(self.key(e, rename) == plain for rename in (swap, cycle))
+
+
+def _summands(e: Expr) -> list[Expr]:
+    """The terms of a chain of ``+`` (a count is one)."""
+    if isinstance(e, Arith) and e.op == "+":
+        return _summands(e.left) + _summands(e.right)
+    return [e]
+
+
 # --- witnesses ------------------------------------------------------------------------------------
 
 UNBOUNDED = 10**6  # a witness count that stands for "no bound" (a count over Regions, say)
@@ -207,8 +276,20 @@ class _Witness:
     cases differ; where it cannot tell, it over-counts, and over-counting shows as growth.
     """
 
-    def __init__(self, regions: _Regions):
+    def __init__(self, regions: _Regions, shapes: _Shapes | None = None):
         self.regions = regions
+        self.shapes = shapes or _Shapes()
+        self.instances: set[int] = set()  # shapes of the parts taken as one quantifier instance
+        self.refused: set[str] = set()  # shapes the argument does not cover, named for the user
+
+    def _instance(self, part: Expr) -> None:
+        """Note that ``part`` is taken as one instance of a quantifier's body: kept unchanged when
+        its Regions are, gone otherwise. :func:`_route_cutoff` checks this on a bigger size."""
+        self.instances.add(self.shapes.key(part))
+
+    def _refuse(self, shape: str) -> int:
+        self.refused.add(shape)
+        return UNBOUNDED
 
     def out(self, e: Expr, named: frozenset[str]) -> frozenset[str]:
         return self.regions.of(e) - named
@@ -225,7 +306,7 @@ class _Witness:
         if isinstance(e, (And, Or)):
             if isinstance(e, And) == pos:
                 return min(UNBOUNDED, sum(self._kept(a, pos, named) for a in e.args))
-            return max(self._chosen(a, pos, named) for a in e.args)
+            return self._existential(e.args, pos, named)
         if isinstance(e, Ite):
             then = self.truth(e.cond, True, named) + self.truth(e.then, pos, named)
             other = self.truth(e.cond, False, named) + self.truth(e.other, pos, named)
@@ -247,10 +328,14 @@ class _Witness:
         stays true and "at least k" stays false with no witness; "at least k" stays true when k
         true bodies are kept, and "at most k" stays false when k + 1 are."""
         per = 0
+        if self._duplicated(bodies, named):
+            return self._refuse("a count whose body does not mention its variable")
         for body in bodies:
             out = self.out(body, named)
             if self._spans(out, named):
                 return UNBOUNDED  # a body holding a nested quantifier: not kept unchanged
+            if out:
+                self._instance(body)
             per = max(per, len(out))
         kept = _COUNT_KEPT.get((op, pos), 0)
         return min(UNBOUNDED, max(kept(k), 0) * per) if callable(kept) else 0
@@ -259,15 +344,37 @@ class _Witness:
         out = self.out(part, named)
         if not out:
             return 0
-        return self.truth(part, pos, named if self._spans(out, named) else named | out)
+        if self._spans(out, named):
+            return self.truth(part, pos, named)  # if it survives, restricted: an over-count
+        self._instance(part)
+        return self.truth(part, pos, named | out)
+
+    def _existential(self, parts: tuple[Expr, ...], pos: bool, named: frozenset[str]) -> int:
+        """Witnesses for keeping one true disjunct (or one false conjunct), whichever it is."""
+        if self._duplicated(parts, named):
+            return self._refuse("an exists whose body does not mention its variable")
+        return max(self._chosen(a, pos, named) for a in parts)
 
     def _chosen(self, part: Expr, pos: bool, named: frozenset[str]) -> int:
         """Witnesses for keeping one true disjunct: a quantifier body instance needs its Regions;
-        a part holding a nested quantifier is analysed inside."""
+        a part holding a nested quantifier is analysed inside, which is sound only when the part
+        is not itself an instance of the quantifier (it survives every restriction): then it is
+        the same under every renaming of the Regions outside ``named``."""
         out = self.out(part, named)
         if not out:
             return 0
-        return self.truth(part, pos, named) if self._spans(out, named) else len(out)
+        if not self._spans(out, named):
+            self._instance(part)
+            return len(out)
+        if not self.shapes.symmetric(part, sorted(out)):
+            return self._refuse("an exists over Regions whose body quantifies over all the others")
+        return self.truth(part, pos, named)
+
+    def _duplicated(self, parts: Sequence[Expr], named: frozenset[str]) -> bool:
+        """Two equal parts mentioning Regions outside ``named``: instances of a body that does
+        not mention its variable, which vanish with it while nothing names that variable."""
+        mentioning = [p for p in parts if self.out(p, named)]
+        return len(mentioning) != len(set(mentioning))  # as written: (a, b) is not (b, a)
 
     def value(self, e: Expr, named: frozenset[str]) -> int:
         """Witnesses that keep the value of a term (or both truth values of a formula)."""
@@ -334,6 +441,7 @@ def analyse(
     universe: str,
     exprs: Sequence[Expr],
     action: Callable[[ActionInstance], Expr | None] | None = None,
+    shapes: _Shapes | None = None,
 ) -> Analysis:
     """Compute the terms of the cutoff for the invariant ``exprs`` (the conjuncts of Inv) and,
     for an action property, its expression per instance (``action``).
@@ -346,7 +454,7 @@ def analyse(
     in their domains, cannot break it at any size (frame), so they are skipped.
     """
     regions = _Regions(model, universe)
-    wit = _Witness(regions)
+    wit = _Witness(regions, shapes)
     none: frozenset[str] = frozenset()
     broken = max((wit.truth(e, False, none) for e in exprs), default=0)
     pre = min(UNBOUNDED, sum(wit.truth(e, True, none) for e in exprs))
@@ -371,7 +479,15 @@ def analyse(
         problems.append(f"the {universe} universe is not one class of interchangeable elements")
     total = None if bound + pre >= UNBOUNDED else bound + pre
     params, need, own_broken = terms
-    return Analysis(len(u), params, own_broken, need, total, worst, problems, pre, max_params)
+    analysis = Analysis(len(u), params, own_broken, need, total, worst, problems, pre, max_params)
+    return _seen(analysis, wit)
+
+
+def _seen(analysis: Analysis, wit: _Witness) -> Analysis:
+    """Add what the witness walk assumed (its instances) and refused."""
+    analysis.problems += sorted(f"the analysis does not cover {shape}" for shape in wit.refused)
+    analysis.instances = wit.instances
+    return analysis
 
 
 def _step_witnesses(wit: _Witness, regions: _Regions, inst: ActionInstance, named) -> int:
@@ -382,14 +498,16 @@ def _step_witnesses(wit: _Witness, regions: _Regions, inst: ActionInstance, name
     return need
 
 
-def analyse_implication(model: Model, universe: str, exprs: Sequence[Expr], prop: Expr) -> Analysis:
+def analyse_implication(
+    model: Model, universe: str, exprs: Sequence[Expr], prop: Expr, shapes: _Shapes | None = None
+) -> Analysis:
     """Terms of the cutoff for "every state satisfying ``exprs`` satisfies ``prop``".
 
     A state that satisfies ``exprs`` and breaks ``prop`` restricts to W_inv + W_broken Regions
     (witnesses that keep every conjunct of ``exprs`` true and ``prop`` false) doing the same, so
     checking the implication at every size up to that bound checks it at every size."""
     regions = _Regions(model, universe)
-    wit = _Witness(regions)
+    wit = _Witness(regions, shapes)
     none: frozenset[str] = frozenset()
     pre = min(UNBOUNDED, sum(wit.truth(e, True, none) for e in exprs))
     broken = wit.truth(prop, False, none)
@@ -398,7 +516,7 @@ def analyse_implication(model: Model, universe: str, exprs: Sequence[Expr], prop
     problems = []
     if not u.symmetric or len(set(u.classes)) > 1:
         problems.append(f"the {universe} universe is not one class of interchangeable elements")
-    return Analysis(len(u), 0, broken, 0, total, "", problems, pre)
+    return _seen(Analysis(len(u), 0, broken, 0, total, "", problems, pre), wit)
 
 
 def _slot_domains(model: Model) -> dict[int, tuple[int, int]]:
@@ -413,31 +531,257 @@ def _harmless(inst, read: set[str], domains: dict[int, tuple[int, int]]) -> bool
     return True
 
 
-def check_uniform(model: Model, bigger: Model, universe: str) -> list[str]:
-    """Problems found comparing a model with the restriction of a bigger one to its Regions.
+# --- uniformity: the smaller model is the restriction of the larger, term by term ---------------
 
-    Checks the two facts the argument needs from the factory on these sizes: every instance of
-    the smaller model exists in the bigger one, and initial values do not depend on the Region.
-    """
-    problems = []
-    big_labels = {i.label for i in bigger.instances}
-    missing = [i.label for i in model.instances if i.label not in big_labels]
-    if missing:
-        problems.append(f"instances missing in the bigger model: {', '.join(missing[:3])}")
+
+@dataclass
+class _Parts:
+    """One size's guards, effects, property and lemma bodies by location ("guard 2 of Fire()"),
+    built with their quantifiers kept (:func:`mrkcheck.expr.keep_quantifiers`), so that each term
+    of a quantifier knows its element. ``owners`` are the elements a location belongs to (its
+    instance's parameters, an effect's target slot): the location exists only when they do."""
+
+    size: int
+    universe: str
+    elements: frozenset[str]
+    exprs: dict[str, Expr]
+    owners: dict[str, frozenset[str]]
+    initial: dict[tuple[str, tuple[str, ...]], tuple[int, ...]]  # slot -> value per initial state
+    other_elements: frozenset[str]  # the names of the other universes' elements
+    instance: dict[str, str] = field(default_factory=dict)  # location -> its instance's label
+
+    def without(self, labels: set[str]) -> _Parts:
+        """The parts without the locations of the instances labelled in ``labels``."""
+        kept = {w: e for w, e in self.exprs.items() if self.instance.get(w) not in labels}
+        return replace(self, exprs=kept)
+
+
+def _parts(factory: Factory, options: dict[str, Any], universe: str, prop: str, lemmas) -> _Parts:
+    """The parts of the model ``factory(**options)``, built with its quantifiers kept."""
+    with keep_quantifiers():
+        model = factory(**options)
+        exprs, owners, instance = _located(model, universe, prop, lemmas)
+    initial = {
+        (var.name, idx): tuple(state[slot] for state in model.initial)
+        for var, idx, slot in model.schema.slots()
+    }
+    others = frozenset(e for u in model.universes if u.name != universe for e in u.elements)
+    elements = frozenset(model.universe(universe).elements)
+    return _Parts(len(elements), universe, elements, exprs, owners, initial, others, instance)
+
+
+def _located(model: Model, universe: str, prop: str, lemmas: LemmaSource):
+    """Every expression the argument may read, by location; the elements each belongs to; and
+    the instance each belongs to (by label)."""
     elements = set(model.universe(universe).elements)
-    if not elements <= set(bigger.universe(universe).elements):
-        problems.append(f"the {universe} names of the smaller model are not a prefix")
-        return problems
-    for init in bigger.initial:
-        seen: dict[tuple, int] = {}
-        for var, idx, slot in bigger.schema.slots():
-            key = (var.name,) + tuple(
-                e for e, over in zip(idx, var.over, strict=True) if over.name != universe
+    exprs: dict[str, Expr] = {}
+    owners: dict[str, frozenset[str]] = {}
+    instance: dict[str, str] = {}
+    target = model.get_property(prop)
+    for inst in model.instances:
+        params = frozenset(v for _, v in inst.params if v in elements)
+        at = [(f"guard {i} of {inst.label}", g.condition) for i, g in enumerate(inst.guards, 1)]
+        for var, value in inst.effects:
+            at.append((f"the effect on {var.label} of {inst.label}", value))
+            owners[at[-1][0]] = params | (set(var.index) & elements)
+        if target.kind == ACTION and (step := target.for_action(inst)) is not None:
+            at.append((f"{prop} at {inst.label}", step))
+        for where, e in at:
+            exprs[where], instance[where] = e, inst.label
+            owners.setdefault(where, params)
+    if target.kind != ACTION:
+        exprs[f"property {prop}"] = target.template if target.template is not None else target.expr  # type: ignore[assignment]
+    for name, e in _named(lemmas(model)):
+        if name != prop:
+            exprs[f"lemma {name}"] = e
+    for where in exprs:
+        owners.setdefault(where, frozenset())
+    return exprs, owners, instance
+
+
+def _framed(model: Model, prop: str, lemmas: LemmaSource) -> set[str]:
+    """Labels of the instances that write no variable the property or a lemma reads, with
+    values within their domains: they break neither at any size (see :func:`analyse`)."""
+    target = model.get_property(prop)
+    read = {v.name for _, e in _named(lemmas(model)) for v in variables_of(e)}
+    if target.kind != ACTION:
+        read |= {v.name for v in variables_of(target.expr)}  # type: ignore[arg-type]
+    domains = _slot_domains(model)
+    framed = set()
+    for inst in model.instances:
+        step = target.for_action(inst) if target.kind == ACTION else None
+        touched = read | {v.name for v in (variables_of(step) if step is not None else [])}
+        if _harmless(inst, touched, domains):
+            framed.add(inst.label)
+    return framed
+
+
+def _same_as_built(parts: _Parts, model: Model, prop: str, lemmas: LemmaSource) -> list[str]:
+    """The expressions built with quantifiers kept expand to those the engines check: the
+    comparison is about the model that is proved, and the factory builds it the same way twice."""
+    ground = _located(model, parts.universe, prop, lemmas)[0]
+    memo: dict[int, tuple[Expr, Expr]] = {}
+    differ = [w for w, e in parts.exprs.items() if ground.get(w) != expand(e, memo)]
+    differ += sorted(ground.keys() - parts.exprs.keys())
+    return [f"{differ[0]} is not built the same way twice"] if differ else []
+
+
+class _Restriction:
+    """Expressions of a model without the terms and slots of the elements ``dropped``.
+
+    A quantifier loses the terms of the dropped elements; the other nodes are folded again (a
+    quantifier's terms are kept as they are, see :func:`mrkcheck.expr.keep_quantifiers`); a variable slot of a dropped element outside such a term makes the restriction
+    undefined (None: the text names that element). Slot numbers are erased (they differ between
+    sizes; variable labels do not), so restrictions from two sizes compare with ``==``."""
+
+    def __init__(self, dropped: frozenset[str]):
+        self.dropped = dropped
+        self._memo: dict[int, tuple[Expr, Expr | None]] = {}
+
+    def __call__(self, e: Expr) -> Expr | None:
+        if id(e) not in self._memo:
+            self._memo[id(e)] = (e, self._restrict(e))
+        return self._memo[id(e)][1]
+
+    def _restrict(self, e: Expr) -> Expr | None:
+        if isinstance(e, Var):
+            return (
+                None if self.dropped & set(e.index) else Var(0, e.name, e.index, e.sort, e.primed)
             )
-            if seen.setdefault(key, init[slot]) != init[slot]:
-                problems.append(f"the initial value of {var.name} depends on the {universe}")
-                break
-    return problems
+        if isinstance(e, Enabled):  # "Fire(r=r1, s=k1)": the instance of r1 and k1
+            values = {p.partition("=")[2] for p in e.label.partition("(")[2][:-1].split(", ")}
+            return None if values & self.dropped else e
+        if isinstance(e, Quantified):
+            terms = [(el, self(t)) for el, t in e.terms if el not in self.dropped]
+            if any(t is None for _, t in terms):
+                return None
+            return Quantified(e.kind, tuple(terms), e.sort)  # type: ignore[arg-type]
+        if any(self(c) is None for c in children(e)):
+            return None
+        return rebuild(e, self)  # type: ignore[arg-type]
+
+
+def check_uniform(small: _Parts, big: _Parts) -> list[str]:
+    """Where the model with fewer elements is not the restriction of the one with more.
+
+    Term by term after constant folding: every location of the smaller model (by label: the
+    same instance, guard number, effect target, property or lemma) exists in the larger one,
+    and the larger one's expression without the terms and slots of the extra elements equals
+    it; every location of the larger model that belongs to no extra element exists in the
+    smaller one; initial values of common slots agree and do not depend on the element."""
+    dropped = big.elements - small.elements
+    name = f"{small.universe} elements"
+    if not small.elements <= big.elements or dropped & big.other_elements:
+        return [f"the {name} of the smaller model are not a subset, with names of their own"]
+    between = f"between {small.size} and {big.size} {name}"
+    kept = {w for w in big.exprs if not big.owners[w] & dropped}
+    differ = [f"{w} exists with {small.size} {name} only" for w in small.exprs if w not in kept]
+    differ += [f"{w} exists with {big.size} {name} only" for w in kept if w not in small.exprs]
+    restrict, same = _Restriction(dropped), _Restriction(frozenset())
+    for where, e in small.exprs.items():
+        if where in kept and restrict(big.exprs[where]) != same(e):
+            differ.append(f"{where} differs {between}")
+    differ += [
+        f"the initial value of {var}[{','.join(idx)}] differs {between}"
+        for (var, idx), values in small.initial.items()
+        if big.initial.get((var, idx)) != values
+    ]
+    differ += _initial_depends(big)
+    if not differ:
+        return []
+    more = f" (and {len(differ) - 1} more)" if len(differ) > 1 else ""
+    return [f"the model is not uniform in the number of {name}: {differ[0]}{more}"]
+
+
+def _initial_depends(parts: _Parts) -> list[str]:
+    """Slots whose initial value depends on which element indexes them (restriction followed by
+    renaming must map Init to Init)."""
+    seen: dict[tuple, tuple[int, ...]] = {}
+    for (name, idx), values in parts.initial.items():
+        rest = tuple(i for i in idx if i not in parts.elements)
+        if seen.setdefault((name, rest), values) != values:
+            return [f"the initial value of {name} depends on the {parts.universe} element"]
+    return []
+
+
+_NEUTRAL = {"forall": TRUE, "exists": FALSE, "count": Const(0)}
+
+
+def _constant_terms(parts: _Parts) -> list[str]:
+    """Quantifier terms that are build-time constants for an element the location does not
+    name (not an owner, not the element of an enclosing term).
+
+    Such a term folds away in the ground model, so the witness walk never sees it, yet a
+    restriction drops it: ``count(R, lambda q: True)`` is the number of elements and
+    ``exists q != r: True`` says there is another one. Only a quantifier's neutral constant
+    (true in a forall, false in an exists, 0 in a count) drops without changing its value."""
+
+    def walk(e: Expr, bound: frozenset[str]) -> str | None:
+        if isinstance(e, Quantified):
+            for el, term in e.terms:
+                if isinstance(term, Const) and term != _NEUTRAL[e.kind] and el not in bound:
+                    return f"a {e.kind} over {parts.universe} whose body is the constant {term}"
+                found = walk(term, bound | {el})
+                if found:
+                    return found
+            return None
+        return next((f for c in children(e) if (f := walk(c, bound))), None)
+
+    for where, e in parts.exprs.items():
+        found = walk(e, parts.owners[where])
+        if found:
+            return [
+                f"{found} for an element it does not name, in {where}: it folds to a value "
+                f"that depends on the number of {parts.universe} elements"
+            ]
+    return []
+
+
+def _unstable_instances(
+    small: _Parts, big: _Parts, shapes: _Shapes, instances: set[int]
+) -> list[str]:
+    """The parts the witness walk took as one quantifier instance at the smaller size (kept
+    whole or dropped whole by a restriction) that change, at their own position, when an
+    element is added: such a part holds a quantifier that excludes a bound variable
+    (``exists q != t``), which a restriction shrinks instead of dropping."""
+    same = _Restriction(frozenset())
+    memo: dict[int, tuple[Expr, Expr]] = {}
+    stable: set[int] = set()
+    changed: dict[int, str] = {}
+    for where, e in small.exprs.items():
+        for node, twin in _aligned(e, big.exprs.get(where)):
+            key = shapes.key(expand(node, memo))
+            if twin is not None and same(twin) == same(node):
+                stable.add(key)
+            else:
+                changed.setdefault(key, where)
+    bad = sorted(k for k in instances if k in changed or k not in stable)
+    if not bad:
+        return []
+    where = changed.get(bad[0], "an expression")
+    return [
+        f"a quantifier instance in {where} changes between {small.size} and {big.size} "
+        f"{small.universe} elements (a nested quantifier whose range excludes a bound variable, "
+        "e.g. exists q != t)"
+    ]
+
+
+def _aligned(small: Expr, big: Expr | None):
+    """Pairs (node of ``small``, the node at the same position in ``big`` or None), every node
+    of ``small``: a quantifier's terms pair by element, other nodes child by child."""
+    yield small, big
+    twins: list[Expr | None]
+    if isinstance(small, Quantified):
+        terms = dict(big.terms) if isinstance(big, Quantified) and big.kind == small.kind else {}
+        twins = [terms.get(el) for el, _ in small.terms]
+    elif (
+        big is not None and type(big) is type(small) and len(children(big)) == len(children(small))
+    ):
+        twins = list(children(big))
+    else:
+        twins = [None] * len(children(small))
+    for child, twin in zip(children(small), twins, strict=True):
+        yield from _aligned(child, twin)
 
 
 # --- the proof ------------------------------------------------------------------------------------
@@ -463,13 +807,11 @@ def prove_any(
     started = time.perf_counter()
     base = {k: v for k, v in (base or {}).items() if k != option}
     universe = find_universe(factory, option, base).name
-    routes = _routes(factory, prop, lemmas, option, base, universe)
+    sizes = _Sizes(factory, option, base, universe, prop, lemmas)
     results: list[AnyRegionsResult] = []
-    for route, analyses, implication in routes:
+    for route, analyses, implication in _routes(sizes):
         remaining = None if max_seconds is None else max_seconds - (time.perf_counter() - started)
-        result = _prove_route(
-            factory, prop, lemmas, option, base, universe, route, analyses, implication, remaining
-        )
+        result = _prove_route(sizes, route, analyses, implication, remaining)
         results.append(result)
         if result.proved_any:
             break
@@ -478,24 +820,64 @@ def prove_any(
     return chosen
 
 
-def _routes(factory, prop, lemmas, option, base, universe):
+class _Sizes:
+    """The models of one factory by size, built once each: as the engines check them, and with
+    their quantifiers kept for the uniformity checks (:class:`_Parts`)."""
+
+    def __init__(self, factory: Factory, option, base, universe, prop, lemmas: LemmaSource):
+        self.factory, self.option, self.base = factory, option, base
+        self.universe, self.prop, self.lemmas = universe, prop, lemmas
+        self._models: dict[int, Model] = {}
+        self._parts: dict[int, tuple[_Parts, list[str]]] = {}
+
+    def model(self, n: int) -> Model:
+        """The model with ``n`` elements (ModelError if the factory does not build it)."""
+        if n not in self._models:
+            self._models[n] = self.factory(**{**self.base, self.option: n})
+        return self._models[n]
+
+    def parts(self, n: int) -> tuple[_Parts, list[str]]:
+        """Its expressions with quantifiers kept, and whether they expand to the model's."""
+        if n not in self._parts:
+            options = {**self.base, self.option: n}
+            parts = _parts(self.factory, options, self.universe, self.prop, self.lemmas)
+            self._parts[n] = parts, _same_as_built(parts, self.model(n), self.prop, self.lemmas)
+        return self._parts[n]
+
+    def pair(self, n: int, m: int) -> tuple[_Parts, _Parts]:
+        """The parts of sizes ``n`` < ``m`` the argument reads: without the instances that
+        cannot break the property or a lemma at size ``m`` (:func:`_framed`), the size a
+        counterexample is restricted from."""
+        framed = _framed(self.model(m), self.prop, self.lemmas)
+        return self.parts(n)[0].without(framed), self.parts(m)[0].without(framed)
+
+    def uniform(self, n: int, m: int) -> list[str]:
+        """Problems comparing size ``n`` with the restriction of size ``m``."""
+        small, big = self.pair(n, m)
+        problems = self.parts(n)[1] + self.parts(m)[1]
+        return problems + _constant_terms(small) + _constant_terms(big) + check_uniform(small, big)
+
+
+def _routes(sizes: _Sizes):
     """(route, step analyses, implication analyses) to try, best cutoff first."""
+    universe, prop, lemmas = sizes.universe, sizes.prop, sizes.lemmas
 
-    def combined(m: Model) -> Analysis:
-        return analyse(m, universe, *_invariant(m, prop, lemmas))
+    def combined(m: Model, shapes: _Shapes) -> Analysis:
+        return analyse(m, universe, *_invariant(m, prop, lemmas), shapes=shapes)
 
-    def step(m: Model) -> Analysis:
-        return analyse(m, universe, _own(m, prop, lemmas))
+    def step(m: Model, shapes: _Shapes) -> Analysis:
+        return analyse(m, universe, _own(m, prop, lemmas), shapes=shapes)
 
-    def implication(m: Model) -> Analysis:
+    def implication(m: Model, shapes: _Shapes) -> Analysis:
         expr = m.get_property(prop).expr
-        return analyse_implication(m, universe, _own(m, prop, lemmas), expr)  # type: ignore[arg-type]
+        own = _own(m, prop, lemmas)
+        return analyse_implication(m, universe, own, expr, shapes)  # type: ignore[arg-type]
 
-    routes = [(COMBINED, _analyses(factory, option, base, combined), [])]
-    probe = factory(**{**base, option: 2})
+    routes = [(COMBINED, _analyses(sizes, combined), [])]
+    probe = sizes.model(2)
     if probe.get_property(prop).kind == ALWAYS and _own(probe, prop, lemmas):
-        via = (VIA_LEMMAS, _analyses(factory, option, base, step))
-        routes.append((*via, _analyses(factory, option, base, implication)))
+        via = (VIA_LEMMAS, _analyses(sizes, step))
+        routes.append((*via, _analyses(sizes, implication)))
     return sorted(routes, key=lambda r: _route_cutoff(r[1], r[2])[0] or UNBOUNDED)
 
 
@@ -504,34 +886,31 @@ def _route_cutoff(step: list[Analysis], implication: list[Analysis]) -> tuple[in
     bounds = [a.bound for a in step + implication]
     first = [a.bound for a in (step[0], *implication[:1])]
     second = [a.bound for a in (step[1], *implication[1:])]
-    if None in bounds or first != second:
-        return None, "the witness bound grows with the number of Regions"
     problems = [p for a in step + implication for p in a.problems]
     if problems:
         return None, "; ".join(dict.fromkeys(problems))
+    if None in bounds or first != second:
+        return None, "the witness bound grows with the number of Regions"
     return max(b for b in bounds if b is not None), ""
 
 
-def _prove_route(
-    factory, prop, lemmas, option, base, universe, route, analyses, implication, max_seconds
-) -> AnyRegionsResult:
+def _prove_route(sizes: _Sizes, route, analyses, implication, max_seconds) -> AnyRegionsResult:
     started = time.perf_counter()
     cutoff, reason = _route_cutoff(analyses, implication)
-    sizes = list(range(1, cutoff + 2)) if cutoff else [1, 2, 3]  # cutoff + 1: a sanity check
-    checks, problems, built = _check_sizes(
-        factory, prop, lemmas, option, base, universe, sizes, route, started, max_seconds
-    )
+    checked = list(range(1, cutoff + 2)) if cutoff else [1, 2, 3]  # cutoff + 1: a sanity check
+    checks, problems, built = _check_sizes(sizes, checked, route, started, max_seconds)
     if problems and cutoff is not None:
-        reason, cutoff = "; ".join(problems), None
+        reason, cutoff = "; ".join(dict.fromkeys(problems)), None
     failed = any(not c.holds for _, c in checks)
     needed = set(range(1, (cutoff or 0) + 1))
     proved = cutoff is not None and not failed and needed <= {n for n, _ in checks}
+    universe = sizes.universe
     if not proved and not reason and not failed:
         reason = f"time limit reached, or the model cannot be built with {cutoff} {universe}s"
     if proved and cutoff + 1 not in built:
         reason = f"(the model cannot be built with {cutoff + 1} {universe}s: no sanity check)"
     return AnyRegionsResult(
-        prop,
+        sizes.prop,
         proved,
         cutoff,
         analyses,
@@ -544,16 +923,26 @@ def _prove_route(
     )
 
 
-def _analyses(factory, option, base, analyser: Callable[[Model], Analysis]) -> list[Analysis]:
-    """The analysis at two sizes N, N + 1, large enough that a quantifier's growth shows."""
-    params = analyser(factory(**{**base, option: 4})).max_params
+def _analyses(sizes: _Sizes, analyser: Callable[[Model, _Shapes], Analysis]) -> list[Analysis]:
+    """The analysis at two sizes N, N + 1, large enough that a quantifier's growth shows.
+
+    The smaller one also carries the problems of the two sizes' term-by-term comparison: the
+    model must be uniform there, and the parts the walk took as one quantifier instance must be
+    the same at the same position in the bigger model."""
+    params = analyser(sizes.model(4), _Shapes()).max_params
     for n in (params + 3, params + 2):  # at least two Regions beyond the parameters
         try:
-            models = [factory(**{**base, option: n}), factory(**{**base, option: n + 1})]
+            models = [sizes.model(n), sizes.model(n + 1)]
         except ModelError:
             continue  # the factory caps the size; try a smaller pair
-        return [analyser(m) for m in models]
-    raise ModelError(f"the model cannot be built with {params + 3} elements ({option})")
+        shapes = _Shapes()  # shared, so that the two sizes' parts can be compared
+        analyses = [analyser(model, shapes) for model in models]
+        small, big = sizes.pair(n, n + 1)
+        uniform = sizes.uniform(n, n + 1)  # else instances change anyway: one reason is enough
+        unstable = [] if uniform else _unstable_instances(small, big, shapes, analyses[0].instances)
+        analyses[0].problems += uniform + unstable
+        return analyses
+    raise ModelError(f"the model cannot be built with {params + 3} elements ({sizes.option})")
 
 
 def _own(model: Model, prop: str, lemmas: LemmaSource) -> list[Expr]:
@@ -575,26 +964,25 @@ def _invariant(model: Model, prop: str, lemmas: LemmaSource):
 
 
 def _check_sizes(
-    factory, prop, lemmas, option, base, universe, sizes, route, started, max_seconds
+    sizes: _Sizes, checked: list[int], route: str, started: float, max_seconds: float | None
 ) -> tuple[list[tuple[int, InductionResult]], list[str], list[int]]:
     """Run the route's Z3 checks at each size, stopping at the first failure.
 
-    Returns the checks, problems found by check_uniform, and the sizes the factory could build
-    (it may cap the size below cutoff + 1, the sanity check)."""
+    Returns the checks, the problems of the term-by-term comparison of consecutive sizes
+    (:func:`check_uniform`), and the sizes the factory could build (it may cap the size below
+    cutoff + 1, the sanity check)."""
     checks: list[tuple[int, InductionResult]] = []
     problems: list[str] = []
     built: list[int] = []
-    previous: Model | None = None
-    for n in sizes:
+    for n in checked:
         try:
-            model = factory(**{**base, option: n})
+            model = sizes.model(n)
         except ModelError:
             break
         built.append(n)
-        if previous is not None:
-            problems += check_uniform(previous, model, universe)
-        previous = model
-        for check in _size_checks(model, prop, lemmas, route):
+        if n - 1 in built:
+            problems += sizes.uniform(n - 1, n)
+        for check in _size_checks(model, sizes.prop, sizes.lemmas, route):
             remaining = (
                 None if max_seconds is None else max_seconds - (time.perf_counter() - started)
             )

@@ -11,7 +11,9 @@ integer, ``+`` of a boolean) raises :class:`ExprError` at once, with the offendi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 BOOL = "bool"
@@ -275,20 +277,95 @@ _COMPARE: dict[str, Callable[[int, int], bool]] = {
 
 def forall(elements: Iterable[str], body: Callable[[str], ExprLike]) -> Expr:
     """Finite universal quantifier, expanded over ``elements`` now."""
-    return and_(*(body(e) for e in elements))
+    terms = [(e, lift(body(e))) for e in elements]
+    return _quantified("forall", terms, and_(*(t for _, t in terms)))
 
 
 def exists(elements: Iterable[str], body: Callable[[str], ExprLike]) -> Expr:
     """Finite existential quantifier, expanded over ``elements`` now."""
-    return or_(*(body(e) for e in elements))
+    terms = [(e, lift(body(e))) for e in elements]
+    return _quantified("exists", terms, or_(*(t for _, t in terms)))
 
 
 def count(elements: Iterable[str], body: Callable[[str], ExprLike]) -> Expr:
     """How many elements satisfy ``body`` (an integer expression)."""
+    terms = [(e, ite(body(e), 1, 0)) for e in elements]
+    return _quantified("count", terms, _sum(t for _, t in terms))
+
+
+def _sum(terms: Iterable[Expr]) -> Expr:
     total: Expr = Const(0)
-    for e in elements:
-        total = arith("+", total, ite(body(e), 1, 0))
+    for term in terms:
+        total = arith("+", total, term)
     return total
+
+
+@dataclass(frozen=True)
+class Quantified(Expr):
+    """A quantifier with one term per element, built only under :func:`keep_quantifiers`.
+
+    No engine reads it: it is how :mod:`mrkcheck.cutoff` compares the models of two sizes term
+    by term (dropping the terms of an element). :func:`expand` turns it into the ground form."""
+
+    kind: str  # forall, exists or count
+    terms: tuple[tuple[str, Expr], ...]
+    sort: str = BOOL
+
+
+_KEEP_QUANTIFIERS: ContextVar[bool] = ContextVar("keep_quantifiers", default=False)
+
+
+@contextmanager
+def keep_quantifiers() -> Iterator[None]:
+    """While a model is built, make forall, exists and count return :class:`Quantified` nodes,
+    even where the ground form folds to a constant (a count of constant bodies is the number of
+    elements: kept as its terms, it shows)."""
+    token = _KEEP_QUANTIFIERS.set(True)
+    try:
+        yield
+    finally:
+        _KEEP_QUANTIFIERS.reset(token)
+
+
+def _quantified(kind: str, terms: list[tuple[str, Expr]], ground: Expr) -> Expr:
+    if not _KEEP_QUANTIFIERS.get():
+        return ground
+    return Quantified(kind, tuple(terms), ground.sort)
+
+
+def expand(expr: Expr, memo: dict[int, tuple[Expr, Expr]] | None = None) -> Expr:
+    """The ground form of an expression built under :func:`keep_quantifiers`: what the same
+    model text builds without it. ``memo`` (by node identity) shares the work between calls."""
+    memo = {} if memo is None else memo
+    if id(expr) not in memo:
+        memo[id(expr)] = (expr, _expand_node(expr, lambda e: expand(e, memo)))
+    return memo[id(expr)][1]
+
+
+def _expand_node(expr: Expr, inner: Callable[[Expr], Expr]) -> Expr:
+    if isinstance(expr, Quantified):
+        parts = [inner(t) for _, t in expr.terms]
+        if expr.kind == "forall":
+            return and_(*parts)
+        return or_(*parts) if expr.kind == "exists" else _sum(parts)
+    return rebuild(expr, inner)
+
+
+def rebuild(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
+    """``expr`` with ``fn`` applied to its children, folded again by the smart constructors."""
+    if isinstance(expr, Not):
+        return not_(fn(expr.arg))
+    if isinstance(expr, And):
+        return and_(*(fn(a) for a in expr.args))
+    if isinstance(expr, Or):
+        return or_(*(fn(a) for a in expr.args))
+    if isinstance(expr, Ite):
+        return ite(fn(expr.cond), fn(expr.then), fn(expr.other))
+    if isinstance(expr, Compare):
+        return compare(expr.op, fn(expr.left), fn(expr.right))
+    if isinstance(expr, Arith):
+        return arith(expr.op, fn(expr.left), fn(expr.right))
+    return expr
 
 
 def variables_of(expr: Expr) -> list[Var]:
@@ -314,6 +391,8 @@ def children(expr: Expr) -> tuple[Expr, ...]:
         return (expr.cond, expr.then, expr.other)
     if isinstance(expr, (Compare, Arith)):
         return (expr.left, expr.right)
+    if isinstance(expr, Quantified):
+        return tuple(t for _, t in expr.terms)
     return ()
 
 
