@@ -241,7 +241,8 @@ class _Normaliser:
             return ("+", tuple(sorted(self.term(x) for x in _summands(e))))
         if isinstance(e, Arith):
             return ("-", self.term(e.left), self.term(e.right))
-        return ("opaque", repr(e))  # e.g. an unresolved Enabled: compared as written
+        # Unknown to the normal form (an unresolved Enabled...): never equal here, left to Z3.
+        return ("opaque", repr(e), id(self))
 
     def instance(self, inst: ActionInstance) -> Term:
         effects = sorted((self.slots[t.slot], self.term(v)) for t, v in inst.effects)

@@ -20,7 +20,7 @@ from mrkcheck.examples.twophase import build as twophase
 from mrkcheck.explicit import check, reachable
 from mrkcheck.model.kms import build as kms
 from mrkcheck.mutation import edit_effects, edit_instances
-from mrkcheck.spec import ALWAYS, Guard, Model, Property
+from mrkcheck.spec import ACTION, ALWAYS, Guard, Model, Property
 from mrkcheck.symmetry import SymmetryRefused, require_symmetry
 from mrkcheck.testing import assert_holds
 
@@ -111,6 +111,20 @@ def test_asymmetric_property_is_refused():
     with pytest.raises(SymmetryRefused, match="property rm1_never_aborts .* rm1<->rm2"):
         check(model.with_properties([only_rm1]), symmetry=True)
     assert check(model.with_properties([only_rm1])).result("rm1_never_aborts").trace is not None
+
+
+def test_asymmetric_action_property_is_refused():
+    model = twophase(3)
+    rm_state = model.schema.variable("rmState")
+
+    def rm1_never_prepares(inst):
+        if inst.action == "RMPrepare" and inst.param("rm") == "rm1":
+            return rm_state["rm1"].next.ne(RMState.prepared)
+        return None
+
+    prop = Property(ACTION, "rm1_never_prepares", rm1_never_prepares)
+    with pytest.raises(SymmetryRefused, match=r"property rm1_never_prepares on action RMPrepare"):
+        check(model.with_properties([prop]), symmetry=True)
 
 
 def test_asymmetric_initial_state_is_refused():
