@@ -19,7 +19,7 @@ from typing import Any
 
 from mrkcheck.compile import EvaluationError
 from mrkcheck.mutation import Mutant
-from mrkcheck.report import progress_line, summary_text
+from mrkcheck.report import coverage_table, progress_line, summary_text
 from mrkcheck.result import (
     EXIT_BAD_INPUT,
     EXIT_EVALUATION,
@@ -190,6 +190,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         result.options["mutant"] = args.mutant
     written = write_traces(result, args.out) if args.out else []
     emit(result, args, written)
+    if args.coverage:  # on stderr when stdout carries the JSON
+        print(coverage_table(result), file=sys.stderr if args.json == "-" else sys.stdout)
     report_single(result, args)  # --junit; annotations on GitHub Actions
     if result.stopped == "interrupted":
         print("interrupted: statistics above are partial", file=sys.stderr)
@@ -307,6 +309,9 @@ def make_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", nargs="?", const="-", help="JSON summary to stdout or FILE")
     check.add_argument("--out", help="write counterexample traces (ITF) to this folder")
     check.add_argument("--junit", metavar="FILE", help="JUnit XML: one test case per property")
+    check.add_argument(
+        "--coverage", action="store_true", help="per action: successors fired, new states"
+    )
     check.set_defaults(run=cmd_check)
 
     lister = sub.add_parser("list", help="list models, options, properties, mutants or actions")

@@ -57,6 +57,7 @@ from mrkcheck.expr import (
     Or,
     Var,
     children,
+    same,
     variables_of,
 )
 from mrkcheck.spec import ACTION, ALWAYS, ActionInstance, Model, ModelError, Property, Universe
@@ -301,7 +302,7 @@ def _count_terms(e: Expr) -> tuple[int, list[Expr]] | None:
     it: (the constant part, the bodies). None for any other integer term."""
     if isinstance(e, Const):
         return e.value, []
-    if isinstance(e, Ite) and e.then == Const(1) and e.other == Const(0):
+    if isinstance(e, Ite) and same(e.then, Const(1)) and same(e.other, Const(0)):
         return 0, [e.cond]
     if isinstance(e, Arith) and e.op == "+":
         left, right = _count_terms(e.left), _count_terms(e.right)

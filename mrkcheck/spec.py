@@ -17,13 +17,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mrkcheck.expr import BOOL, INT, Const, Expr, ExprError, ExprLike, Var, lift, variables_of
+from mrkcheck.expr import (
+    BOOL,
+    INT,
+    Const,
+    Expr,
+    ExprError,
+    ExprLike,
+    ModelError,
+    Var,
+    lift,
+    variables_of,
+)
 
 State = tuple[int, ...]
-
-
-class ModelError(ValueError):
-    """The model or its configuration is malformed (exit code 150)."""
 
 
 # --- universes and domains ------------------------------------------------------------------------
