@@ -257,7 +257,6 @@ def _result(search: _Search, complete: bool, stopped: str, symmetry: bool) -> Ch
     if stopped == "all_violated":
         complete = False
     return CheckResult(
-        never_enabled=_never_enabled(search) if complete and not symmetry else None,
         model=search.model.name,
         engine="explicit",
         stats=search.stats,
@@ -266,6 +265,7 @@ def _result(search: _Search, complete: bool, stopped: str, symmetry: bool) -> Ch
         stopped=stopped,
         deadlock=search.deadlock,
         options={**dict(search.model.options), "symmetry": symmetry},
+        never_enabled=_never_enabled(search) if complete and not symmetry else None,
     )
 
 

@@ -6,7 +6,8 @@ Quantifiers expand over a finite universe when the expression is built, so an ex
 reaches an engine is ground: it mentions only constants and state-variable slots.
 
 Booleans and small integers are the only sorts. Building an ill-sorted expression (``and`` of an
-integer, ``+`` of a boolean) raises :class:`ExprError` at once, with the offending operand.
+integer, ``+`` of a boolean) raises :class:`ExprError` at once, with the offending operand; so does
+asking an expression for a Python truth value or comparing it with ``==`` (see :class:`Expr`).
 """
 
 from __future__ import annotations
