@@ -32,12 +32,21 @@ import difflib
 import inspect
 import re
 import tomllib
+from argparse import ArgumentTypeError
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mrkcheck.cli import DEFAULT_MODEL, UsageError, factory_options, load_factory, load_mutants
+from mrkcheck.cli import (
+    DEFAULT_MODEL,
+    UsageError,
+    factory_options,
+    load_factory,
+    load_mutants,
+    positive_int,
+    positive_seconds,
+)
 from mrkcheck.mutation import Mutant
 from mrkcheck.spec import Model, ModelError
 
@@ -257,8 +266,23 @@ def _entry_fields(
         fields["properties"] = _names(fields["properties"], f"{key}.properties", where)
     if "max_seconds" in fields:
         fields["max_seconds"] = float(fields["max_seconds"])
+    _check_limits(fields, where, key)
     fields["options"] = options
     return fields
+
+
+def _check_limits(fields: dict[str, Any], where: str, key: str) -> None:
+    """The limits follow the command line's rules (a positive whole number; seconds above 0)."""
+    for name, valid in (
+        ("max_states", positive_int),
+        ("max_depth", positive_int),
+        ("max_seconds", positive_seconds),
+    ):
+        if name in fields:
+            try:
+                valid(str(fields[name]))
+            except ArgumentTypeError as exc:
+                raise ProjectError(f"{where}: {key}.{name} {exc}") from None
 
 
 def _unknown_key(name: str, keys: Iterable[str], options: Iterable[str], model: str) -> str:
