@@ -431,7 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     try:
-        interrupts.enter("parsing the command line")
+        interrupts.enter("start-up")
         parser = make_parser()
         args = parser.parse_args(argv)
         if not getattr(args, "command", None):
