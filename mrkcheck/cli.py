@@ -212,7 +212,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.mutant:
         result.options["mutant"] = args.mutant
     result.incomplete_ok = args.allow_incomplete
-    interrupts.enter("writing the reports")
+    interrupts.enter(interrupts.REPORTING)
     written = write_traces(result, args.out) if args.out else []
     emit(result, args, written)
     report_single(result, args)  # --junit; annotations on GitHub Actions
@@ -438,28 +438,38 @@ def _main(argv: Sequence[str] | None) -> int:
             parser.print_help()
             return EXIT_BAD_INPUT
         return int(args.run(args))
-    except UsageError as exc:
-        print(f"mrkcheck: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except ModelError as exc:
-        print(f"mrkcheck: bad model or options: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except EvaluationError as exc:
-        print(f"mrkcheck: evaluation error: {exc}", file=sys.stderr)
-        return EXIT_EVALUATION
     except KeyboardInterrupt:
         print(f"mrkcheck: interrupted during {interrupts.current()}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except MemoryError:
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        return _error_code(exc)
+
+
+def _error_code(exc: Exception) -> int:
+    """One line on stderr and the exit code of an error. After a signal, any error is taken for
+    the interrupt: ctypes (Z3) turns a KeyboardInterrupt into an ArgumentError, and an
+    interrupted solver answers "unknown", which may then read as an evaluation error."""
+    if interrupts.pending():
+        print(f"mrkcheck: interrupted during {interrupts.current()}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if isinstance(exc, UsageError):
+        print(f"mrkcheck: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if isinstance(exc, ModelError):
+        print(f"mrkcheck: bad model or options: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if isinstance(exc, EvaluationError):
+        print(f"mrkcheck: evaluation error: {exc}", file=sys.stderr)
+        return EXIT_EVALUATION
+    if isinstance(exc, MemoryError):
         print(f"mrkcheck: out of memory during {interrupts.current()}", file=sys.stderr)
         return EXIT_OUT_OF_MEMORY
-    except BrokenPipeError:
+    if isinstance(exc, BrokenPipeError):
         return 0
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
-        if os.environ.get("MRKCHECK_DEBUG"):
-            raise
-        print(f"mrkcheck: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_INTERNAL
+    if os.environ.get("MRKCHECK_DEBUG"):
+        raise exc
+    print(f"mrkcheck: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -155,8 +155,10 @@ def run_project(project: Project, args: argparse.Namespace) -> int:
             run, stop = _guarded_run(entry, project, args)
             runs.append(run)
             cut = _cut_where(run) if stop else ""
+            if stop:
+                interrupts.enter(interrupts.REPORTING)
         say(entry_line(runs[-1], width))
-    interrupts.enter("writing the reports")
+    interrupts.enter(interrupts.REPORTING)
     details = failure_text(runs)
     if details:
         say(details)

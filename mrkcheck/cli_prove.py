@@ -113,7 +113,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
         print(f"mrkcheck: {how} during {report.cut_phase}", file=sys.stderr)
         return exit_code(report)
     report.bmc.incomplete_ok = args.allow_incomplete
-    interrupts.enter("writing the reports")
+    interrupts.enter(interrupts.REPORTING)
     written = _write_traces(report, args.out) if args.out else []
     _emit(report, args, written)
     note = _ending_note(report)

@@ -132,6 +132,8 @@ def _caught(run: Run, r: PropertyResult) -> Case:
 
 
 def _unknown_reason(result: CheckResult | None, r: PropertyResult) -> str:
+    if r.property.kind == EVENTUALLY and result is not None and result.cut_phase == "liveness":
+        return f"liveness not checked: {result.stopped} during the liveness phase"
     if r.property.kind == EVENTUALLY and result is not None and result.complete:
         return (
             "liveness not checked for this entry (symmetry on, liveness = false, or --no-liveness)"

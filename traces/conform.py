@@ -912,6 +912,7 @@ def cmd_conform(args: Any) -> int:
         raise UsageError(str(exc)) from None
     except TraceFormatError as exc:
         raise UsageError(f"bad trace: {exc}") from None
+    interrupts.enter(interrupts.REPORTING)
     emit_report(report, args.json)
     if report.cut:
         print(
