@@ -13,8 +13,8 @@ import resource
 import time
 from pathlib import Path
 
+from mrkcheck.check.explicit import check
 from mrkcheck.examples import twophase
-from mrkcheck.explicit import check
 from mrkcheck.model import kms
 
 RESULTS = Path(__file__).parent / "results"

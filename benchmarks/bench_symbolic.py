@@ -15,11 +15,11 @@ from pathlib import Path
 
 import z3
 
+from mrkcheck.check.cutoff import prove_any
+from mrkcheck.check.symbolic import bmc, inductive
 from mrkcheck.cli import load_factory
-from mrkcheck.cli_prove import load_lemmas
-from mrkcheck.cutoff import prove_any
-from mrkcheck.spec import ALWAYS, ModelError
-from mrkcheck.symbolic import bmc, inductive
+from mrkcheck.cli.prove import load_lemmas
+from mrkcheck.lang.model import ALWAYS, ModelError
 
 RESULTS = Path(__file__).parent / "results"
 

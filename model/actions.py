@@ -7,8 +7,8 @@ made in (the key it names), and a second Region where the operation has one.
 
 from __future__ import annotations
 
-from mrkcheck.expr import Expr, and_, exists, ite
-from mrkcheck.spec import Guard, ModelBuilder, Transition
+from mrkcheck.lang.expr import Expr, and_, exists, ite
+from mrkcheck.lang.model import Guard, ModelBuilder, Transition
 
 from .kms import Kms
 from .rules import (

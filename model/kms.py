@@ -26,9 +26,17 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from mrkcheck.expr import Enabled, Expr, and_, exists, forall, ite
-from mrkcheck.inputs import unknown_name
-from mrkcheck.spec import Guard, Model, ModelBuilder, ModelError, Universe, Variable, instance_label
+from mrkcheck.errors import unknown_name
+from mrkcheck.lang.expr import Enabled, Expr, and_, exists, forall, ite
+from mrkcheck.lang.model import (
+    Guard,
+    Model,
+    ModelBuilder,
+    ModelError,
+    Universe,
+    Variable,
+    instance_label,
+)
 
 from .rules import (
     ALREADY_EXISTS,

@@ -1,7 +1,7 @@
 """Strengthening lemmas for proving the KMS invariants by induction (``mrkcheck prove``).
 
 Each lemma is a named state invariant that is universal over Regions and mentions at most two
-Regions per conjunct, so the cutoff argument of :mod:`mrkcheck.cutoff` (docs/any-regions.md)
+Regions per conjunct, so the cutoff argument of :mod:`mrkcheck.check.cutoff` (docs/any-regions.md)
 applies to it. Lemmas are proved together with the property (the induction step checks Lemmas'),
 never assumed. They were found from the counterexamples to induction that Z3 returned.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mrkcheck.expr import Expr, exists, forall
+from mrkcheck.lang.expr import Expr, exists, forall
+from mrkcheck.lang.model import ALWAYS, Model, Property
 from mrkcheck.model.rules import KeyState, Role
-from mrkcheck.spec import ALWAYS, Model, Property
 
 # The invariants ``mrkcheck prove --any-regions`` proves by default, and the option that sets the
 # number of Regions.

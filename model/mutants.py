@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from mrkcheck.expr import Expr, and_, ite, or_, same
-from mrkcheck.mutation import Mutant, drop_guard, edit_effects, edit_instances, remove_action
-from mrkcheck.spec import ActionInstance, Guard, Model, ModelError, Var
+from mrkcheck.lang.expr import Expr, and_, ite, or_, same
+from mrkcheck.lang.model import ActionInstance, Guard, Model, ModelError, Var
+from mrkcheck.lang.mutation import Mutant, drop_guard, edit_effects, edit_instances, remove_action
 
 from .kms import build
 from .rules import ALREADY_EXISTS, INVALID_STATE, UNSUPPORTED, KeyState, Role

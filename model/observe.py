@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mrkcheck.expr import Expr, and_, or_
-from mrkcheck.spec import Model, State
+from mrkcheck.lang.expr import Expr, and_, or_
+from mrkcheck.lang.model import Model, State
 
 from .kms import Kms
 from .rules import KeyState, Role

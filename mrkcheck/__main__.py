@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-EXIT_INTERRUPTED = 130  # mrkcheck.result's, which is not loaded yet
+EXIT_INTERRUPTED = 130  # mrkcheck.check.result's, which is not loaded yet
 
 
 def main() -> int:

@@ -12,10 +12,10 @@ runs, with the counterexample in the failure message rather than in a separate C
         trace = assert_violated("kms", "one_primary_per_key_set", mutant="promote_before_demote",
                                 max_length=4)
 
-Both take a model as a built :class:`~mrkcheck.spec.Model`, a factory (a function returning one),
+Both take a model as a built :class:`~mrkcheck.lang.model.Model`, a factory (a function returning one),
 or a factory's name (``"kms"``, ``"twophase"``, ``"package.module:function"``); universe options are
 keyword arguments passed to the factory. A property is a name, a
-:class:`~mrkcheck.spec.Property`, a function from the built model to a Property (for your own
+:class:`~mrkcheck.lang.model.Property`, a function from the built model to a Property (for your own
 properties over the model's variables), or a list of these. A failing assertion raises
 ``AssertionError`` whose message holds the readable counterexample table.
 """
@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mrkcheck.result import HOLDS, UNKNOWN, VIOLATED, CheckResult, PropertyResult, Trace
-from mrkcheck.spec import EVENTUALLY, Model, Property, resolve_properties
+from mrkcheck.check.result import HOLDS, UNKNOWN, VIOLATED, CheckResult, PropertyResult, Trace
+from mrkcheck.lang.model import EVENTUALLY, Model, Property, resolve_properties
 
 ModelLike = Model | str | Callable[..., Model]
 PropertyLike = str | Property | Callable[[Model], Property]
@@ -71,7 +71,7 @@ def assert_holds(
                 f"after {result.stats.distinct:,} states"
             )
     if deadlock and result.deadlock is not None:
-        from mrkcheck.report import trace_table
+        from mrkcheck.check.report import trace_table
 
         raise AssertionError(
             f"deadlock on {where} after {len(result.deadlock)} steps:\n"
@@ -194,7 +194,7 @@ def _check(
     max_seconds: float | None,
     stop_early: bool,
 ) -> CheckResult:
-    from mrkcheck.explicit import Limits, check
+    from mrkcheck.check.explicit import Limits, check
 
     limits = Limits(max_states=max_states, max_seconds=max_seconds)
     result = check(
@@ -205,7 +205,7 @@ def _check(
         stop_when_all_violated=stop_early,
     )
     if any(p.kind == EVENTUALLY for p in model.properties):
-        from mrkcheck.liveness import add_liveness  # 'eventually' verdicts, under fairness
+        from mrkcheck.check.liveness import add_liveness  # 'eventually' verdicts, under fairness
 
         add_liveness(result, model)
     return result
@@ -217,6 +217,6 @@ def _violation_message(r: PropertyResult, where: str) -> str:
 
 
 def _counterexample(r: PropertyResult) -> str:
-    from mrkcheck.reports import counterexample_text
+    from mrkcheck.ci.reports import counterexample_text
 
     return counterexample_text(r)

@@ -16,8 +16,16 @@ Not expressible in this model, and why (see README "Properties"):
 
 from __future__ import annotations
 
-from mrkcheck.expr import FALSE, TRUE, Expr, and_, count, exists, forall, implies, or_
-from mrkcheck.spec import ACTION, ALWAYS, EVENTUALLY, ActionInstance, Model, ModelBuilder, Property
+from mrkcheck.lang.expr import FALSE, TRUE, Expr, and_, count, exists, forall, implies, or_
+from mrkcheck.lang.model import (
+    ACTION,
+    ALWAYS,
+    EVENTUALLY,
+    ActionInstance,
+    Model,
+    ModelBuilder,
+    Property,
+)
 
 from ..model.kms import Kms
 from ..model.rules import API_ERRORS, KeyState, Origin, Role

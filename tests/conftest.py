@@ -1,6 +1,6 @@
 import pytest
 
-from mrkcheck.explicit import check
+from mrkcheck.check.explicit import check
 from mrkcheck.model.kms import build
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mrkcheck.expr import Expr, count, exists, forall
-from mrkcheck.spec import Model, ModelBuilder, Transition, Variable
+from mrkcheck.lang.expr import Expr, count, exists, forall
+from mrkcheck.lang.model import Model, ModelBuilder, Transition, Variable
 
 Guard = Callable[[list[str], Variable], Expr]
 

@@ -246,7 +246,7 @@ def test_view_of_keeps_the_compared_fields():
 def test_pending_deletion_may_be_disabled_exception_for_x23_cells():
     """§4 X2/3: a key pending deletion refuses crypto with DisabledException or
     KMSInvalidStateException."""
-    from mrkcheck.scenario import Scenario
+    from mrkcheck.lang.scenario import Scenario
 
     model = c.conform_model(c.Settings(regions="2"))
     sc = Scenario(model)

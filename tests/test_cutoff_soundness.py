@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 from cutoff_probes import BREAKS_AT, PROBES, flags_model
 
+from mrkcheck.check.cutoff import prove_any
+from mrkcheck.check.explicit import check
 from mrkcheck.cli import main
-from mrkcheck.cutoff import prove_any
-from mrkcheck.explicit import check
-from mrkcheck.expr import exists
+from mrkcheck.lang.expr import exists
 
 
 @pytest.mark.parametrize("name", PROBES)

@@ -37,8 +37,8 @@ def test_every_python_block_runs_in_order(capsys):
 
 def test_the_documented_twophase_is_the_shipped_example():
     """The page's model and mrkcheck/examples/twophase.py give the same graph (TLC's counts)."""
+    from mrkcheck.check.explicit import reachable
     from mrkcheck.examples.twophase import build
-    from mrkcheck.explicit import reachable
 
     namespace: dict = {"__name__": "docs_modelling"}
     for block in python_blocks()[:4]:

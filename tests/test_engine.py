@@ -4,12 +4,12 @@ from enum import IntEnum
 
 import pytest
 
+from mrkcheck.check.explicit import Limits, check
+from mrkcheck.check.result import HOLDS, UNKNOWN, VIOLATED
 from mrkcheck.cli import main
 from mrkcheck.examples.twophase import build as twophase
-from mrkcheck.explicit import Limits, check
-from mrkcheck.expr import ExprError, evaluate
-from mrkcheck.result import HOLDS, UNKNOWN, VIOLATED
-from mrkcheck.spec import ModelBuilder, ModelError, Transition
+from mrkcheck.lang.expr import ExprError, evaluate
+from mrkcheck.lang.model import ModelBuilder, ModelError, Transition
 
 
 class Light(IntEnum):
@@ -94,7 +94,7 @@ def test_sorts_are_checked_when_built():
 
 
 def test_computed_value_outside_domain_is_an_evaluation_error():
-    from mrkcheck.compile import EvaluationError
+    from mrkcheck.check.compile import EvaluationError
 
     m = ModelBuilder("x")
     v = m.variable("v", range(0, 3)).ref

@@ -5,9 +5,9 @@ import re
 import networkx as nx
 import pytest
 
+from mrkcheck.check.explicit import check, reachable, successors
 from mrkcheck.cli import main
 from mrkcheck.examples.twophase import MUTANTS, build
-from mrkcheck.explicit import check, reachable, successors
 from mrkcheck.traces.graph import edge_triples, state_graph, to_dot, write_graph
 
 MODEL = build(3)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from mrkcheck.result import EXIT_INTERRUPTED, EXIT_OUT_OF_MEMORY
+from mrkcheck.check.result import EXIT_INTERRUPTED, EXIT_OUT_OF_MEMORY
 
 RNG = random.Random(20240610)
 EARLY = [round(RNG.uniform(0.1, 0.5), 2) for _ in range(2)]  # start-up and model building

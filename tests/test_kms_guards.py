@@ -9,7 +9,8 @@ from collections import defaultdict
 
 import pytest
 
-from mrkcheck.explicit import reachable
+from mrkcheck.check.explicit import reachable
+from mrkcheck.lang.scenario import Scenario
 from mrkcheck.model.kms import build
 from mrkcheck.model.rules import (
     ALREADY_EXISTS,
@@ -20,7 +21,6 @@ from mrkcheck.model.rules import (
     UNSUPPORTED,
 )
 from mrkcheck.properties.kms import errors_outside_api_lists
-from mrkcheck.scenario import Scenario
 
 US, EU, AP = "us-east-1", "eu-west-1", "ap-southeast-2"
 

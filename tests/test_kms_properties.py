@@ -3,11 +3,11 @@ step (environment steps included), and the bugs they were written for escaped ev
 
 import pytest
 
-from mrkcheck.explicit import check
+from mrkcheck.check.explicit import check
+from mrkcheck.check.result import HOLDS
 from mrkcheck.model.mutants import BY_NAME
 from mrkcheck.model.rules import KEY_STATE_MATRIX, OK
 from mrkcheck.properties.kms import SUCCEEDS_IN
-from mrkcheck.result import HOLDS
 
 ISSUE_10_PROPERTIES = {
     "sync_source_is_primary",

@@ -1,8 +1,8 @@
 """The seeds' worked examples, replayed on the model, with DescribeKey's documented output."""
 
+from mrkcheck.lang.scenario import Scenario
 from mrkcheck.model.kms import build
 from mrkcheck.model.observe import describe_key
-from mrkcheck.scenario import Scenario
 
 
 def types_shown(model, state, key_set, region):

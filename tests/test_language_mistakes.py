@@ -15,12 +15,12 @@ from enum import IntEnum
 
 import pytest
 
+from mrkcheck.check.explicit import check
+from mrkcheck.check.report import summary_text
 from mrkcheck.cli import main
 from mrkcheck.examples.twophase import build as twophase
-from mrkcheck.explicit import check
-from mrkcheck.expr import FALSE, TRUE, Const, ExprError, and_, ite, lift, or_, same
-from mrkcheck.report import summary_text
-from mrkcheck.spec import ModelBuilder, ModelError, Transition
+from mrkcheck.lang.expr import FALSE, TRUE, Const, ExprError, and_, ite, lift, or_, same
+from mrkcheck.lang.model import ModelBuilder, ModelError, Transition
 
 
 class Light(IntEnum):
@@ -100,7 +100,7 @@ def test_the_correct_spelling_builds_and_fires():
 
 
 MODULE = """
-from mrkcheck.spec import ModelBuilder, Transition
+from mrkcheck.lang.model import ModelBuilder, Transition
 
 def build():
     m = ModelBuilder("broken")
@@ -190,7 +190,7 @@ def test_a_never_enabled_instance_is_a_warning_and_a_json_field():
 
 
 def test_never_enabled_is_unknown_when_the_search_is_cut_or_reduced():
-    from mrkcheck.explicit import Limits
+    from mrkcheck.check.explicit import Limits
 
     assert check(dead_end_model(), limits=Limits(max_depth=1)).never_enabled is None
     assert check(twophase(3), symmetry=True).never_enabled is None
@@ -198,7 +198,7 @@ def test_never_enabled_is_unknown_when_the_search_is_cut_or_reduced():
 
 
 def test_a_long_list_is_shortened_on_the_summary():
-    from mrkcheck.report import never_enabled_warning
+    from mrkcheck.check.report import never_enabled_warning
 
     line = never_enabled_warning([f"A(i={i})" for i in range(5)])
     assert line == (

@@ -12,8 +12,8 @@ import json
 
 import pytest
 
+from mrkcheck.check.result import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, EXIT_SAFETY
 from mrkcheck.cli import main
-from mrkcheck.result import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, EXIT_SAFETY
 
 MUTANT = ["--mutant", "sync_skips_rotation"]
 # A limit that cuts the search before depth 5. The time limit is checked once at the start of

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from mrkcheck.check.explicit import check
+from mrkcheck.check.liveness import add_liveness, check_liveness
+from mrkcheck.check.result import VIOLATED, Step, Trace
 from mrkcheck.cli import main
-from mrkcheck.explicit import check
-from mrkcheck.expr import ite
-from mrkcheck.liveness import add_liveness, check_liveness
+from mrkcheck.lang.expr import ite
+from mrkcheck.lang.model import Model, ModelBuilder, Transition
 from mrkcheck.model.mutants import MUTANTS
-from mrkcheck.result import VIOLATED, Step, Trace
-from mrkcheck.spec import Model, ModelBuilder, Transition
 from mrkcheck.traces.replay import replay
 
 UNFAIR_FIXTURE = Path(__file__).parent / "fixtures" / "unfair-sync_never_runs.itf.json"

@@ -3,11 +3,11 @@ counterexample is a real run of the mutated model, and the unmutated model viola
 
 import pytest
 
+from mrkcheck.check.explicit import check, successors
+from mrkcheck.check.liveness import add_liveness
+from mrkcheck.check.result import HOLDS, VIOLATED
 from mrkcheck.cli import main
-from mrkcheck.explicit import check, successors
-from mrkcheck.liveness import add_liveness
 from mrkcheck.model.mutants import MUTANTS
-from mrkcheck.result import HOLDS, VIOLATED
 
 
 def check_all(model):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from mrkcheck.ci.project import CAUGHT, HOLDS, ProjectError, find_project, load_project
 from mrkcheck.cli import main
-from mrkcheck.project import CAUGHT, HOLDS, ProjectError, find_project, load_project
 
 REPO = Path(__file__).resolve().parent.parent
 

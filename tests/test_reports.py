@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mrkcheck.cli import main
-from mrkcheck.explicit import check
-from mrkcheck.model.kms import build as build_kms
-from mrkcheck.reports import (
+from mrkcheck.check.explicit import check
+from mrkcheck.ci.reports import (
     EXIT_ESCAPED,
     FAILED,
     Run,
@@ -20,6 +18,8 @@ from mrkcheck.reports import (
     github_annotations,
     junit_xml,
 )
+from mrkcheck.cli import main
+from mrkcheck.model.kms import build as build_kms
 
 PROJECT = """\
 model = "twophase"
@@ -199,7 +199,7 @@ def test_annotation_escaping():
 
 
 def test_reports_import_nothing_from_the_model():
-    source = Path(__file__).parent.parent / "mrkcheck" / "reports.py"
+    source = Path(__file__).parent.parent / "mrkcheck" / "ci" / "reports.py"
     assert "mrkcheck.model" not in source.read_text()
 
 

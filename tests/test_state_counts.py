@@ -5,7 +5,7 @@ They change only when the semantics change, and then on purpose: update the READ
 
 import pytest
 
-from mrkcheck.explicit import check
+from mrkcheck.check.explicit import check
 from mrkcheck.model.kms import build
 
 STANDARD = [

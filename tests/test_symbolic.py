@@ -6,16 +6,16 @@ import json
 
 import pytest
 
+from mrkcheck.check.compile import EvaluationError, compile_model
+from mrkcheck.check.cutoff import VIA_LEMMAS, _Regions, _Witness, analyse, prove_any
+from mrkcheck.check.explicit import check, reachable, successors
+from mrkcheck.check.result import HOLDS, UNKNOWN, VIOLATED
+from mrkcheck.check.symbolic import SymbolicSuccessors, bmc, inductive, k_induction
 from mrkcheck.cli import main
-from mrkcheck.compile import EvaluationError, compile_model
-from mrkcheck.cutoff import VIA_LEMMAS, _Regions, _Witness, analyse, prove_any
 from mrkcheck.examples import twophase
 from mrkcheck.examples.twophase_lemmas import lemmas as twophase_lemmas
-from mrkcheck.explicit import check, reachable, successors
-from mrkcheck.expr import count, evaluate, exists, forall
-from mrkcheck.result import HOLDS, UNKNOWN, VIOLATED
-from mrkcheck.spec import Model, ModelBuilder, Property, Transition
-from mrkcheck.symbolic import SymbolicSuccessors, bmc, inductive, k_induction
+from mrkcheck.lang.expr import count, evaluate, exists, forall
+from mrkcheck.lang.model import Model, ModelBuilder, Property, Transition
 
 # --- the transition relation ----------------------------------------------------------------------
 

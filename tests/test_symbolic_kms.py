@@ -6,14 +6,14 @@ import pytest
 
 kms = pytest.importorskip("mrkcheck.model.kms")
 
+from mrkcheck.check.compile import compile_model  # noqa: E402
+from mrkcheck.check.cutoff import prove_any  # noqa: E402
+from mrkcheck.check.explicit import check, reachable  # noqa: E402
+from mrkcheck.check.symbolic import SymbolicSuccessors, bmc  # noqa: E402
 from mrkcheck.cli import main  # noqa: E402
-from mrkcheck.compile import compile_model  # noqa: E402
-from mrkcheck.cutoff import prove_any  # noqa: E402
-from mrkcheck.explicit import check, reachable  # noqa: E402
-from mrkcheck.expr import evaluate  # noqa: E402
+from mrkcheck.lang.expr import evaluate  # noqa: E402
+from mrkcheck.lang.model import ACTION  # noqa: E402
 from mrkcheck.model import kms_lemmas  # noqa: E402
-from mrkcheck.spec import ACTION  # noqa: E402
-from mrkcheck.symbolic import SymbolicSuccessors, bmc  # noqa: E402
 
 NAMED = ["one_primary_per_key_set", "one_key_per_region", "no_primary_deletion_with_replicas"]
 

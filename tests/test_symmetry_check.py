@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from mrkcheck.check.explicit import check, reachable
+from mrkcheck.check.symmetry import SymmetryRefused, require_symmetry
 from mrkcheck.cli import main
 from mrkcheck.examples.twophase import RMState
 from mrkcheck.examples.twophase import build as twophase
-from mrkcheck.explicit import check, reachable
+from mrkcheck.lang.model import ACTION, ALWAYS, Guard, Model, Property
+from mrkcheck.lang.mutation import edit_effects, edit_instances
 from mrkcheck.model.kms import build as kms
-from mrkcheck.mutation import edit_effects, edit_instances
-from mrkcheck.spec import ACTION, ALWAYS, Guard, Model, Property
-from mrkcheck.symmetry import SymmetryRefused, require_symmetry
 from mrkcheck.testing import assert_holds
 
 # --- asymmetric models (factories, so that the command line can load them too) ---------------------

@@ -8,11 +8,11 @@ import textwrap
 
 import pytest
 
+from mrkcheck.check.result import CheckResult, Trace
 from mrkcheck.examples.twophase import build as build_twophase
+from mrkcheck.lang.model import ALWAYS, Model, Property
 from mrkcheck.model.kms import build as build_kms
 from mrkcheck.model.rules import KeyState
-from mrkcheck.result import CheckResult, Trace
-from mrkcheck.spec import ALWAYS, Model, Property
 from mrkcheck.testing import assert_holds, assert_violated
 
 

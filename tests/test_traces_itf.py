@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mrkcheck.check.explicit import check
+from mrkcheck.check.result import Step, Trace
 from mrkcheck.cli import main
 from mrkcheck.examples.twophase import MUTANTS, build
-from mrkcheck.explicit import check
-from mrkcheck.result import Step, Trace
 from mrkcheck.traces.itf import TraceFormatError, dumps, from_itf, load_json, read_itf, write_itf
 from mrkcheck.traces.values import ItfMap, Unserializable, decode, encode
 

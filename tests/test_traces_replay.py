@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mrkcheck.check.explicit import check
+from mrkcheck.check.result import Step
 from mrkcheck.cli import main
 from mrkcheck.examples.twophase import MUTANTS, build
-from mrkcheck.explicit import check
-from mrkcheck.result import Step
-from mrkcheck.traces import gallery
 from mrkcheck.traces.itf import write_itf
 from mrkcheck.traces.replay import replay
 from mrkcheck.traces.sample import random_run
+from tools import gallery
 
 MUTANT = MUTANTS[0]
 
@@ -98,7 +98,7 @@ def test_cli_set_overrides_options(tmp_path, capsys):
 
 def test_examples_are_up_to_date():
     """Regenerate every example into a temporary folder and compare bytes. If this fails, run
-    `python -m mrkcheck.traces.gallery` (or `mrkcheck trace examples`) and commit the result."""
+    `python -m tools.gallery` and commit the result."""
     assert gallery.stale() == []
 
 

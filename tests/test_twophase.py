@@ -2,9 +2,9 @@
 
 import pytest
 
+from mrkcheck.check.explicit import check
+from mrkcheck.check.result import HOLDS, VIOLATED
 from mrkcheck.examples.twophase import build
-from mrkcheck.explicit import check
-from mrkcheck.result import HOLDS, VIOLATED
 
 
 @pytest.mark.parametrize(
@@ -50,7 +50,7 @@ def test_seeded_bug_gives_shortest_counterexample():
 
 def test_symmetry_traces_are_real_runs():
     """Under symmetry reduction the counterexample is replayed as a concrete run."""
-    from mrkcheck.explicit import successors
+    from mrkcheck.check.explicit import successors
 
     model = build(4, bug="early_commit")
     trace = check(model, symmetry=True).result("TCConsistent").trace

@@ -6,14 +6,14 @@ import re
 
 import pytest
 
+from mrkcheck.check.explicit import check
 from mrkcheck.cli import main
 from mrkcheck.examples.twophase import MUTANTS, build
-from mrkcheck.explicit import check
-from mrkcheck.traces.browser import Browser, find_chromium
 from mrkcheck.traces.html import result_html, trace_html
 from mrkcheck.traces.itf import write_itf
 from mrkcheck.traces.picture import choose_layout, picture_bytes, trace_figure
 from mrkcheck.traces.sample import random_run
+from tools.browser import Browser, find_chromium
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """Traces: ITF files, replay, viewers and the state graph (import what you need; nothing heavy
-is imported here, because ``mrkcheck`` loads ``mrkcheck.traces.cli`` on every command).
+is imported here, because ``mrkcheck`` loads ``mrkcheck.cli.trace`` on every command).
+The development tools that regenerate the examples and drive a browser live in ``tools/``.
 
 - :mod:`mrkcheck.traces.itf`: write and read ITF JSON (``write_itf``, ``read_itf``, ``TraceFormatError``)
 - :mod:`mrkcheck.traces.values`: the ITF value codec (``encode``, ``decode``)
@@ -8,6 +9,4 @@ is imported here, because ``mrkcheck`` loads ``mrkcheck.traces.cli`` on every co
 - :mod:`mrkcheck.traces.html`: the self-contained HTML page (``trace_html``, ``result_html``)
 - :mod:`mrkcheck.traces.graph`: the state graph (``state_graph``, ``to_dot``, ``graph_figure``)
 - :mod:`mrkcheck.traces.sample`: random runs (``random_run``)
-- :mod:`mrkcheck.traces.gallery`: the example counterexamples in ``traces/examples/``
-- :mod:`mrkcheck.traces.browser`: headless Chromium over the DevTools pipe (tests, screenshots)
 """

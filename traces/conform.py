@@ -32,12 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from mrkcheck import interrupts
-from mrkcheck.inputs import output_file, output_folder, unknown_name
+from mrkcheck.check.result import EXIT_INTERRUPTED, EXIT_OK, EXIT_OUT_OF_MEMORY, EXIT_SAFETY
+from mrkcheck.errors import output_file, output_folder, unknown_name
+from mrkcheck.lang.model import ActionInstance, Model, ModelError, State, instance_label
+from mrkcheck.lang.scenario import Scenario
 from mrkcheck.model.observe import describe_key
 from mrkcheck.model.rules import DISABLED, LIMIT_EXCEEDED
-from mrkcheck.result import EXIT_INTERRUPTED, EXIT_OK, EXIT_OUT_OF_MEMORY, EXIT_SAFETY
-from mrkcheck.scenario import Scenario
-from mrkcheck.spec import ActionInstance, Model, ModelError, State, instance_label
 from mrkcheck.traces.conform_endpoint import DRIVEN, Endpoint, Outcome, view_of
 from mrkcheck.traces.itf import pretty_json, to_itf
 
@@ -786,7 +786,7 @@ def _with_regions(settings: Settings, regions: tuple[str, ...]) -> Settings:
 
 
 def add_arguments(p: Any) -> None:
-    """The flags of ``mrkcheck conform`` (registered by mrkcheck.traces.cli)."""
+    """The flags of ``mrkcheck conform`` (registered by mrkcheck.cli.trace)."""
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument(
         "--endpoint-url", help="the KMS endpoint to test, e.g. http://127.0.0.1:5000"

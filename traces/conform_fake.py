@@ -16,9 +16,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from mrkcheck.lang.model import Model
+from mrkcheck.lang.scenario import Scenario
 from mrkcheck.model.observe import describe_key
-from mrkcheck.scenario import Scenario
-from mrkcheck.spec import Model
 
 ACCOUNT = "111122223333"
 EAGER = ("CompleteCreate", "CompleteUpdate", "Sync", "PrimaryDeletionStarts")

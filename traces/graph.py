@@ -18,8 +18,8 @@ from typing import Any
 
 import networkx as nx
 
-from mrkcheck.compile import compile_model
-from mrkcheck.spec import BOOL, Model, Schema, State
+from mrkcheck.check.compile import compile_model
+from mrkcheck.lang.model import BOOL, Model, Schema, State
 from mrkcheck.traces.itf import is_numeric
 
 RESERVED = ("state", "initial", "depth", "violates")

@@ -21,8 +21,8 @@ import itertools
 from html import escape
 from typing import Any
 
-from mrkcheck.result import CheckResult, Trace
-from mrkcheck.spec import Variable
+from mrkcheck.check.result import CheckResult, Trace
+from mrkcheck.lang.model import Variable
 from mrkcheck.traces.itf import dumps
 
 _counter = itertools.count()

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mrkcheck.inputs import OneLineError
-from mrkcheck.result import Step, Trace
-from mrkcheck.spec import BOOL, Domain, Schema, Variable
+from mrkcheck.check.result import Step, Trace
+from mrkcheck.errors import OneLineError
+from mrkcheck.lang.model import BOOL, Domain, Schema, Variable
 from mrkcheck.traces.values import ItfMap, ItfValueError, decode, encode, show
 
 FORMAT_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"

@@ -24,8 +24,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 
-from mrkcheck.result import Step, Trace
-from mrkcheck.spec import BOOL, Schema, Variable
+from mrkcheck.check.result import Step, Trace
+from mrkcheck.lang.model import BOOL, Schema, Variable
 from mrkcheck.traces.itf import is_numeric
 
 COLOUR_NAMES = ("key_state", "keyState", "state")

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mrkcheck.compile import Compiled, compile_model
-from mrkcheck.expr import And, Arith, Compare, Const, Expr, Ite, Not, Or, Var, evaluate
-from mrkcheck.result import Step, Trace
-from mrkcheck.spec import ActionInstance, Model, Schema, State
+from mrkcheck.check.compile import Compiled, compile_model
+from mrkcheck.check.result import Step, Trace
+from mrkcheck.lang.expr import And, Arith, Compare, Const, Expr, Ite, Not, Or, Var, evaluate
+from mrkcheck.lang.model import ActionInstance, Model, Schema, State
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import random
 
-from mrkcheck.compile import compile_model
-from mrkcheck.result import Step, Trace
-from mrkcheck.spec import Model, State
+from mrkcheck.check.compile import compile_model
+from mrkcheck.check.result import Step, Trace
+from mrkcheck.lang.model import Model, State
 
 
 def random_run(model: Model, length: int, seed: int = 0, stutter: bool = False) -> Trace:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from mrkcheck.expr import forall
-from mrkcheck.mutation import Mutant
-from mrkcheck.spec import Model, ModelBuilder, Transition
+from mrkcheck.lang.expr import forall
+from mrkcheck.lang.model import Model, ModelBuilder, Transition
+from mrkcheck.lang.mutation import Mutant
 
 
 class RMState(IntEnum):
@@ -34,7 +34,7 @@ def build(rm: int = 3, symmetric: bool = True, bug: str | None = None) -> Model:
     Prepared message, which breaks TCConsistent.
     """
     if not 1 <= rm <= 12:
-        from mrkcheck.spec import ModelError
+        from mrkcheck.lang.model import ModelError
 
         raise ModelError(f"--rm must be between 1 and 12, not {rm}")
     m = ModelBuilder("twophase", doc=__doc__ or "", options={"rm": rm})

@@ -1,15 +1,15 @@
 """Strengthening lemmas that make TwoPhase's invariants inductive (for ``mrkcheck prove``).
 
 Each lemma is a named state invariant, universal over resource managers with at most one manager
-per conjunct, so that the cutoff argument of :mod:`mrkcheck.cutoff` applies to them. They are
+per conjunct, so that the cutoff argument of :mod:`mrkcheck.check.cutoff` applies to them. They are
 proved together with the property (Lemmas' is part of the induction step), never assumed.
 """
 
 from __future__ import annotations
 
 from mrkcheck.examples.twophase import RMState, TMState
-from mrkcheck.expr import forall
-from mrkcheck.spec import Model, Property
+from mrkcheck.lang.expr import forall
+from mrkcheck.lang.model import Model, Property
 
 
 def lemmas(model: Model) -> list[Property]:

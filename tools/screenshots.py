@@ -1,4 +1,4 @@
-"""Screenshots for a reviewer: ``python -m mrkcheck.traces.screenshots [--out screenshots]``.
+"""Screenshots for a reviewer: ``python -m tools.screenshots [--out screenshots]``.
 
 Writes (not committed; ``screenshots/`` is ignored by git): the picture of every example
 counterexample, the picture of a 30-step run over 6 lanes, the HTML page of the first example
@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 from mrkcheck.examples.twophase import build
-from mrkcheck.traces import gallery
 from mrkcheck.traces.graph import state_graph, write_graph
 from mrkcheck.traces.html import trace_html
 from mrkcheck.traces.picture import write_picture
 from mrkcheck.traces.sample import random_run
+from tools import gallery
 
 
 def pictures(out: Path) -> list[Path]:
@@ -50,7 +50,7 @@ def kms_run(out: Path) -> list[Path]:
 
 
 def pages(out: Path) -> list[Path]:
-    from mrkcheck.traces.browser import Browser
+    from tools.browser import Browser
 
     name, trace = next(iter(gallery.counterexamples()))
     page_file = out / name.replace(".itf.json", ".html")

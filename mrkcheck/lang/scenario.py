@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mrkcheck.result import Step, Trace
-from mrkcheck.spec import Model, ModelError, State, instance_label
+from mrkcheck.check.result import Step, Trace
+from mrkcheck.lang.model import Model, ModelError, State, instance_label
 
 
 @dataclass

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mrkcheck.report import step_list, trace_table
-from mrkcheck.result import (
+from mrkcheck.check.report import step_list, trace_table
+from mrkcheck.check.result import (
     EXIT_DEADLOCK,
     EXIT_INCOMPLETE,
     EXIT_INTERRUPTED,
@@ -38,7 +38,7 @@ from mrkcheck.result import (
     CheckResult,
     PropertyResult,
 )
-from mrkcheck.spec import EVENTUALLY
+from mrkcheck.lang.model import EVENTUALLY
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 EXPECT_HOLDS, EXPECT_CAUGHT = "holds", "caught"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from mrkcheck.result import VIOLATED, CheckResult, Stats, Trace
+from mrkcheck.check.result import VIOLATED, CheckResult, Stats, Trace
 
 
 def trace_table(trace: Trace, max_width: int = 18) -> str:

@@ -2,7 +2,6 @@
 
     mrkcheck trace show FILE [--format text|png|svg|pdf|html] [-o OUT]
     mrkcheck trace check FILE        exit 0: a (fair) run of the model; 12: not; 150: malformed
-    mrkcheck trace examples [--check]
     mrkcheck graph [MODEL] [model options] -o FILE.dot|.graphml|.png|.svg
 
 A trace file names the model and options that produced it; ``--model``, ``--set KEY=VALUE`` and
@@ -19,9 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mrkcheck.inputs import echo, output_file, output_folder, unknown_name
-from mrkcheck.result import EXIT_BAD_INPUT, EXIT_OK, EXIT_SAFETY, Trace
-from mrkcheck.spec import Model
+from mrkcheck.check.result import EXIT_BAD_INPUT, EXIT_OK, EXIT_SAFETY, Trace
+from mrkcheck.errors import echo, output_file, unknown_name
+from mrkcheck.lang.model import Model
 from mrkcheck.traces.itf import TraceFormatError, from_itf, load_json, read_header, read_text
 
 EXIT_NOT_A_RUN = EXIT_SAFETY  # 12, as TLC's exit code for a violated safety property
@@ -30,11 +29,11 @@ FORMATS = ("text", "html", *PICTURES)
 
 
 def register(subparsers: Any) -> None:
-    """Add ``trace`` (with ``show``, ``check``, ``examples``) and ``graph``."""
+    """Add ``trace`` (with ``show``, ``check``) and ``graph``."""
     trace = subparsers.add_parser("trace", help="show, replay or regenerate ITF trace files")
     actions = trace.add_subparsers(  # required: a bare ``trace`` is one line and exit 150
         dest="trace_command",
-        metavar="{show,check,examples}",
+        metavar="{show,check}",
         parser_class=type(trace),
         required=True,
     )
@@ -58,13 +57,6 @@ def register(subparsers: Any) -> None:
     )
     _add_trace_options(check)
     check.set_defaults(run=_one_line_errors(cmd_check))
-
-    examples = actions.add_parser("examples", help="regenerate traces/examples (or --check)")
-    examples.add_argument(
-        "--out", type=output_folder, help="folder (default: the package's traces/examples)"
-    )
-    examples.add_argument("--check", action="store_true", help="report stale examples, exit 1")
-    examples.set_defaults(run=cmd_examples)
 
     graph = subparsers.add_parser("graph", help="export the state graph (DOT, GraphML, picture)")
     from mrkcheck.cli import _add_model_options
@@ -231,7 +223,7 @@ def _rule(model: Model, trace: Trace) -> str:
 
 def trace_text(trace: Trace, rule: str = "") -> str:
     """The terminal view: a headline, the table of changing slots, then each step's changes."""
-    from mrkcheck.report import trace_table
+    from mrkcheck.check.report import trace_table
     from mrkcheck.traces.picture import figure_title, options_text
 
     lines = [figure_title(trace), f"options: {options_text(trace)}"]
@@ -259,13 +251,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         where = "the lasso" if trace.loop is not None else "its last state"
         print(f"{args.file}: {where} {said} {trace.property}")
     return EXIT_OK
-
-
-def cmd_examples(args: argparse.Namespace) -> int:
-    from mrkcheck.traces import gallery
-
-    argv = (["--out", args.out] if args.out else []) + (["--check"] if args.check else [])
-    return gallery.main(argv)
 
 
 def cmd_graph(args: argparse.Namespace) -> int:

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mrkcheck.expr import Expr, ExprLike, Var, lift
-from mrkcheck.spec import ActionInstance, Model, ModelError
+from mrkcheck.lang.expr import Expr, ExprLike, Var, lift
+from mrkcheck.lang.model import ActionInstance, Model, ModelError
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mrkcheck.compile import Compiled, compile_model
-from mrkcheck.result import (
+from mrkcheck.check.compile import Compiled, compile_model
+from mrkcheck.check.result import (
     HOLDS,
     INTERRUPTED,
     OUT_OF_MEMORY,
@@ -26,8 +26,8 @@ from mrkcheck.result import (
     Step,
     Trace,
 )
-from mrkcheck.spec import ACTION, ALWAYS, EVENTUALLY, SOMETIMES, Model, State
-from mrkcheck.symmetry import canonicalizer
+from mrkcheck.check.symmetry import canonicalizer
+from mrkcheck.lang.model import ACTION, ALWAYS, EVENTUALLY, SOMETIMES, Model, State
 
 Progress = Callable[[Stats], None]
 

@@ -21,17 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from mrkcheck import interrupts
-from mrkcheck.cli import (
-    DEFAULT_MODEL,
-    UsageError,
-    _clear_progress,
-    _progress_printer,
-    _status_printer,
-    write_traces,
+from mrkcheck.check.result import (
+    EXIT_INCOMPLETE,
+    EXIT_INTERRUPTED,
+    EXIT_OUT_OF_MEMORY,
+    INTERRUPTED,
+    OUT_OF_MEMORY,
+    CheckResult,
 )
-from mrkcheck.inputs import echo
-from mrkcheck.project import CAUGHT, Entry, Project, find_project, load_project
-from mrkcheck.reports import (
+from mrkcheck.ci.project import CAUGHT, Entry, Project, find_project, load_project
+from mrkcheck.ci.reports import (
     FAILED,
     NOT_RUN_INTERRUPTED,
     NOT_RUN_OUT_OF_MEMORY,
@@ -48,14 +47,15 @@ from mrkcheck.reports import (
     write_junit,
     write_text,
 )
-from mrkcheck.result import (
-    EXIT_INCOMPLETE,
-    EXIT_INTERRUPTED,
-    EXIT_OUT_OF_MEMORY,
-    INTERRUPTED,
-    OUT_OF_MEMORY,
-    CheckResult,
+from mrkcheck.cli import (
+    DEFAULT_MODEL,
+    UsageError,
+    _clear_progress,
+    _progress_printer,
+    _status_printer,
+    write_traces,
 )
+from mrkcheck.errors import echo
 
 # How a cut-short entry stopped -> why the entries after it are not run.
 STOPS = {INTERRUPTED: NOT_RUN_INTERRUPTED, OUT_OF_MEMORY: NOT_RUN_OUT_OF_MEMORY}
@@ -221,7 +221,7 @@ def _not_selected(entry: Entry, args: argparse.Namespace) -> str:
 
 
 def _run_entry(entry: Entry, project: Project, args: argparse.Namespace) -> Run:
-    from mrkcheck.explicit import Limits, check
+    from mrkcheck.check.explicit import Limits, check
 
     interrupts.enter(f"entry {entry.name}: building the model")
     model = entry.build()
@@ -241,7 +241,7 @@ def _run_entry(entry: Entry, project: Project, args: argparse.Namespace) -> Run:
     )
     _clear_progress()
     if entry.checks_liveness and getattr(args, "liveness", True):
-        from mrkcheck.liveness import add_liveness
+        from mrkcheck.check.liveness import add_liveness
 
         interrupts.enter(f"entry {entry.name}: liveness")
         add_liveness(result, model, progress=_status_printer(f"{entry.name}: liveness"))

@@ -1,8 +1,8 @@
 """The symbolic engine: bounded model checking, k-induction and inductiveness checks with Z3.
 
 It reads the same ground expressions as the explicit engine (through
-:mod:`mrkcheck.z3_translate`) and returns the same result types, so a counterexample found here is
-a :class:`~mrkcheck.result.Trace` that prints, saves as ITF and replays like any other.
+:mod:`mrkcheck.check.z3_translate`) and returns the same result types, so a counterexample found here is
+a :class:`~mrkcheck.check.result.Trace` that prints, saves as ITF and replays like any other.
 
 What each answer means, plainly:
 
@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 
 import z3
 
-from mrkcheck.compile import EvaluationError
-from mrkcheck.expr import Expr, and_, evaluate
-from mrkcheck.result import (
+from mrkcheck.check.compile import EvaluationError
+from mrkcheck.check.result import (
     HOLDS,
     UNKNOWN,
     VIOLATED,
@@ -37,8 +36,18 @@ from mrkcheck.result import (
     Step,
     Trace,
 )
-from mrkcheck.spec import ACTION, ALWAYS, SOMETIMES, Model, ModelError, Property, Schema, State
-from mrkcheck.z3_translate import Encoding, Z3State
+from mrkcheck.check.z3_translate import Encoding, Z3State
+from mrkcheck.lang.expr import Expr, and_, evaluate
+from mrkcheck.lang.model import (
+    ACTION,
+    ALWAYS,
+    SOMETIMES,
+    Model,
+    ModelError,
+    Property,
+    Schema,
+    State,
+)
 
 Lemma = Property | tuple[str, Expr]
 Progress = Callable[[str], None]

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, fields
 
-from mrkcheck.inputs import OneLineError
+from mrkcheck.errors import OneLineError
 
 BOOL = "bool"
 INT = "int"
@@ -364,7 +364,7 @@ def _sum(terms: Iterable[Expr]) -> Expr:
 class Quantified(Expr):
     """A quantifier with one term per element, built only under :func:`keep_quantifiers`.
 
-    No engine reads it: it is how :mod:`mrkcheck.cutoff` compares the models of two sizes term
+    No engine reads it: it is how :mod:`mrkcheck.check.cutoff` compares the models of two sizes term
     by term (dropping the terms of an element). :func:`expand` turns it into the ground form."""
 
     kind: str  # forall, exists or count

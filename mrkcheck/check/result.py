@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mrkcheck.spec import Property, Schema, State
+from mrkcheck.lang.model import Property, Schema, State
 
 HOLDS = "holds"
 VIOLATED = "violated"
@@ -95,7 +95,7 @@ class Trace:
 
             return trace_html(self, standalone=False)
         except ImportError:
-            from mrkcheck.report import trace_table
+            from mrkcheck.check.report import trace_table
 
             return "<pre>" + trace_table(self) + "</pre>"
 

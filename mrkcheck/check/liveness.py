@@ -19,7 +19,7 @@ path through not-Q states into either
 The prefix reaches the nearest premise state from which a violation is possible (breadth-first),
 then takes the shortest path to a fair end; the whole lasso is short but not guaranteed minimal.
 
-The lasso is a :class:`~mrkcheck.result.Trace` whose ``loop`` is the index of the state that
+The lasso is a :class:`~mrkcheck.check.result.Trace` whose ``loop`` is the index of the state that
 follows the last one (ITF's ``loop``); ``loop == len(steps) - 1`` means stuttering forever.
 """
 
@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from mrkcheck.compile import compile_model, to_python
-from mrkcheck.result import (
+from mrkcheck.check.compile import compile_model, to_python
+from mrkcheck.check.result import (
     HOLDS,
     INTERRUPTED,
     OUT_OF_MEMORY,
@@ -44,7 +44,7 @@ from mrkcheck.result import (
     Step,
     Trace,
 )
-from mrkcheck.spec import EVENTUALLY, Model, Property, State
+from mrkcheck.lang.model import EVENTUALLY, Model, Property, State
 
 
 @dataclass

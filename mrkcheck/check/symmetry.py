@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from mrkcheck.expr import BOOL, And, Arith, Compare, Const, Expr, Ite, Not, Or, Var
-from mrkcheck.spec import (
+from mrkcheck.lang.expr import BOOL, And, Arith, Compare, Const, Expr, Ite, Not, Or, Var
+from mrkcheck.lang.model import (
     ACTION,
     ALWAYS,
     SOMETIMES,
@@ -32,7 +32,7 @@ from mrkcheck.spec import (
 )
 
 if TYPE_CHECKING:
-    from mrkcheck.z3_translate import Translator
+    from mrkcheck.check.z3_translate import Translator
 
 
 def _class_permutations(universe: Universe) -> list[tuple[int, ...]]:
@@ -355,7 +355,7 @@ class _Z3Equivalence:
     def __init__(self, model: Model):
         import z3
 
-        from mrkcheck.z3_translate import Encoding, Translator
+        from mrkcheck.check.z3_translate import Encoding, Translator
 
         self.z3 = z3
         encoding = Encoding(model)
@@ -366,7 +366,7 @@ class _Z3Equivalence:
 
     def moved(self, swap: Swap) -> Translator:
         """A translator that reads slot ``i`` where the swap puts it."""
-        from mrkcheck.z3_translate import Translator
+        from mrkcheck.check.z3_translate import Translator
 
         if swap not in self._moved:
             pre = [self.pre[s] for s in swap.slots]

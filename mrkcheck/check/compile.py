@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mrkcheck.expr import And, Arith, Compare, Const, Expr, Ite, Not, Or, Var
-from mrkcheck.spec import ACTION, ALWAYS, SOMETIMES, ActionInstance, Model, ModelError, State
+from mrkcheck.lang.expr import And, Arith, Compare, Const, Expr, Ite, Not, Or, Var
+from mrkcheck.lang.model import ACTION, ALWAYS, SOMETIMES, ActionInstance, Model, ModelError, State
 
 
 class EvaluationError(RuntimeError):

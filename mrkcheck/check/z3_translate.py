@@ -1,6 +1,6 @@
 """Translate a model's ground expressions to Z3: states, initial states, the transition relation.
 
-Generic: it reads only :class:`~mrkcheck.spec.Model` data, never a particular model.
+Generic: it reads only :class:`~mrkcheck.lang.model.Model` data, never a particular model.
 
 Encoding choices (and why):
 
@@ -24,8 +24,8 @@ from collections.abc import Sequence
 
 import z3
 
-from mrkcheck.expr import BOOL, And, Arith, Compare, Const, Expr, Ite, Not, Or, Var
-from mrkcheck.spec import ActionInstance, Model, ModelError, State
+from mrkcheck.lang.expr import BOOL, And, Arith, Compare, Const, Expr, Ite, Not, Or, Var
+from mrkcheck.lang.model import ActionInstance, Model, ModelError, State
 
 Z3State = list[z3.ArithRef]
 

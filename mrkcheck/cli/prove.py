@@ -6,7 +6,7 @@ Three questions, each answered in words that say how far the answer goes:
   to depth k" (never a plain "holds");
 - ``--induction``: each invariant with the model's strengthening lemmas (1-induction, then
   k-induction up to ``--k``): "proved" for this instance, or a counterexample to induction;
-- ``--any-regions``: the cutoff argument of :mod:`mrkcheck.cutoff`: "proved for any number of
+- ``--any-regions``: the cutoff argument of :mod:`mrkcheck.check.cutoff`: "proved for any number of
   Regions", or "only at these sizes" with the reason.
 
 Lemmas come from a module next to the model (``<model module>_lemmas`` or ``<package>.lemmas``)
@@ -31,7 +31,7 @@ from types import ModuleType
 from typing import Any
 
 from mrkcheck import interrupts
-from mrkcheck.result import (
+from mrkcheck.check.result import (
     EXIT_INCOMPLETE,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -44,7 +44,7 @@ from mrkcheck.result import (
     VIOLATED,
     CheckResult,
 )
-from mrkcheck.spec import ACTION, ALWAYS, Model, Property
+from mrkcheck.lang.model import ACTION, ALWAYS, Model, Property
 
 
 def register(subparsers: Any) -> None:
@@ -139,7 +139,7 @@ def _ending_note(report: _Report) -> str | None:
 
 
 def _run(args: argparse.Namespace, model: Model, report: _Report, lemma_module) -> None:
-    from mrkcheck.symbolic import bmc
+    from mrkcheck.check.symbolic import bmc
 
     interrupts.enter("BMC")
     report.bmc = bmc(model, args.depth, max_seconds=args.max_seconds, progress=_progress("bmc"))
@@ -157,7 +157,7 @@ def _run(args: argparse.Namespace, model: Model, report: _Report, lemma_module) 
 
 
 def _prove_by_induction(model: Model, prop: Property, lemmas, k: int, report: _Report) -> None:
-    from mrkcheck.symbolic import inductive, k_induction
+    from mrkcheck.check.symbolic import inductive, k_induction
 
     _say(f"induction: {prop.name}")
     interrupts.enter(f"induction of {prop.name}")
@@ -173,8 +173,8 @@ def _prove_by_induction(model: Model, prop: Property, lemmas, k: int, report: _R
 
 
 def _prove_any(args, model: Model, report: _Report, lemma_module, lemmas) -> None:
+    from mrkcheck.check.cutoff import prove_any
     from mrkcheck.cli import UsageError, factory_options, load_factory, load_mutants
-    from mrkcheck.cutoff import prove_any
 
     option = getattr(lemma_module, "SIZE_OPTION", "regions")
     builder: Callable[..., Model] = load_factory(args.model)
@@ -245,7 +245,7 @@ def exit_code(report: _Report) -> int:
 
 def render(report: _Report) -> str:
     """The text report: one line per property and question, then counterexamples."""
-    from mrkcheck.report import trace_table
+    from mrkcheck.check.report import trace_table
 
     opts = ", ".join(f"{k}={v}" for k, v in sorted(report.options.items()))
     out = [f"model {report.model.name} ({opts or 'defaults'})"]

@@ -31,7 +31,7 @@ grows from size N to N + 1 and no cutoff is claimed. The Region universe must be
 one class (interchangeable Regions), else restriction and renaming could change the model.
 
 **Uniformity, term by term** (:func:`check_uniform`). The model is built a second time with its
-quantifiers kept per element (:func:`mrkcheck.expr.keep_quantifiers`); that build must expand to
+quantifiers kept per element (:func:`mrkcheck.lang.expr.keep_quantifiers`); that build must expand to
 the checked model. At every pair of consecutive sizes used (1..cutoff + 1, and the walk's N, N + 1)
 the larger model, with the extra Region's quantifier terms and slots dropped and folded again,
 must equal the smaller one at every guard, effect, property, lemma and initial value, position by
@@ -53,7 +53,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mrkcheck.expr import (
+from mrkcheck.check.symbolic import InductionResult, Lemma, _named, implied, inductive
+from mrkcheck.check.z3_translate import within
+from mrkcheck.lang.expr import (
     FALSE,
     TRUE,
     And,
@@ -74,9 +76,15 @@ from mrkcheck.expr import (
     same,
     variables_of,
 )
-from mrkcheck.spec import ACTION, ALWAYS, ActionInstance, Model, ModelError, Property, Universe
-from mrkcheck.symbolic import InductionResult, Lemma, _named, implied, inductive
-from mrkcheck.z3_translate import within
+from mrkcheck.lang.model import (
+    ACTION,
+    ALWAYS,
+    ActionInstance,
+    Model,
+    ModelError,
+    Property,
+    Universe,
+)
 
 Factory = Callable[..., Model]
 LemmaSource = Callable[[Model], Sequence[Lemma]]
@@ -405,7 +413,7 @@ _COUNT_KEPT: dict[tuple[str, bool], Callable[[int], int]] = {
 
 
 def _count_terms(e: Expr) -> tuple[int, list[Expr]] | None:
-    """A sum of constants and ``Ite(body, 1, 0)`` terms, as :func:`mrkcheck.expr.count` builds
+    """A sum of constants and ``Ite(body, 1, 0)`` terms, as :func:`mrkcheck.lang.expr.count` builds
     it: (the constant part, the bodies). None for any other integer term."""
     if isinstance(e, Const):
         return e.value, []
@@ -538,7 +546,7 @@ def _harmless(inst, read: set[str], domains: dict[int, tuple[int, int]]) -> bool
 @dataclass
 class _Parts:
     """One size's guards, effects, property and lemma bodies by location ("guard 2 of Fire()"),
-    built with their quantifiers kept (:func:`mrkcheck.expr.keep_quantifiers`), so that each term
+    built with their quantifiers kept (:func:`mrkcheck.lang.expr.keep_quantifiers`), so that each term
     of a quantifier knows its element. ``owners`` are the elements a location belongs to (its
     instance's parameters, an effect's target slot): the location exists only when they do."""
 
@@ -631,7 +639,7 @@ class _Restriction:
     """Expressions of a model without the terms and slots of the elements ``dropped``.
 
     A quantifier loses the terms of the dropped elements; the other nodes are folded again (a
-    quantifier's terms are kept as they are, see :func:`mrkcheck.expr.keep_quantifiers`); a variable slot of a dropped element outside such a term makes the restriction
+    quantifier's terms are kept as they are, see :func:`mrkcheck.lang.expr.keep_quantifiers`); a variable slot of a dropped element outside such a term makes the restriction
     undefined (None: the text names that element). Slot numbers are erased (they differ between
     sizes; variable labels do not), so restrictions from two sizes compare with :func:`_equal`."""
 
@@ -664,7 +672,7 @@ class _Restriction:
 
 def _equal(a: Expr | None, b: Expr | None) -> bool:
     """Structural identity of two expressions, where None (an undefined restriction) equals only
-    None (``==`` is refused on expressions, see :class:`mrkcheck.expr.Expr`)."""
+    None (``==`` is refused on expressions, see :class:`mrkcheck.lang.expr.Expr`)."""
     return a is b or (a is not None and b is not None and same(a, b))
 
 

@@ -3,7 +3,7 @@
 A model is written with a :class:`ModelBuilder` (declare universes and variables, decorate action
 functions, name properties) and frozen into a :class:`Model`. Every action is expanded at build time
 into ground :class:`ActionInstance` objects, one per choice of parameters, whose guards and effects
-are expressions (:mod:`mrkcheck.expr`). Engines read only this data, never the builder.
+are expressions (:mod:`mrkcheck.lang.expr`). Engines read only this data, never the builder.
 
 Mistakes in a model are reported when it is built, as :class:`ModelError` with one clear line.
 """
@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mrkcheck.expr import (
+from mrkcheck.errors import unknown_name
+from mrkcheck.lang.expr import (
     BOOL,
     INT,
     Const,
@@ -29,7 +30,6 @@ from mrkcheck.expr import (
     lift,
     variables_of,
 )
-from mrkcheck.inputs import unknown_name
 
 State = tuple[int, ...]
 
@@ -226,7 +226,7 @@ class ActionInstance:
 
     @property
     def enabled(self) -> Expr:
-        from mrkcheck.expr import and_
+        from mrkcheck.lang.expr import and_
 
         return and_(*(g.condition for g in self.guards))
 
@@ -236,7 +236,7 @@ class ActionInstance:
     def refusal(self, state: State) -> Guard | None:
         """The first guard that fails in ``state`` (its ``error`` is what the call returns), or
         None when the action is enabled. Interpreted, for queries and tests, not for search."""
-        from mrkcheck.expr import evaluate
+        from mrkcheck.lang.expr import evaluate
 
         for guard in self.guards:
             if not evaluate(guard.condition, state):
@@ -245,13 +245,13 @@ class ActionInstance:
 
     def failing_guards(self, state: State) -> list[Guard]:
         """Every guard that fails in ``state`` (Q16: a caller may accept any of their errors)."""
-        from mrkcheck.expr import evaluate
+        from mrkcheck.lang.expr import evaluate
 
         return [g for g in self.guards if not evaluate(g.condition, state)]
 
     def apply(self, state: State) -> State:
         """The successor of ``state`` under this instance (guards are not checked)."""
-        from mrkcheck.expr import evaluate
+        from mrkcheck.lang.expr import evaluate
 
         out = list(state)
         for target, value in self.effects:
@@ -615,7 +615,7 @@ def resolve_properties(
 
 
 def substitute_enabled(expr: Expr, guards: dict[str, Expr]) -> Expr:
-    from mrkcheck import expr as E
+    from mrkcheck.lang import expr as E
 
     if isinstance(expr, E.Enabled):
         return guards.get(expr.label, E.FALSE)

@@ -48,8 +48,8 @@ from mrkcheck.cli import (
     positive_int,
     positive_seconds,
 )
-from mrkcheck.inputs import echo, unknown_name
-from mrkcheck.spec import Model, ModelError
+from mrkcheck.errors import echo, unknown_name
+from mrkcheck.lang.model import Model, ModelError
 
 PROJECT_FILE = "mrkcheck.toml"
 PYPROJECT_FILE = "pyproject.toml"

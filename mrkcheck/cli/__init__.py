@@ -20,11 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from mrkcheck import interrupts
-from mrkcheck.compile import EvaluationError
-from mrkcheck.inputs import UsageError, echo, is_blank, output_file, output_folder, unknown_name
-from mrkcheck.mutation import Mutant
-from mrkcheck.report import coverage_table, progress_line, summary_text
-from mrkcheck.result import (
+from mrkcheck.check.compile import EvaluationError
+from mrkcheck.check.report import coverage_table, progress_line, summary_text
+from mrkcheck.check.result import (
     EXIT_BAD_INPUT,
     EXIT_EVALUATION,
     EXIT_INCOMPLETE,
@@ -36,7 +34,9 @@ from mrkcheck.result import (
     CheckResult,
     Stats,
 )
-from mrkcheck.spec import Model, ModelError
+from mrkcheck.errors import UsageError, echo, is_blank, output_file, output_folder, unknown_name
+from mrkcheck.lang.model import Model, ModelError
+from mrkcheck.lang.mutation import Mutant
 
 # Models known by name; anything else is given as ``module:function``.
 MODELS = {
@@ -255,8 +255,8 @@ def _clear_progress() -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from mrkcheck.cli_project import report_single, route_check
-    from mrkcheck.explicit import Limits, check
+    from mrkcheck.check.explicit import Limits, check
+    from mrkcheck.ci.run import report_single, route_check
 
     if (code := route_check(args)) is not None:  # no model, no universe flag: the project file
         return code
@@ -279,7 +279,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             "note: liveness needs the unreduced graph: not checked with --symmetry", file=sys.stderr
         )
     elif args.liveness and has_liveness:
-        from mrkcheck.liveness import add_liveness
+        from mrkcheck.check.liveness import add_liveness
 
         interrupts.enter("liveness")
         add_liveness(result, model, progress=_status_printer("liveness"))
@@ -505,7 +505,7 @@ def make_parser() -> argparse.ArgumentParser:
 def _extension_commands() -> list[Callable[[Any], None]]:
     """Subcommands contributed by other modules (prove, trace, graph...), if present."""
     found = []
-    for module_name in ("mrkcheck.cli_prove", "mrkcheck.traces.cli", "mrkcheck.cli_project"):
+    for module_name in ("mrkcheck.cli.prove", "mrkcheck.cli.trace", "mrkcheck.ci.run"):
         try:
             module = importlib.import_module(module_name)
         except ImportError:
