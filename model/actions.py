@@ -7,10 +7,11 @@ made in (the key it names), and a second Region where the operation has one.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mrkcheck.lang.expr import Expr, and_, exists, ite
 from mrkcheck.lang.model import Guard, ModelBuilder, Transition
 
-from .kms import Kms
 from .rules import (
     ALREADY_EXISTS,
     INVALID_CIPHERTEXT,
@@ -21,6 +22,9 @@ from .rules import (
     Origin,
     Role,
 )
+
+if TYPE_CHECKING:  # for annotations only: model/kms.py imports this module to build
+    from .kms import Kms
 
 
 def define_actions(m: ModelBuilder, k: Kms) -> None:

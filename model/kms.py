@@ -37,7 +37,9 @@ from mrkcheck.lang.model import (
     Variable,
     instance_label,
 )
+from mrkcheck.properties.kms import define_properties
 
+from .actions import define_actions
 from .rules import (
     ALREADY_EXISTS,
     FOOTNOTE,
@@ -329,12 +331,8 @@ def build(
     choices.pop("with_properties")
     options = make_options(**choices)
     builder, kms = declare(options)
-    from .actions import define_actions
-
     define_actions(builder, kms)
     if with_properties:
-        from mrkcheck.properties.kms import define_properties
-
         define_properties(builder, kms)
     return builder.build()
 

@@ -8,13 +8,15 @@ or an emulator is conformant when what it shows is one of them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mrkcheck.lang.expr import Expr, and_, or_
 from mrkcheck.lang.model import Model, State
 
-from .kms import Kms
 from .rules import KeyState, Role
+
+if TYPE_CHECKING:  # for annotations only: model/kms.py builds with properties that use this module
+    from .kms import Kms
 
 
 def may_show(k: Kms, s: str, r: str, role: Role) -> Expr:

@@ -16,6 +16,8 @@ Not expressible in this model, and why (see README "Properties"):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mrkcheck.lang.expr import FALSE, TRUE, Expr, and_, count, exists, forall, implies, or_
 from mrkcheck.lang.model import (
     ACTION,
@@ -27,8 +29,11 @@ from mrkcheck.lang.model import (
     Property,
 )
 
-from ..model.kms import Kms
+from ..model.observe import may_show
 from ..model.rules import API_ERRORS, KeyState, Origin, Role
+
+if TYPE_CHECKING:  # for annotations only: model/kms.py builds the model with these properties
+    from ..model.kms import Kms
 
 CRYPTO_STATES = (KeyState.Enabled, KeyState.Updating)
 PENDING_DELETION = (KeyState.PendingDeletion, KeyState.PendingReplicaDeletion)
@@ -558,7 +563,6 @@ def key_state_matrix_respected(k: Kms) -> Property:
 def describe_key_shows_one_primary(k: Kms) -> Property:
     """The observation users expect, and the documents deny: during Updating, DescribeKey "might
     display both the old and new primary keys as replicas" (seeds 000 and 001)."""
-    from ..model.observe import may_show
 
     def holds(s: str) -> Expr:
         some_key = exists(k.Region, lambda r: k.exists(s, r))
