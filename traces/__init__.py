@@ -9,4 +9,9 @@ The development tools that regenerate the examples and drive a browser live in `
 - :mod:`mrkcheck.traces.html`: the self-contained HTML page (``trace_html``, ``result_html``)
 - :mod:`mrkcheck.traces.graph`: the state graph (``state_graph``, ``to_dot``, ``graph_figure``)
 - :mod:`mrkcheck.traces.sample`: random runs (``random_run``)
+
+Importing this package gives traces and results their notebook display (``Trace._repr_html_``
+asks the table ``mrkcheck.check.result.NOTEBOOK_VIEWS``, which :mod:`.html` fills).
 """
+
+from mrkcheck.traces import html as _html  # noqa: F401 - fills the notebook views

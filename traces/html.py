@@ -21,7 +21,7 @@ import itertools
 from html import escape
 from typing import Any
 
-from mrkcheck.check.result import CheckResult, Trace
+from mrkcheck.check.result import NOTEBOOK_VIEWS, CheckResult, Trace
 from mrkcheck.lang.model import Variable
 from mrkcheck.traces.itf import dumps
 
@@ -116,13 +116,13 @@ def trace_html(trace: Trace, standalone: bool = True, picture: bool = True, rule
 
 
 def _title(trace: Trace) -> str:
-    from mrkcheck.traces.picture import model_name
+    from mrkcheck.traces.picture import model_name  # lazily: matplotlib is slow to import
 
     return model_name(trace) + (f": {trace.property}" if trace.property else "")
 
 
 def _options(trace: Trace) -> str:
-    from mrkcheck.traces.picture import options_text
+    from mrkcheck.traces.picture import options_text  # lazily: matplotlib is slow to import
 
     return options_text(trace)
 
@@ -181,7 +181,7 @@ def _timeline(trace: Trace) -> str:
 
 
 def _picture(trace: Trace) -> str:
-    from mrkcheck.traces.picture import picture_bytes
+    from mrkcheck.traces.picture import picture_bytes  # lazily: matplotlib is slow to import
 
     data = base64.b64encode(picture_bytes(trace, "png")).decode("ascii")
     return (
@@ -284,3 +284,16 @@ def result_html(result: CheckResult) -> str:
         parts.append(trace_html(result.deadlock, standalone=False))
         parts.append("</details>")
     return "\n".join(parts)
+
+
+def _trace_png(trace: Trace) -> bytes:
+    from mrkcheck.traces.picture import picture_bytes  # lazily: matplotlib is slow to import
+
+    return picture_bytes(trace)
+
+
+NOTEBOOK_VIEWS.update(
+    trace_html=lambda trace: trace_html(trace, standalone=False),
+    trace_png=_trace_png,
+    result_html=result_html,
+)

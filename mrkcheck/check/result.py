@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,11 @@ from mrkcheck.lang.model import Property, Schema, State
 HOLDS = "holds"
 VIOLATED = "violated"
 UNKNOWN = "unknown"  # the search stopped (limit, interrupt) before a verdict
+
+# How a notebook draws a Trace or a CheckResult ("trace_html", "trace_png", "result_html"). The
+# viewers live in mrkcheck.traces, which depends on this module and not the other way round: it
+# fills this table when imported. Without it a notebook shows the plain repr.
+NOTEBOOK_VIEWS: dict[str, Callable[[Any], Any]] = {}
 
 # Exit codes, as TLC's, so CI scripts that know TLC know these.
 EXIT_OK = 0
@@ -89,22 +95,13 @@ class Trace:
                 out.append((var[idx].label, old, new))
         return out
 
-    def _repr_html_(self) -> str:  # pragma: no cover - exercised in notebooks
-        try:
-            from mrkcheck.traces.html import trace_html
+    def _repr_html_(self) -> str | None:
+        view = NOTEBOOK_VIEWS.get("trace_html")
+        return None if view is None else view(self)
 
-            return trace_html(self, standalone=False)
-        except ImportError:
-            from mrkcheck.check.report import trace_table
-
-            return "<pre>" + trace_table(self) + "</pre>"
-
-    def _repr_png_(self) -> bytes | None:  # pragma: no cover - exercised in notebooks
-        try:
-            from mrkcheck.traces.picture import picture_bytes
-        except ImportError:
-            return None
-        return picture_bytes(self)
+    def _repr_png_(self) -> bytes | None:
+        view = NOTEBOOK_VIEWS.get("trace_png")
+        return None if view is None else view(self)
 
 
 @dataclass
@@ -234,13 +231,10 @@ class CheckResult:
             ],
         }
 
-    def _repr_html_(self) -> str:  # pragma: no cover - exercised in notebooks
-        try:
-            from mrkcheck.traces.html import result_html
-
-            return result_html(self)
-        except ImportError:
-            pass
+    def _repr_html_(self) -> str:
+        view = NOTEBOOK_VIEWS.get("result_html")
+        if view is not None:
+            return view(self)
         rows = "".join(
             f"<tr><td>{r.name}</td><td>{r.status}</td>"
             f"<td>{'' if r.trace is None else len(r.trace)}</td></tr>"
