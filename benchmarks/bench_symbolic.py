@@ -17,9 +17,9 @@ import z3
 
 from mrkcheck.check.cutoff import prove_any
 from mrkcheck.check.symbolic import bmc, inductive
-from mrkcheck.cli import load_factory
 from mrkcheck.cli.prove import load_lemmas
 from mrkcheck.lang.model import ALWAYS, ModelError
+from mrkcheck.registry import load_factory
 
 RESULTS = Path(__file__).parent / "results"
 

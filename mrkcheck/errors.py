@@ -16,6 +16,7 @@ This module depends on nothing else in mrkcheck, so the model code can use it to
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import json
 import re
@@ -129,3 +130,33 @@ def _make_folder(folder: Path, given: str) -> None:
     if blocker is not None and not blocker.is_dir():  # mkdir would say "File exists"
         raise OutputPathError(f"cannot write {echo(given)}: {echo(str(blocker))} is not a folder")
     folder.mkdir(parents=True, exist_ok=True)
+
+
+# --- limits: numbers above 0 (checked while parsing, and in the project file) ----------------------
+
+
+def positive_int(text: str) -> int:
+    """A limit on states or depth: a whole number of at least 1 (0 would check nothing)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
+
+
+MAX_SECONDS = 30 * 24 * 3600  # Z3 takes its timeout in milliseconds as a 32-bit number
+
+
+def positive_seconds(text: str) -> float:
+    """A time limit: seconds above 0 and at most 30 days (nan, inf, 1e308 are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a number of seconds, not {text!r}") from None
+    if not (0 < value <= MAX_SECONDS):  # also false for nan
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds above 0 and at most {MAX_SECONDS} (30 days), not {text}"
+        )
+    return value

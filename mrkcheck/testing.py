@@ -25,8 +25,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from mrkcheck.check.explicit import Limits, check
+from mrkcheck.check.liveness import add_liveness
+from mrkcheck.check.report import trace_table
 from mrkcheck.check.result import HOLDS, UNKNOWN, VIOLATED, CheckResult, PropertyResult, Trace
+from mrkcheck.ci.reports import counterexample_text
+from mrkcheck.errors import UsageError
 from mrkcheck.lang.model import EVENTUALLY, Model, Property, resolve_properties
+from mrkcheck.registry import load_factory, load_mutants
 
 ModelLike = Model | str | Callable[..., Model]
 PropertyLike = str | Property | Callable[[Model], Property]
@@ -71,8 +77,6 @@ def assert_holds(
                 f"after {result.stats.distinct:,} states"
             )
     if deadlock and result.deadlock is not None:
-        from mrkcheck.check.report import trace_table
-
         raise AssertionError(
             f"deadlock on {where} after {len(result.deadlock)} steps:\n"
             + trace_table(result.deadlock)
@@ -140,8 +144,6 @@ def model_for(
 
 
 def _factory(given: str | Callable[..., Model]) -> tuple[Callable[..., Model], str, str]:
-    from mrkcheck.cli import UsageError, load_factory
-
     if isinstance(given, str):
         try:
             return load_factory(given), given, given
@@ -154,8 +156,6 @@ def _factory(given: str | Callable[..., Model]) -> tuple[Callable[..., Model], s
 
 
 def _mutant(spec: str, name: str):
-    from mrkcheck.cli import load_mutants
-
     mutants = load_mutants(spec)
     if name not in mutants:
         known = ", ".join(sorted(mutants)) or "none"
@@ -194,8 +194,6 @@ def _check(
     max_seconds: float | None,
     stop_early: bool,
 ) -> CheckResult:
-    from mrkcheck.check.explicit import Limits, check
-
     limits = Limits(max_states=max_states, max_seconds=max_seconds)
     result = check(
         model,
@@ -205,9 +203,7 @@ def _check(
         stop_when_all_violated=stop_early,
     )
     if any(p.kind == EVENTUALLY for p in model.properties):
-        from mrkcheck.check.liveness import add_liveness  # 'eventually' verdicts, under fairness
-
-        add_liveness(result, model)
+        add_liveness(result, model)  # 'eventually' verdicts, under fairness
     return result
 
 
@@ -217,6 +213,4 @@ def _violation_message(r: PropertyResult, where: str) -> str:
 
 
 def _counterexample(r: PropertyResult) -> str:
-    from mrkcheck.ci.reports import counterexample_text
-
     return counterexample_text(r)

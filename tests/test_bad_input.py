@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mrkcheck.cli import build_model, main, make_parser
+from mrkcheck.cli import main, make_parser
+from mrkcheck.cli.common import build_model
 from mrkcheck.errors import ECHO_LIMIT, OneLineError
 
 EXAMPLE = (

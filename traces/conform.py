@@ -22,37 +22,45 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from mrkcheck import interrupts
 from mrkcheck.check.result import EXIT_INTERRUPTED, EXIT_OK, EXIT_OUT_OF_MEMORY, EXIT_SAFETY
-from mrkcheck.errors import output_file, output_folder, unknown_name
 from mrkcheck.lang.model import ActionInstance, Model, ModelError, State, instance_label
 from mrkcheck.lang.scenario import Scenario
+from mrkcheck.model.conformance import (
+    VISIBLE_ENVIRONMENT,
+    accepted_errors,
+    expected_response,
+    model_bound,
+)
 from mrkcheck.model.observe import describe_key
-from mrkcheck.model.rules import DISABLED, LIMIT_EXCEEDED
-from mrkcheck.traces.conform_endpoint import DRIVEN, Endpoint, Outcome, view_of
-from mrkcheck.traces.itf import pretty_json, to_itf
+from mrkcheck.registry import find_mutant, load_factory
+from mrkcheck.traces.conform_endpoint import (
+    DRIVEN,
+    Endpoint,
+    Outcome,
+    boto3_clients,
+    check_reachable,
+    view_of,
+)
+from mrkcheck.traces.conform_fake import EAGER, model_clients
+from mrkcheck.traces.itf import (
+    TraceFormatError,
+    load_json,
+    pretty_json,
+    read_header,
+    read_text,
+    to_itf,
+)
 
 EXIT_DIVERGENCE = EXIT_SAFETY  # 12: the endpoint is not a run of the model
-# Environment steps DescribeKey can see. Sync and AutomaticRotation change only rotation flags
-# and material versions, which no DescribeKey field shows and (for AWS_KMS keys, whose versions
-# never fall behind a ciphertext) no prediction the runner makes depends on.
-VISIBLE_ENVIRONMENT = (
-    "CompleteCreate",
-    "CompleteUpdate",
-    "DeletionDue",
-    "PrimaryDeletionStarts",
-    "MaterialExpires",
-)
-X23_ROWS = ("ReplicateKey", "UpdatePrimaryRegion", "Encrypt", "Decrypt")  # §4 "X2/3" cells
 MAX_EXPLAIN_STATES = 5000
 POLL_SECONDS = 0.5
 # How often an accepted call of each action is drawn, relative to 1: the operations whose
@@ -261,11 +269,9 @@ def _as_list(value: Any) -> list[Any]:
 def conform_model(settings: Settings, builder: Callable[..., Model] | None = None) -> Model:
     """The instance the scenarios come from. ``max_versions`` is raised to 5: the model's bound on
     rotations is not the API's quota, and calls refused only by the bound are never made."""
-    from mrkcheck.model.kms import build
-
     options = dict(settings.choices)
     options.setdefault("max_versions", 5)
-    return (builder or build)(
+    return (builder or load_factory("kms"))(
         regions=settings.regions,
         key_sets=settings.key_sets,
         origins=settings.origins,
@@ -292,11 +298,7 @@ def is_callable(inst: ActionInstance, state: State) -> bool:
     guard = inst.refusal(state)
     if guard is None:
         return True
-    return guard.error is not None and not _model_bound(guard.error, guard.doc)
-
-
-def _model_bound(error: str | None, doc: str) -> bool:
-    return error == LIMIT_EXCEEDED and "max_versions" in doc
+    return guard.error is not None and not model_bound(guard.error, guard.doc)
 
 
 def choose(
@@ -325,19 +327,6 @@ def choose(
 def _reason(inst: ActionInstance, state: State) -> str:
     guard = inst.refusal(state)
     return guard.doc if guard is not None else ""
-
-
-def accepted_errors(model: Model, inst: ActionInstance, state: State) -> tuple[str, ...]:
-    """The exceptions a conformant endpoint may return for a refused call: the first failing
-    guard's; DisabledException too where §4 says X2/3; every failing guard's with guard_order=any."""
-    failing = inst.failing_guards(state)
-    errors = [failing[0].error]
-    if model.option("guard_order") == "any":
-        errors += [g.error for g in failing]
-    first = failing[0].doc
-    if inst.action in X23_ROWS and "-> fn3" in first and "Pending" in first:
-        errors.append(DISABLED)
-    return tuple(dict.fromkeys(e for e in errors if e))
 
 
 def allowed_views(model: Model, state: State, key_set: str, region: str) -> list[dict[str, Any]]:
@@ -409,24 +398,6 @@ def differing_fields(allowed: list[dict[str, Any]], seen: dict[str, Any] | None)
         return {"exists"} if seen is None or not allowed else {"DescribeKeyError"}
     diffs = [{k for k in v if v[k] != seen.get(k)} for v in allowed]
     return min(diffs, key=lambda d: (len(d), sorted(d)))
-
-
-def expected_response(
-    model: Model, scenario: Scenario, inst: ActionInstance
-) -> dict[str, list[Any]]:
-    """The response fields a successful call may return (§3, §6), after the model applied it."""
-    s, r = inst.param("s"), inst.param("r")
-    if inst.action == "CreateKey":
-        return {"KeyState": [scenario.value("key_state", s, r)], "MultiRegionKeyType": ["PRIMARY"]}
-    if inst.action == "ReplicateKey":
-        replica = inst.param("replica")
-        done = "PendingImport" if scenario.value("versions", s, replica) == "0" else "Enabled"
-        return {"KeyState": ["Creating", done], "MultiRegionKeyType": ["REPLICA"]}
-    if inst.action == "ScheduleKeyDeletion":
-        return {"KeyState": [scenario.value("key_state", s, r)]}
-    if inst.action == "Decrypt":
-        return {"PlaintextMatches": [True]}
-    return {}
 
 
 # --- one run ----------------------------------------------------------------------------------------
@@ -626,8 +597,6 @@ def replay_run(run: Run, labels: list[str], skip: Sequence[str]) -> None:
 
 def trace_labels(path: str, model: Model) -> list[str]:
     """The action labels of an ITF file, checked against ``model`` (one-line errors)."""
-    from mrkcheck.traces.itf import TraceFormatError, load_json, read_text
-
     doc = load_json(read_text(path), path)
     labels = []
     for i, raw in enumerate(doc["states"][1:], start=1):
@@ -648,10 +617,6 @@ def trace_labels(path: str, model: Model) -> list[str]:
 
 def trace_settings(path: str, settings: Settings) -> Settings:
     """The instance a trace file was made on (its header options), for replaying it."""
-    from dataclasses import replace
-
-    from mrkcheck.traces.itf import load_json, read_header, read_text
-
     header = read_header(load_json(read_text(path), path), path)
     opts = dict(header.options)
     opts.pop("mutant", None)
@@ -735,17 +700,13 @@ def _one_run(
 @contextmanager
 def moto_in_process(regions: tuple[str, ...], settings: Settings) -> Iterator[dict[str, Any]]:
     """A fresh moto (``mock_aws``) per run: no server, no state shared between runs."""
-    from moto import mock_aws
-
-    from mrkcheck.traces.conform_endpoint import boto3_clients
+    from moto import mock_aws  # lazily: moto is an optional dependency
 
     with mock_aws():
         yield boto3_clients(regions, None)
 
 
 def url_clients(url: str) -> ClientFactory:
-    from mrkcheck.traces.conform_endpoint import boto3_clients, check_reachable
-
     checked: list[bool] = []
 
     @contextmanager
@@ -763,9 +724,6 @@ def mutant_clients(mutant: str, eager: tuple[str, ...] | None = None) -> ClientF
     """Fake clients answering from the model (``none``) or one of its mutants: a wrong endpoint on
     purpose, to see the runner find a seeded bug. ``eager``: the environment steps the fake takes
     at once after each call (default: conform_fake.EAGER; ``()`` never takes any)."""
-    from mrkcheck.cli import find_mutant
-    from mrkcheck.traces.conform_fake import EAGER, model_clients
-
     builder = None if mutant == "none" else find_mutant("kms", mutant).build
 
     @contextmanager
@@ -777,141 +735,4 @@ def mutant_clients(mutant: str, eager: tuple[str, ...] | None = None) -> ClientF
 
 
 def _with_regions(settings: Settings, regions: tuple[str, ...]) -> Settings:
-    from dataclasses import replace
-
     return replace(settings, regions=",".join(regions))
-
-
-# --- command line -----------------------------------------------------------------------------------
-
-
-def add_arguments(p: Any) -> None:
-    """The flags of ``mrkcheck conform`` (registered by mrkcheck.cli.trace)."""
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument(
-        "--endpoint-url", help="the KMS endpoint to test, e.g. http://127.0.0.1:5000"
-    )
-    where.add_argument("--in-process", action="store_true", help="moto's mock_aws, no server")
-    where.add_argument(
-        "--against-mutant",
-        metavar="MUTANT",
-        help="a fake endpoint answering from the model ('none') or a mutant: shows what a bug "
-        "looks like",
-    )
-    p.add_argument("--regions", default="3", help="a number, or names (us-east-1,eu-west-1,...)")
-    p.add_argument("--key-sets", type=int, default=2, help="key sets per run (1-3)")
-    p.add_argument("--origins", default="AWS_KMS", help="CreateKey origins (default AWS_KMS)")
-    p.add_argument("--runs", type=int, default=10, help="random runs (default 10)")
-    p.add_argument("--length", type=int, default=20, help="API calls per run (default 20)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--skip",
-        action="append",
-        default=[],
-        metavar="ACTION",
-        help="never call this action (repeatable), e.g. UpdatePrimaryRegion",
-    )
-    p.add_argument(
-        "--trace",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="replay the API calls of an ITF trace instead of random runs (repeatable)",
-    )
-    p.add_argument(
-        "--settle",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="poll DescribeKey this long before an unexplained view is a divergence",
-    )
-    p.add_argument(
-        "--key-ref",
-        choices=("arn", "id"),
-        default="arn",
-        help="name keys in calls by their ARN (default) or by key ID",
-    )
-    p.add_argument(
-        "--set",
-        "-D",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a model option (e.g. role_error=ValidationException)",
-    )
-    p.add_argument("--out", type=output_folder, help="folder for the ITF traces of divergent runs")
-    p.add_argument(
-        "--json", nargs="?", const="-", type=output_file, help="JSON report to stdout or FILE"
-    )
-
-
-def settings_from(args: Any) -> Settings:
-    from mrkcheck.cli import UsageError, factory_options, parse_set
-    from mrkcheck.model.kms import build
-
-    if args.runs < 1 or args.length < 1:
-        raise UsageError("--runs and --length must be at least 1")
-    if not 1 <= args.key_sets <= 3:
-        raise UsageError(f"--key-sets must be between 1 and 3, not {args.key_sets}")
-    choices = parse_set(args.set, factory_options(build), "kms")
-    skip = tuple(dict.fromkeys(args.skip))
-    for name in skip:
-        if name not in DRIVEN and name != "ImportKeyMaterial":
-            raise UsageError(f"--skip: {unknown_name('API action', name, DRIVEN)}")
-    return Settings(
-        regions=args.regions,
-        key_sets=args.key_sets,
-        origins=args.origins,
-        runs=args.runs,
-        length=args.length,
-        seed=args.seed,
-        skip=skip,
-        settle=args.settle,
-        key_ref=args.key_ref,
-        choices=tuple(sorted(choices.items())),
-    )
-
-
-def cmd_conform(args: Any) -> int:
-    """Run, report, write traces; exit 0 (no divergence), 12 (divergences), 150 (bad input),
-    130 (interrupted: the finished runs are reported), 16 (out of memory, likewise)."""
-    from mrkcheck.cli import UsageError
-    from mrkcheck.traces.conform_endpoint import EndpointError
-    from mrkcheck.traces.itf import TraceFormatError
-
-    settings = settings_from(args)
-    if args.in_process:
-        clients, name = moto_in_process, "moto (in-process mock_aws)"
-    elif args.against_mutant:
-        clients, name = (
-            mutant_clients(args.against_mutant),
-            f"the model (mutant {args.against_mutant})",
-        )
-    else:
-        clients, name = url_clients(args.endpoint_url), args.endpoint_url
-    try:
-        conform_model(settings)  # bad Regions or options: one line before anything is called
-        report = run_conformance(settings, clients, name, args.out, args.trace)
-    except ImportError as exc:
-        raise UsageError(f"conform needs boto3 (and moto for --in-process): {exc}") from None
-    except EndpointError as exc:
-        raise UsageError(str(exc)) from None
-    except TraceFormatError as exc:
-        raise UsageError(f"bad trace: {exc}") from None
-    interrupts.enter(interrupts.REPORTING)
-    emit_report(report, args.json)
-    if report.cut:
-        print(
-            f"mrkcheck: {report.cut}: the report above covers the runs before it", file=sys.stderr
-        )
-    return report.exit_code
-
-
-def emit_report(report: Report, json_target: str | None) -> None:
-    if json_target is not None:
-        text = json.dumps(report.as_dict(), indent=2, sort_keys=True)
-        if json_target == "-":
-            print(text)
-            return
-        Path(json_target).write_text(text + "\n", encoding="utf-8")
-    print(report.text())

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mrkcheck.check.result import Step, Trace
+from mrkcheck.check.result import CheckResult, Step, Trace
 from mrkcheck.errors import OneLineError
 from mrkcheck.lang.model import BOOL, Domain, Schema, Variable
 from mrkcheck.traces.values import ItfMap, ItfValueError, decode, encode, show
@@ -322,3 +322,20 @@ def read_text(path: str | Path) -> str:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TraceFormatError(f"{path}: cannot read: {exc}") from None
+
+
+def write_traces(result: CheckResult, out: str) -> list[str]:
+    """Every counterexample of a result as ``<model>-<property>.itf.json`` in folder ``out``."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    traces = [(r.name, r.trace) for r in result.properties if r.trace is not None]
+    if result.deadlock is not None:
+        traces.append(("deadlock", result.deadlock))
+    for name, trace in traces:
+        if "mutant" in result.options:  # so that `trace check` replays it against the mutant
+            trace.options["mutant"] = result.options["mutant"]
+        path = folder / f"{result.model}-{name}.itf.json"
+        write_itf(trace, path)
+        written.append(str(path))
+    return written

@@ -1,8 +1,11 @@
-"""Human-readable reports: the summary of a check and counterexample tables."""
+"""Human-readable reports: the summary of a check, counterexample tables, and the progress line
+shown on a terminal while a search runs."""
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
+from collections.abc import Callable
 
 from mrkcheck.check.result import VIOLATED, CheckResult, Stats, Trace
 
@@ -135,3 +138,37 @@ def coverage_table(result: CheckResult) -> str:
 
 def _options(options: dict) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(options.items()))
+
+
+# --- progress on a terminal ----------------------------------------------------------------------
+
+
+def progress_printer() -> Callable[[Stats], None] | None:
+    """A live progress line on stderr, on a terminal only (logs and pipes get none)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(stats: Stats) -> None:
+        sys.stderr.write("\r\033[K" + progress_line(stats))
+        sys.stderr.flush()
+
+    return show
+
+
+def status_printer(phase: str) -> Callable[[str], None] | None:
+    """Progress of a phase that has no statistics of its own (liveness), on a terminal only."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(text: str) -> None:
+        sys.stderr.write(f"\r\033[K{phase}: {text}")
+        sys.stderr.flush()
+
+    return show
+
+
+def clear_progress() -> None:
+    """Erase the progress line before the results are printed."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()

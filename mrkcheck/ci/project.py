@@ -38,18 +38,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mrkcheck.cli import (
+from mrkcheck.errors import UsageError, echo, positive_int, positive_seconds, unknown_name
+from mrkcheck.lang.model import Model, ModelError
+from mrkcheck.registry import (
     DEFAULT_MODEL,
-    UsageError,
     factory_options,
     find_mutant,
     load_factory,
     option_value,
-    positive_int,
-    positive_seconds,
 )
-from mrkcheck.errors import echo, unknown_name
-from mrkcheck.lang.model import Model, ModelError
 
 PROJECT_FILE = "mrkcheck.toml"
 PYPROJECT_FILE = "pyproject.toml"

@@ -1,13 +1,7 @@
-"""``mrkcheck check`` driven by a project file, and the CI reports of any check.
+"""Running a project file's entries, and the CI reports of any check (JUnit, JSON, GitHub).
 
-``mrkcheck check`` with no model argument and no universe flags runs what the project file names
-(``mrkcheck.toml``, or ``[tool.mrkcheck]`` in ``pyproject.toml``, in the current folder): that is
-the command a CI job runs. Given a model or a universe flag it checks that one instance, as before,
-so a developer can still try a single instance in a folder that has a project file.
-
-This module adds to ``mrkcheck check``'s parser (it is loaded through cli.py's extension hook)
-rather than adding a subcommand: ``--project FILE``, ``--all`` (slow entries too) and
-``--instance NAME``. ``--junit FILE`` is cli.py's, because a single-instance check writes one too.
+``mrkcheck check`` decides when the project file applies (:mod:`mrkcheck.cli.check`) and calls
+:func:`run_project`; a one-instance check writes its CI reports with :func:`report_single`.
 """
 
 from __future__ import annotations
@@ -21,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from mrkcheck import interrupts
+from mrkcheck.check.explicit import Limits, check
+from mrkcheck.check.liveness import add_liveness
+from mrkcheck.check.report import clear_progress, progress_printer, status_printer
 from mrkcheck.check.result import (
     EXIT_INCOMPLETE,
     EXIT_INTERRUPTED,
@@ -29,7 +26,7 @@ from mrkcheck.check.result import (
     OUT_OF_MEMORY,
     CheckResult,
 )
-from mrkcheck.ci.project import CAUGHT, Entry, Project, find_project, load_project
+from mrkcheck.ci.project import CAUGHT, Entry, Project
 from mrkcheck.ci.reports import (
     FAILED,
     NOT_RUN_INTERRUPTED,
@@ -47,101 +44,13 @@ from mrkcheck.ci.reports import (
     write_junit,
     write_text,
 )
-from mrkcheck.cli import (
-    DEFAULT_MODEL,
-    UsageError,
-    _clear_progress,
-    _progress_printer,
-    _status_printer,
-    write_traces,
-)
-from mrkcheck.errors import echo
+from mrkcheck.traces.itf import write_traces
 
 # How a cut-short entry stopped -> why the entries after it are not run.
 STOPS = {INTERRUPTED: NOT_RUN_INTERRUPTED, OUT_OF_MEMORY: NOT_RUN_OUT_OF_MEMORY}
 
 # Flags that describe one instance: given any of them, ``check`` ignores the project file (each
 # project entry sets its own symmetry; the limits and --no-deadlock apply to every entry).
-SINGLE_INSTANCE_FLAGS = (
-    "model",
-    "regions",
-    "key_sets",
-    "partitions",
-    "rm",
-    "set",
-    "mutant",
-    "property",
-    "symmetry",
-)
-
-
-def register(sub: Any) -> None:
-    """Add the project flags to the ``check`` subcommand."""
-    check = sub.choices["check"]
-    check.set_defaults(model=None)  # None: the project file decides, else cli.DEFAULT_MODEL
-    check.add_argument(
-        "--project",
-        metavar="FILE",
-        type=project_file,
-        help="the project file (default: ./mrkcheck.toml, else [tool.mrkcheck] in ./pyproject.toml)",
-    )
-    check.add_argument(
-        "--all",
-        dest="all_entries",
-        action="store_true",
-        help="also run the project's entries marked slow",
-    )
-    check.add_argument(
-        "--instance",
-        action="append",
-        metavar="NAME",
-        help="run only this project entry (repeatable; mutant entries are named mutant:NAME)",
-    )
-
-
-# --- routing --------------------------------------------------------------------------------------
-
-
-def project_file(path: str) -> str:
-    """``--project FILE`` must name a file: checked while parsing, before anything runs."""
-    try:
-        found = Path(path).is_file()
-    except OSError:  # e.g. a name too long for the file system
-        found = False
-    if not found:
-        raise UsageError(f"no project file {echo(path)}")
-    return path
-
-
-def route_check(args: argparse.Namespace) -> int | None:
-    """Run the project when one applies and return the exit code; otherwise fill in the default
-    model (the parser leaves it None so that a missing model can be told apart) and return None."""
-    path = project_path(args)
-    if path is None:
-        args.model = args.model or DEFAULT_MODEL
-        return None
-    return run_project(load_project(path), args)
-
-
-def project_path(args: argparse.Namespace) -> Path | None:
-    explicit = getattr(args, "project", None)
-    single = [f for f in SINGLE_INSTANCE_FLAGS if getattr(args, f, None)]
-    project_only = getattr(args, "instance", None) or getattr(args, "all_entries", False)
-    if single and (explicit or project_only):
-        flag = "--" + single[0].replace("_", "-") if single[0] != "model" else "a model argument"
-        raise UsageError(
-            f"{flag} checks one instance: it cannot be combined with --project, --instance or --all"
-        )
-    if single:
-        return None
-    if explicit:
-        return Path(explicit)
-    found = find_project(Path.cwd())
-    if found is None and project_only:
-        raise UsageError(
-            "--instance and --all need a project file (mrkcheck.toml, or [tool.mrkcheck] in pyproject.toml)"
-        )
-    return found
 
 
 # --- running a project ----------------------------------------------------------------------------
@@ -221,8 +130,6 @@ def _not_selected(entry: Entry, args: argparse.Namespace) -> str:
 
 
 def _run_entry(entry: Entry, project: Project, args: argparse.Namespace) -> Run:
-    from mrkcheck.check.explicit import Limits, check
-
     interrupts.enter(f"entry {entry.name}: building the model")
     model = entry.build()
     interrupts.enter(f"entry {entry.name}: safety search")
@@ -236,16 +143,14 @@ def _run_entry(entry: Entry, project: Project, args: argparse.Namespace) -> Run:
         symmetry=entry.symmetry,
         deadlock=entry.deadlock and args.deadlock,
         limits=limits,
-        progress=_progress_printer(),
+        progress=progress_printer(),
         stop_when_all_violated=entry.expect == CAUGHT,
     )
-    _clear_progress()
+    clear_progress()
     if entry.checks_liveness and getattr(args, "liveness", True):
-        from mrkcheck.check.liveness import add_liveness
-
         interrupts.enter(f"entry {entry.name}: liveness")
-        add_liveness(result, model, progress=_status_printer(f"{entry.name}: liveness"))
-        _clear_progress()
+        add_liveness(result, model, progress=status_printer(f"{entry.name}: liveness"))
+        clear_progress()
     if entry.mutant:
         result.options["mutant"] = entry.mutant
     result.incomplete_ok = getattr(args, "allow_incomplete", False)

@@ -1,4 +1,4 @@
-"""``mrkcheck prove``: the symbolic engine on the command line (loaded by ``mrkcheck.cli``).
+"""``mrkcheck prove``: the symbolic engine on the command line .
 
 Three questions, each answered in words that say how far the answer goes:
 
@@ -9,8 +9,8 @@ Three questions, each answered in words that say how far the answer goes:
 - ``--any-regions``: the cutoff argument of :mod:`mrkcheck.check.cutoff`: "proved for any number of
   Regions", or "only at these sizes" with the reason.
 
-Lemmas come from a module next to the model (``<model module>_lemmas`` or ``<package>.lemmas``)
-exposing ``lemmas(model) -> list[Property]``, ``ANY_SIZE`` (default targets of ``--any-regions``)
+Lemmas come from the model's lemma module (:mod:`mrkcheck.registry`: for ``module:function``,
+``<module>_lemmas`` or ``<package>.lemmas``) exposing ``lemmas(model) -> list[Property]``, ``ANY_SIZE`` (default targets of ``--any-regions``)
 and ``SIZE_OPTION`` (the option that sets the number of Regions; default ``regions``).
 
 Exit codes: 0 every property holds within the stated bound or proof; 12 a violation or a failed
@@ -23,7 +23,6 @@ still prints and writes (``--json``, ``--out``) what was established so far.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from types import ModuleType
 from typing import Any
 
 from mrkcheck import interrupts
+from mrkcheck.check.report import trace_table
 from mrkcheck.check.result import (
     EXIT_INCOMPLETE,
     EXIT_INTERRUPTED,
@@ -44,16 +44,23 @@ from mrkcheck.check.result import (
     VIOLATED,
     CheckResult,
 )
+from mrkcheck.cli.common import (
+    add_model_options,
+    add_output_options,
+    build_model,
+    emit_report,
+)
+from mrkcheck.errors import UsageError, positive_seconds
 from mrkcheck.lang.model import ACTION, ALWAYS, Model, Property
+from mrkcheck.registry import factory_options, load_factory, load_lemmas, load_mutants
+from mrkcheck.traces.itf import write_traces
 
 
-def register(subparsers: Any) -> None:
-    from mrkcheck.cli import _add_model_options, add_output_options, positive_seconds
-
+def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "prove", help="bounded model checking, induction and any-size proofs with Z3"
     )
-    _add_model_options(p)
+    add_model_options(p)
     p.add_argument("--depth", type=int, default=10, help="BMC depth (default 10)")
     p.add_argument("--induction", action="store_true", help="prove invariants by induction")
     p.add_argument("--k", type=int, default=3, help="largest k for k-induction (default 3)")
@@ -91,8 +98,6 @@ class _Report:
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
-    from mrkcheck.cli import UsageError, build_model
-
     if args.depth < 0 or args.k < 1:
         raise UsageError("--depth must be at least 0 and --k at least 1")
     interrupts.enter("building the model")
@@ -139,7 +144,7 @@ def _ending_note(report: _Report) -> str | None:
 
 
 def _run(args: argparse.Namespace, model: Model, report: _Report, lemma_module) -> None:
-    from mrkcheck.check.symbolic import bmc
+    from mrkcheck.check.symbolic import bmc  # lazily: Z3 is slow to import
 
     interrupts.enter("BMC")
     report.bmc = bmc(model, args.depth, max_seconds=args.max_seconds, progress=_progress("bmc"))
@@ -157,7 +162,7 @@ def _run(args: argparse.Namespace, model: Model, report: _Report, lemma_module) 
 
 
 def _prove_by_induction(model: Model, prop: Property, lemmas, k: int, report: _Report) -> None:
-    from mrkcheck.check.symbolic import inductive, k_induction
+    from mrkcheck.check.symbolic import inductive, k_induction  # lazily: Z3 is slow to import
 
     _say(f"induction: {prop.name}")
     interrupts.enter(f"induction of {prop.name}")
@@ -173,8 +178,7 @@ def _prove_by_induction(model: Model, prop: Property, lemmas, k: int, report: _R
 
 
 def _prove_any(args, model: Model, report: _Report, lemma_module, lemmas) -> None:
-    from mrkcheck.check.cutoff import prove_any
-    from mrkcheck.cli import UsageError, factory_options, load_factory, load_mutants
+    from mrkcheck.check.cutoff import prove_any  # lazily: Z3 is slow to import
 
     option = getattr(lemma_module, "SIZE_OPTION", "regions")
     builder: Callable[..., Model] = load_factory(args.model)
@@ -203,22 +207,6 @@ def _prove_any(args, model: Model, report: _Report, lemma_module, lemmas) -> Non
 # --- lemmas ---------------------------------------------------------------------------------------
 
 
-def load_lemmas(spec: str) -> ModuleType | None:
-    """The lemma module of a model (``<module>_lemmas`` or ``<package>.lemmas``), if any."""
-    from mrkcheck.cli import MODELS
-
-    module_name = MODELS.get(spec, spec).partition(":")[0]
-    package = module_name.rsplit(".", 1)[0]
-    for candidate in (f"{module_name}_lemmas", f"{package}.lemmas"):
-        try:
-            module = importlib.import_module(candidate)
-        except ImportError:
-            continue
-        if hasattr(module, "lemmas"):
-            return module
-    return None
-
-
 def _lemma_fn(module: ModuleType | None) -> Callable[[Model], list[Property]]:
     if module is None:
         return lambda model: []
@@ -245,8 +233,6 @@ def exit_code(report: _Report) -> int:
 
 def render(report: _Report) -> str:
     """The text report: one line per property and question, then counterexamples."""
-    from mrkcheck.check.report import trace_table
-
     opts = ", ".join(f"{k}={v}" for k, v in sorted(report.options.items()))
     out = [f"model {report.model.name} ({opts or 'defaults'})"]
     if report.stopped:
@@ -416,14 +402,10 @@ def summary(report: _Report) -> dict[str, Any]:
 
 
 def _emit(report: _Report, args: argparse.Namespace, written: list[str]) -> None:
-    from mrkcheck.cli import emit_report
-
     emit_report(summary(report), lambda: render(report), args, written)
 
 
 def _write_traces(report: _Report, out: str) -> list[str]:
-    from mrkcheck.cli import write_traces
-
     assert report.bmc is not None
     return write_traces(report.bmc, out)
 

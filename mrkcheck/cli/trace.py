@@ -1,8 +1,7 @@
-"""The ``trace`` and ``graph`` subcommands, loaded by ``mrkcheck.cli`` when present.
+"""The ``trace`` subcommand: show or replay an ITF trace file.
 
     mrkcheck trace show FILE [--format text|png|svg|pdf|html] [-o OUT]
     mrkcheck trace check FILE        exit 0: a (fair) run of the model; 12: not; 150: malformed
-    mrkcheck graph [MODEL] [model options] -o FILE.dot|.graphml|.png|.svg
 
 A trace file names the model and options that produced it; ``--model``, ``--set KEY=VALUE`` and
 ``--mutant`` override them (for a file from another tool, or to replay a counterexample of a
@@ -18,18 +17,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mrkcheck.check.report import trace_table
 from mrkcheck.check.result import EXIT_BAD_INPUT, EXIT_OK, EXIT_SAFETY, Trace
-from mrkcheck.errors import echo, output_file, unknown_name
+from mrkcheck.errors import UsageError, echo, output_file, unknown_name
 from mrkcheck.lang.model import Model
+from mrkcheck.registry import factory_options, find_mutant, load_factory, option_value, parse_set
+from mrkcheck.traces.html import trace_html
 from mrkcheck.traces.itf import TraceFormatError, from_itf, load_json, read_header, read_text
+from mrkcheck.traces.replay import replay
 
 EXIT_NOT_A_RUN = EXIT_SAFETY  # 12, as TLC's exit code for a violated safety property
 PICTURES = ("png", "svg", "pdf")
 FORMATS = ("text", "html", *PICTURES)
 
 
-def register(subparsers: Any) -> None:
-    """Add ``trace`` (with ``show``, ``check``) and ``graph``."""
+def add_parser(subparsers: Any) -> None:
+    """Add ``trace`` with ``show`` and ``check``."""
     trace = subparsers.add_parser("trace", help="show, replay or regenerate ITF trace files")
     actions = trace.add_subparsers(  # required: a bare ``trace`` is one line and exit 150
         dest="trace_command",
@@ -57,27 +60,6 @@ def register(subparsers: Any) -> None:
     )
     _add_trace_options(check)
     check.set_defaults(run=_one_line_errors(cmd_check))
-
-    graph = subparsers.add_parser("graph", help="export the state graph (DOT, GraphML, picture)")
-    from mrkcheck.cli import _add_model_options
-
-    _add_model_options(graph)
-    graph.add_argument(
-        "-o", "--output", required=True, type=output_file, help="FILE.dot, .graphml, .png or .svg"
-    )
-    graph.add_argument("--max-states", type=int, default=200_000, help="refuse larger graphs")
-    graph.set_defaults(run=cmd_graph)
-
-    from mrkcheck.traces.conform import add_arguments, cmd_conform
-
-    conform = subparsers.add_parser(
-        "conform",
-        help="drive a KMS endpoint through model-generated scenarios; report divergences",
-        epilog="exit status: 0 no divergence; 12 divergences (traces under --out); 150 bad input "
-        "or unreachable endpoint",
-    )
-    add_arguments(conform)
-    conform.set_defaults(run=cmd_conform)
 
 
 def _add_trace_options(p: argparse.ArgumentParser) -> None:
@@ -117,8 +99,6 @@ def load_trace(args: argparse.Namespace) -> tuple[Trace, Model]:
 
 
 def _build(source: str, header_options: dict, args: argparse.Namespace, name: str) -> Model:
-    from mrkcheck.cli import factory_options, find_mutant, load_factory, parse_set
-
     factory = load_factory(source)
     known = factory_options(factory)
     options = dict(header_options)
@@ -135,8 +115,6 @@ def _build(source: str, header_options: dict, args: argparse.Namespace, name: st
 
 def _header_mutant(mutant: Any, source: str, name: str) -> str | None:
     """The header's mutant, if it names one the model has."""
-    from mrkcheck.cli import UsageError, find_mutant
-
     if mutant is None or mutant == "none":
         return None
     if not isinstance(mutant, str):
@@ -151,8 +129,6 @@ def _header_mutant(mutant: Any, source: str, name: str) -> str | None:
 def _header_options(options: dict[str, Any], known: dict, source: str, name: str) -> dict:
     """The header's model options, each checked as ``-D`` and the project file check theirs: a
     string "no" must not be read as true and flip ``trace check``'s verdict."""
-    from mrkcheck.cli import UsageError, option_value
-
     checked = {}
     for key, value in options.items():
         if key not in known:
@@ -181,11 +157,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         return EXIT_OK
     out = Path(args.output or output_file(_default_output(args.file, fmt)))
     if fmt == "html":
-        from mrkcheck.traces.html import trace_html
-
         out.write_text(trace_html(trace, rule=rule), encoding="utf-8")
     else:
-        from mrkcheck.traces.picture import write_picture
+        from mrkcheck.traces.picture import write_picture  # lazily: matplotlib is slow to import
 
         write_picture(trace, out, fmt, colour=args.colour, marker=args.marker)
     print(f"wrote {out}")
@@ -202,8 +176,6 @@ def _format_of(output: str | None) -> str:
         return suffix
     if suffix in ("txt", ""):
         return "text"
-    from mrkcheck.cli import UsageError
-
     raise UsageError(f"cannot tell the format of {output}: give --format ({', '.join(FORMATS)})")
 
 
@@ -223,8 +195,7 @@ def _rule(model: Model, trace: Trace) -> str:
 
 def trace_text(trace: Trace, rule: str = "") -> str:
     """The terminal view: a headline, the table of changing slots, then each step's changes."""
-    from mrkcheck.check.report import trace_table
-    from mrkcheck.traces.picture import figure_title, options_text
+    from mrkcheck.traces.picture import figure_title, options_text  # lazily: matplotlib
 
     lines = [figure_title(trace), f"options: {options_text(trace)}"]
     if rule:
@@ -239,8 +210,6 @@ def trace_text(trace: Trace, rule: str = "") -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from mrkcheck.traces.replay import replay
-
     trace, model = load_trace(args)
     verdict = replay(model, trace)
     print(f"{args.file}: {verdict.line()}")
@@ -250,24 +219,4 @@ def cmd_check(args: argparse.Namespace) -> int:
         said = "violates" if trace.property in verdict.violates else "does NOT violate"
         where = "the lasso" if trace.loop is not None else "its last state"
         print(f"{args.file}: {where} {said} {trace.property}")
-    return EXIT_OK
-
-
-def cmd_graph(args: argparse.Namespace) -> int:
-    from mrkcheck.cli import UsageError, build_model
-    from mrkcheck.traces.graph import GraphTooLarge, state_graph, write_graph
-
-    model, _ = build_model(args)
-    try:
-        graph = state_graph(model, max_states=args.max_states)
-    except GraphTooLarge as exc:
-        raise UsageError(f"{exc}: raise --max-states or choose a smaller instance") from None
-    try:
-        write_graph(graph, model.schema, args.output)
-    except (GraphTooLarge, ValueError) as exc:
-        raise UsageError(str(exc)) from None
-    print(
-        f"wrote {args.output}: {graph.number_of_nodes()} states, {graph.number_of_edges()} "
-        f"edges, {graph.graph['transitions']} transitions"
-    )
     return EXIT_OK

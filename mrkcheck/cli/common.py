@@ -1,0 +1,106 @@
+"""What every command shares: the parser's rules for bad input, the model options (``MODEL``,
+``--regions``, ``-D KEY=VALUE``, ``--mutant``...) loaded through the registry, the output options
+and the JSON-or-text report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mrkcheck.errors import UsageError, is_blank, output_file, output_folder, unknown_name
+from mrkcheck.lang.model import Model
+from mrkcheck.registry import (
+    DEFAULT_MODEL,
+    factory_options,
+    known_option,
+    load_factory,
+    model_builder,
+    parse_set,
+    parse_value,
+)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with mrkcheck's rules for bad input, for every subcommand and every option."""
+
+    def error(self, message: str) -> None:  # one line, exit 150, as DESIGN.md asks
+        raise UsageError(message)
+
+    def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
+        """Refuse empty values: ``--mutant "$M"`` with ``$M`` unset must not check the correct
+        model and pass. Checks raised by a ``type=`` (output paths) keep their own message.
+        (A subcommand's arguments pass here as a whole too: the subcommand checks its own.)"""
+        if is_blank(arg_string) and action.nargs != argparse.PARSER:
+            raise argparse.ArgumentError(action, "must not be empty")
+        try:
+            return super()._get_value(action, arg_string)
+        except UsageError as exc:
+            raise argparse.ArgumentError(action, str(exc)) from None
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """An unknown choice (subcommand, list topic, format) names the closest one."""
+        if action.choices is not None and value not in action.choices:
+            raise argparse.ArgumentError(action, unknown_name("choice", value, action.choices))
+
+
+# --- model options --------------------------------------------------------------------------------
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", nargs="?", default=DEFAULT_MODEL, help="model name or module:function")
+    p.add_argument("--regions", help="Regions: a number, or names (us-east-1,eu-west-1,...)")
+    p.add_argument("--key-sets", dest="key_sets", type=str, help="number of key sets")
+    p.add_argument("--partitions", help="partitions: a number, or one name per Region")
+    p.add_argument("--rm", type=str, help="resource managers (twophase)")
+    p.add_argument("--set", "-D", action="append", metavar="KEY=VALUE", help="any model option")
+    p.add_argument("--mutant", help="check a seeded bug from the model's catalogue")
+    p.add_argument("--property", action="append", help="check only this property (repeatable)")
+
+
+def build_model(args: argparse.Namespace) -> tuple[Model, dict[str, Any]]:
+    factory = load_factory(args.model)
+    known = factory_options(factory)
+    options: dict[str, Any] = {}
+    for flag in ("rm", "regions", "key_sets", "partitions"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            options[flag] = parse_value(flag, value, known_option(flag, known, args.model))
+    options.update(parse_set(args.set or [], known, args.model))
+    model = model_builder(args.model, getattr(args, "mutant", None))(**options)
+    if getattr(args, "property", None):
+        model = model.select(args.property)
+    return model, options
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+
+def add_output_options(p: argparse.ArgumentParser) -> None:
+    """``--json [FILE]`` and ``--out DIR``, checked (their folders created) while parsing, so a
+    path that cannot be written is refused before the run, not after it."""
+    p.add_argument(
+        "--json", nargs="?", const="-", type=output_file, help="JSON summary to stdout or FILE"
+    )
+    p.add_argument(
+        "--out", type=output_folder, help="write counterexample traces (ITF) to this folder"
+    )
+
+
+def emit_report(
+    data: dict[str, Any], text: Callable[[], str], args: argparse.Namespace, written: list[str]
+) -> None:
+    """``--json`` alone: the JSON summary on stdout instead of the text; ``--json FILE``: the
+    JSON in FILE and the text on stdout; then the paths of the traces written."""
+    if args.json is not None:
+        data["traces"] = written
+        encoded = json.dumps(data, indent=2, sort_keys=True)
+        if args.json == "-":
+            print(encoded)
+            return
+        Path(args.json).write_text(encoded + "\n")
+    print(text())
+    for path in written:
+        print(f"wrote {path}")

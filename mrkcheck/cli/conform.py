@@ -1,0 +1,163 @@
+"""``mrkcheck conform``: drive a KMS endpoint (a URL, moto in-process, or a fake answering from a
+mutant) through model-generated scenarios and report where it diverges from the model.
+
+The runner is :mod:`mrkcheck.traces.conform`; the KMS expectations :mod:`mrkcheck.model.conformance`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from mrkcheck import interrupts
+from mrkcheck.errors import UsageError, output_file, output_folder, unknown_name
+from mrkcheck.registry import factory_options, load_factory, parse_set
+from mrkcheck.traces.conform_endpoint import DRIVEN, EndpointError
+from mrkcheck.traces.itf import TraceFormatError
+
+if TYPE_CHECKING:
+    from mrkcheck.traces.conform import Report, Settings
+
+
+def runner() -> ModuleType:
+    """The conformance runner. It is KMS-specific (it reads the KMS model's expectations), so it
+    is imported when ``conform`` runs: starting the command line loads no model."""
+    from mrkcheck.traces import conform
+
+    return conform
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "conform",
+        help="drive a KMS endpoint through model-generated scenarios; report divergences",
+        epilog="exit status: 0 no divergence; 12 divergences (traces under --out); 150 bad input "
+        "or unreachable endpoint",
+    )
+    p.set_defaults(run=cmd_conform)
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--endpoint-url", help="the KMS endpoint to test, e.g. http://127.0.0.1:5000"
+    )
+    where.add_argument("--in-process", action="store_true", help="moto's mock_aws, no server")
+    where.add_argument(
+        "--against-mutant",
+        metavar="MUTANT",
+        help="a fake endpoint answering from the model ('none') or a mutant: shows what a bug "
+        "looks like",
+    )
+    p.add_argument("--regions", default="3", help="a number, or names (us-east-1,eu-west-1,...)")
+    p.add_argument("--key-sets", type=int, default=2, help="key sets per run (1-3)")
+    p.add_argument("--origins", default="AWS_KMS", help="CreateKey origins (default AWS_KMS)")
+    p.add_argument("--runs", type=int, default=10, help="random runs (default 10)")
+    p.add_argument("--length", type=int, default=20, help="API calls per run (default 20)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="ACTION",
+        help="never call this action (repeatable), e.g. UpdatePrimaryRegion",
+    )
+    p.add_argument(
+        "--trace",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="replay the API calls of an ITF trace instead of random runs (repeatable)",
+    )
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="poll DescribeKey this long before an unexplained view is a divergence",
+    )
+    p.add_argument(
+        "--key-ref",
+        choices=("arn", "id"),
+        default="arn",
+        help="name keys in calls by their ARN (default) or by key ID",
+    )
+    p.add_argument(
+        "--set",
+        "-D",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a model option (e.g. role_error=ValidationException)",
+    )
+    p.add_argument("--out", type=output_folder, help="folder for the ITF traces of divergent runs")
+    p.add_argument(
+        "--json", nargs="?", const="-", type=output_file, help="JSON report to stdout or FILE"
+    )
+
+
+def settings_from(args: Any) -> Settings:
+    if args.runs < 1 or args.length < 1:
+        raise UsageError("--runs and --length must be at least 1")
+    if not 1 <= args.key_sets <= 3:
+        raise UsageError(f"--key-sets must be between 1 and 3, not {args.key_sets}")
+    choices = parse_set(args.set, factory_options(load_factory("kms")), "kms")
+    skip = tuple(dict.fromkeys(args.skip))
+    for name in skip:
+        if name not in DRIVEN and name != "ImportKeyMaterial":
+            raise UsageError(f"--skip: {unknown_name('API action', name, DRIVEN)}")
+    return runner().Settings(
+        regions=args.regions,
+        key_sets=args.key_sets,
+        origins=args.origins,
+        runs=args.runs,
+        length=args.length,
+        seed=args.seed,
+        skip=skip,
+        settle=args.settle,
+        key_ref=args.key_ref,
+        choices=tuple(sorted(choices.items())),
+    )
+
+
+def cmd_conform(args: Any) -> int:
+    """Run, report, write traces; exit 0 (no divergence), 12 (divergences), 150 (bad input),
+    130 (interrupted: the finished runs are reported), 16 (out of memory, likewise)."""
+    settings = settings_from(args)
+    if args.in_process:
+        clients, name = runner().moto_in_process, "moto (in-process mock_aws)"
+    elif args.against_mutant:
+        clients, name = (
+            runner().mutant_clients(args.against_mutant),
+            f"the model (mutant {args.against_mutant})",
+        )
+    else:
+        clients, name = runner().url_clients(args.endpoint_url), args.endpoint_url
+    try:
+        runner().conform_model(
+            settings
+        )  # bad Regions or options: one line before anything is called
+        report = runner().run_conformance(settings, clients, name, args.out, args.trace)
+    except ImportError as exc:
+        raise UsageError(f"conform needs boto3 (and moto for --in-process): {exc}") from None
+    except EndpointError as exc:
+        raise UsageError(str(exc)) from None
+    except TraceFormatError as exc:
+        raise UsageError(f"bad trace: {exc}") from None
+    interrupts.enter(interrupts.REPORTING)
+    emit_report(report, args.json)
+    if report.cut:
+        print(
+            f"mrkcheck: {report.cut}: the report above covers the runs before it", file=sys.stderr
+        )
+    return report.exit_code
+
+
+def emit_report(report: Report, json_target: str | None) -> None:
+    if json_target is not None:
+        text = json.dumps(report.as_dict(), indent=2, sort_keys=True)
+        if json_target == "-":
+            print(text)
+            return
+        Path(json_target).write_text(text + "\n", encoding="utf-8")
+    print(report.text())
