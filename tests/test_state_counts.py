@@ -74,7 +74,7 @@ def test_hash_seed_does_not_change_results(tmp_path):
             [
                 sys.executable,
                 "-m",
-                "mrkcheck.cli",
+                "mrkcheck",
                 "check",
                 "--mutant",
                 "promote_before_demote",

@@ -30,8 +30,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import networkx as nx
-
 from mrkcheck.check.compile import compile_model, to_python
 from mrkcheck.check.result import (
     HOLDS,
@@ -182,6 +180,8 @@ class _Targets:
 
 
 def _fair_targets(graph: StateGraph, region: set[int], env: list[bool]) -> _Targets:
+    import networkx as nx  # lazily: networkx takes longer to import than most commands run
+
     sub = nx.DiGraph()
     sub.add_nodes_from(sorted(region))
     for n in sorted(region):

@@ -8,7 +8,6 @@ from typing import Any
 from mrkcheck.check.result import EXIT_OK
 from mrkcheck.cli.common import add_model_options, build_model
 from mrkcheck.errors import UsageError, output_file
-from mrkcheck.traces.graph import GraphTooLarge, state_graph, write_graph
 
 
 def add_parser(subparsers: Any) -> None:
@@ -22,6 +21,9 @@ def add_parser(subparsers: Any) -> None:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
+    # lazily: networkx takes longer to import than most commands run
+    from mrkcheck.traces.graph import GraphTooLarge, state_graph, write_graph
+
     model, _ = build_model(args)
     try:
         graph = state_graph(model, max_states=args.max_states)

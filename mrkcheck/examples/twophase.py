@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 from mrkcheck.lang.expr import forall
-from mrkcheck.lang.model import Model, ModelBuilder, Transition
+from mrkcheck.lang.model import Model, ModelBuilder, ModelError, Transition
 from mrkcheck.lang.mutation import Mutant
 
 
@@ -34,8 +34,6 @@ def build(rm: int = 3, symmetric: bool = True, bug: str | None = None) -> Model:
     Prepared message, which breaks TCConsistent.
     """
     if not 1 <= rm <= 12:
-        from mrkcheck.lang.model import ModelError
-
         raise ModelError(f"--rm must be between 1 and 12, not {rm}")
     m = ModelBuilder("twophase", doc=__doc__ or "", options={"rm": rm})
     RM = m.universe("RM", [f"rm{i}" for i in range(1, rm + 1)], symmetric=symmetric)
