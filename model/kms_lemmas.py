@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from mrkcheck.expr import Expr, exists, forall
 from mrkcheck.model.rules import KeyState, Role
-from mrkcheck.spec import ALWAYS, Model, Property
+from mrkcheck.spec import Invariant, Model, Property
 
 # The invariants ``mrkcheck prove --any-regions`` proves by default, and the option that sets the
 # number of Regions.
@@ -69,4 +69,4 @@ def lemmas(model: Model) -> list[Property]:
         ),
     }
     names = {p.name for p in model.properties}
-    return [Property(ALWAYS, n, e) for n, e in named.items() if n not in names]
+    return [Invariant(n, e) for n, e in named.items() if n not in names]

@@ -73,7 +73,7 @@ from mrkcheck.expr import (
     rebuild,
     variables_of,
 )
-from mrkcheck.spec import ACTION, ALWAYS, ActionInstance, Model, ModelError, Property, Universe
+from mrkcheck.spec import ACTION, ALWAYS, ActionInstance, Invariant, Model, ModelError, Universe
 from mrkcheck.symbolic import InductionResult, Lemma, _named, implied, inductive
 from mrkcheck.z3_translate import within
 
@@ -109,7 +109,7 @@ class AnyRegionsResult:
     ``implication`` holds those of "lemmas imply the property". ``checks`` lists every Z3 check
     with its size: the induction steps, and on the route via lemmas the implications."""
 
-    property: str
+    property_name: str
     proved_any: bool
     cutoff: int | None
     analysis: list[Analysis]
@@ -1000,7 +1000,7 @@ def _size_checks(model: Model, prop: str, lemmas: LemmaSource, route: str) -> li
     own = [lemma for lemma in lemmas(model) if _named([lemma])[0][0] != prop]
     if route == COMBINED:
         return [lambda t: inductive(model, prop, own, max_seconds=t)]
-    first, *rest = [Property(ALWAYS, n, e) for n, e in _named(own)]
+    first, *rest = [Invariant(n, e) for n, e in _named(own)]
     return [
         lambda t: inductive(model, first, rest, max_seconds=t),
         lambda t: implied(model, prop, own, max_seconds=t),
