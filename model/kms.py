@@ -28,7 +28,16 @@ from typing import Any
 
 from mrkcheck.expr import Enabled, Expr, and_, exists, forall, ite
 from mrkcheck.inputs import unknown_name
-from mrkcheck.spec import Guard, Model, ModelBuilder, ModelError, Universe, Variable, instance_label
+from mrkcheck.spec import (
+    Guard,
+    GuardId,
+    Model,
+    ModelBuilder,
+    ModelError,
+    Universe,
+    Variable,
+    instance_label,
+)
 
 from .rules import (
     ALREADY_EXISTS,
@@ -269,23 +278,36 @@ class Kms:
 
     # --- guards from the documented tables -----------------------------------------------------
 
-    def found(self, s: str, r: str) -> Guard:
-        return Guard(self.exists(s, r), NOT_FOUND, "the key exists (§3: NotFound)")
+    def found(self, operation: str, s: str, r: str) -> Guard:
+        """§3: the call names an existing key (the first guard of every call on a key)."""
+        identity = GuardId(operation, "§3", case="key exists")
+        return Guard(self.exists(s, r), NOT_FOUND, "the key exists (§3: NotFound)", identity)
 
-    def state_allows(self, operation: str, s: str, r: str, who: str = "key") -> list[Guard]:
-        """One guard per key state the §4 matrix refuses for ``operation``, with its exception."""
+    def state_allows(
+        self, operation: str, s: str, r: str, who: str = "key", row: str | None = None
+    ) -> list[Guard]:
+        """One guard per key state the §4 matrix refuses for ``operation`` (or the matrix ``row``
+        it borrows, Q10), with its exception; ``who`` names the key where a call checks two."""
+        row = row or operation
         guards = []
-        for state, footnote in KEY_STATE_MATRIX[operation].items():
+        for state, footnote in KEY_STATE_MATRIX[row].items():
             if footnote == OK:
                 continue
             if (
-                operation == "UpdatePrimaryRegion"
+                row == "UpdatePrimaryRegion"
                 and state == KeyState.Updating
                 and self.options.update_allowed_while_updating
             ):
                 continue  # Q1: the KS table's reading
-            doc = f"§4 {operation}: {who} {state.name} -> fn{footnote} {FOOTNOTE[footnote]}"
-            guards.append(Guard(self.key_state[s, r].ne(state), FOOTNOTE[footnote], doc))
+            doc = f"§4 {row}: {who} {state.name} -> fn{footnote} {FOOTNOTE[footnote]}"
+            identity = GuardId(
+                operation,
+                "§4",
+                key_state=state.name,
+                footnote=f"fn{footnote}",
+                case="" if who == "key" else who,
+            )
+            guards.append(Guard(self.key_state[s, r].ne(state), FOOTNOTE[footnote], doc, identity))
         return guards
 
 

@@ -189,13 +189,39 @@ class Schema:
 # --- actions --------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, order=True)
+class GuardId:
+    """Which documented rule a guard encodes: what mutants, conformance and tests select a guard
+    by, so that rewording its ``doc`` (the prose for people) changes nothing.
+
+    ``rule`` is a rule id of the model's rules document (``§3.2.4``, ``§4``, ``Q6``). A guard from
+    a table cell names it: ``key_state`` is the state refused and ``footnote`` the footnote that
+    decides the error (``fn3``). ``case`` tells apart guards of one rule, e.g. the own-Region case
+    of ``§3.2.4`` or the ``target replica`` whose state UpdatePrimaryRegion also checks."""
+
+    operation: str
+    rule: str
+    key_state: str = ""
+    footnote: str = ""
+    case: str = ""
+
+    def matches(self, operation: str, rule: str, **fields: str) -> bool:
+        """Same operation and rule, and the given fields (``key_state=...``) equal; fields left
+        out match anything."""
+        if (self.operation, self.rule) != (operation, rule):
+            return False
+        return all(getattr(self, name) == value for name, value in fields.items())
+
+
 @dataclass(frozen=True)
 class Guard:
-    """A condition an action needs; ``error`` is what a refused API call returns (None: no call)."""
+    """A condition an action needs; ``error`` is what a refused API call returns (None: no call);
+    ``identity`` the rule it encodes (None in models that do not cite rules)."""
 
     condition: Expr
     error: str | None = None
     doc: str = ""
+    identity: GuardId | None = None
 
     def __post_init__(self) -> None:
         # Guards may be written with Python booleans (a partition check is known at build time).

@@ -31,11 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from mrkcheck.inputs import output_file, output_folder, unknown_name
+from mrkcheck.model.actions import MODEL_BOUND
 from mrkcheck.model.observe import describe_key
-from mrkcheck.model.rules import DISABLED, LIMIT_EXCEEDED
+from mrkcheck.model.rules import DISABLED
 from mrkcheck.result import EXIT_OK, EXIT_SAFETY
 from mrkcheck.scenario import Scenario
-from mrkcheck.spec import ActionInstance, Model, ModelError, State, instance_label
+from mrkcheck.spec import ActionInstance, Guard, GuardId, Model, ModelError, State, instance_label
 from mrkcheck.traces.conform_endpoint import DRIVEN, Endpoint, Outcome, view_of
 from mrkcheck.traces.itf import pretty_json, to_itf
 
@@ -282,11 +283,12 @@ def is_callable(inst: ActionInstance, state: State) -> bool:
     guard = inst.refusal(state)
     if guard is None:
         return True
-    return guard.error is not None and not _model_bound(guard.error, guard.doc)
+    return guard.error is not None and not _model_bound(guard)
 
 
-def _model_bound(error: str | None, doc: str) -> bool:
-    return error == LIMIT_EXCEEDED and "max_versions" in doc
+def _model_bound(guard: Guard) -> bool:
+    """The guard stands for the model's bound on material versions, not for a rule of KMS."""
+    return guard.identity is not None and guard.identity.case == MODEL_BOUND
 
 
 def choose(
@@ -312,9 +314,9 @@ def choose(
     return rng.choice([i for i in refused if (i.action, _reason(i, state)) == reason])
 
 
-def _reason(inst: ActionInstance, state: State) -> str:
+def _reason(inst: ActionInstance, state: State) -> GuardId | None:
     guard = inst.refusal(state)
-    return guard.doc if guard is not None else ""
+    return guard.identity if guard is not None else None
 
 
 def accepted_errors(model: Model, inst: ActionInstance, state: State) -> tuple[str, ...]:
@@ -324,10 +326,16 @@ def accepted_errors(model: Model, inst: ActionInstance, state: State) -> tuple[s
     errors = [failing[0].error]
     if model.option("guard_order") == "any":
         errors += [g.error for g in failing]
-    first = failing[0].doc
-    if inst.action in X23_ROWS and "-> fn3" in first and "Pending" in first:
+    if inst.action in X23_ROWS and _x23_cell(failing[0]):
         errors.append(DISABLED)
     return tuple(dict.fromkeys(e for e in errors if e))
+
+
+def _x23_cell(guard: Guard) -> bool:
+    """A §4 "X2/3" refusal: a key pending (replica) deletion, which the model answers with fn3
+    and KMS may answer with DisabledException (fn2) instead."""
+    cell = guard.identity
+    return cell is not None and cell.rule == "§4" and cell.footnote == "fn3"
 
 
 def allowed_views(model: Model, state: State, key_set: str, region: str) -> list[dict[str, Any]]:
