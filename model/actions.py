@@ -659,7 +659,7 @@ SYNC_WHOLE_SET = Operation(
 
 def define_actions(m: ModelBuilder, k: Kms) -> None:
     """Register every API action and environment step of the model on ``m``."""
-    m.universe("Origin", [x.name for x in k.options.origins])
+    m.universe("Origin", [x.name for x in k.options.origin_list])
     for operation in OPERATIONS:
         if operation.body is Sync and not k.options.sync_per_replica:
             operation = SYNC_WHOLE_SET
