@@ -20,7 +20,7 @@ from typing import Any
 from mrkcheck.compile import EvaluationError
 from mrkcheck.inputs import UsageError, echo, is_blank, output_file, output_folder, unknown_name
 from mrkcheck.mutation import Mutant
-from mrkcheck.report import progress_line, summary_text
+from mrkcheck.report import coverage_table, progress_line, summary_text
 from mrkcheck.result import (
     EXIT_BAD_INPUT,
     EXIT_EVALUATION,
@@ -265,6 +265,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         result.options["mutant"] = args.mutant
     written = write_traces(result, args.out) if args.out else []
     emit(result, args, written)
+    if args.coverage:  # on stderr when stdout carries the JSON
+        print(coverage_table(result), file=sys.stderr if args.json == "-" else sys.stdout)
     report_single(result, args)  # --junit; annotations on GitHub Actions
     if result.stopped == "interrupted":
         print("interrupted: statistics above are partial", file=sys.stderr)
@@ -393,6 +395,9 @@ def make_parser() -> argparse.ArgumentParser:
     add_output_options(check)
     check.add_argument(
         "--junit", metavar="FILE", type=output_file, help="JUnit XML: one test case per property"
+    )
+    check.add_argument(
+        "--coverage", action="store_true", help="per action: successors fired, new states"
     )
     check.set_defaults(run=cmd_check)
 

@@ -102,7 +102,8 @@ def compile_model(model: Model) -> Compiled:
         lines.append("    return []")
 
     lines.append("def terminal(s):")
-    lines.append(f"    return bool({to_python(model.terminal) if model.terminal else 'False'})")
+    terminal = "False" if model.terminal is None else to_python(model.terminal)
+    lines.append(f"    return bool({terminal})")
 
     source = "\n".join(lines) + "\n"
     namespace: dict = {"_oob": _out_of_domain}

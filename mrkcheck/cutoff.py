@@ -71,6 +71,7 @@ from mrkcheck.expr import (
     expand,
     keep_quantifiers,
     rebuild,
+    same,
     variables_of,
 )
 from mrkcheck.spec import ACTION, ALWAYS, ActionInstance, Invariant, Model, ModelError, Universe
@@ -408,7 +409,7 @@ def _count_terms(e: Expr) -> tuple[int, list[Expr]] | None:
     it: (the constant part, the bodies). None for any other integer term."""
     if isinstance(e, Const):
         return e.value, []
-    if isinstance(e, Ite) and e.then == Const(1) and e.other == Const(0):
+    if isinstance(e, Ite) and same(e.then, Const(1)) and same(e.other, Const(0)):
         return 0, [e.cond]
     if isinstance(e, Arith) and e.op == "+":
         left, right = _count_terms(e.left), _count_terms(e.right)
@@ -621,7 +622,7 @@ def _same_as_built(parts: _Parts, model: Model, prop: str, lemmas: LemmaSource) 
     comparison is about the model that is proved, and the factory builds it the same way twice."""
     ground = _located(model, parts.universe, prop, lemmas)[0]
     memo: dict[int, tuple[Expr, Expr]] = {}
-    differ = [w for w, e in parts.exprs.items() if ground.get(w) != expand(e, memo)]
+    differ = [w for w, e in parts.exprs.items() if not _equal(ground.get(w), expand(e, memo))]
     differ += sorted(ground.keys() - parts.exprs.keys())
     return [f"{differ[0]} is not built the same way twice"] if differ else []
 
@@ -632,7 +633,7 @@ class _Restriction:
     A quantifier loses the terms of the dropped elements; the other nodes are folded again (a
     quantifier's terms are kept as they are, see :func:`mrkcheck.expr.keep_quantifiers`); a variable slot of a dropped element outside such a term makes the restriction
     undefined (None: the text names that element). Slot numbers are erased (they differ between
-    sizes; variable labels do not), so restrictions from two sizes compare with ``==``."""
+    sizes; variable labels do not), so restrictions from two sizes compare with :func:`_equal`."""
 
     def __init__(self, dropped: frozenset[str]):
         self.dropped = dropped
@@ -661,6 +662,12 @@ class _Restriction:
         return rebuild(e, self)  # type: ignore[arg-type]
 
 
+def _equal(a: Expr | None, b: Expr | None) -> bool:
+    """Structural identity of two expressions, where None (an undefined restriction) equals only
+    None (``==`` is refused on expressions, see :class:`mrkcheck.expr.Expr`)."""
+    return a is b or (a is not None and b is not None and same(a, b))
+
+
 def check_uniform(small: _Parts, big: _Parts) -> list[str]:
     """Where the model with fewer elements is not the restriction of the one with more.
 
@@ -677,9 +684,9 @@ def check_uniform(small: _Parts, big: _Parts) -> list[str]:
     kept = {w for w in big.exprs if not big.owners[w] & dropped}
     differ = [f"{w} exists with {small.size} {name} only" for w in small.exprs if w not in kept]
     differ += [f"{w} exists with {big.size} {name} only" for w in kept if w not in small.exprs]
-    restrict, same = _Restriction(dropped), _Restriction(frozenset())
+    restrict, plain = _Restriction(dropped), _Restriction(frozenset())
     for where, e in small.exprs.items():
-        if where in kept and restrict(big.exprs[where]) != same(e):
+        if where in kept and not _equal(restrict(big.exprs[where]), plain(e)):
             differ.append(f"{where} differs {between}")
     differ += [
         f"the initial value of {var}[{','.join(idx)}] differs {between}"
@@ -719,7 +726,7 @@ def _constant_terms(parts: _Parts) -> list[str]:
     def walk(e: Expr, bound: frozenset[str]) -> str | None:
         if isinstance(e, Quantified):
             for el, term in e.terms:
-                if isinstance(term, Const) and term != _NEUTRAL[e.kind] and el not in bound:
+                if isinstance(term, Const) and not same(term, _NEUTRAL[e.kind]) and el not in bound:
                     return f"a {e.kind} over {parts.universe} whose body is the constant {term}"
                 found = walk(term, bound | {el})
                 if found:
@@ -744,14 +751,14 @@ def _unstable_instances(
     whole or dropped whole by a restriction) that change, at their own position, when an
     element is added: such a part holds a quantifier that excludes a bound variable
     (``exists q != t``), which a restriction shrinks instead of dropping."""
-    same = _Restriction(frozenset())
+    plain = _Restriction(frozenset())
     memo: dict[int, tuple[Expr, Expr]] = {}
     stable: set[int] = set()
     changed: dict[int, str] = {}
     for where, e in small.exprs.items():
         for node, twin in _aligned(e, big.exprs.get(where)):
             key = shapes.key(expand(node, memo))
-            if twin is not None and same(twin) == same(node):
+            if twin is not None and _equal(plain(twin), plain(node)):
                 stable.add(key)
             else:
                 changed.setdefault(key, where)

@@ -49,6 +49,7 @@ class _Search:
     violations: dict[int, Trace] = field(default_factory=dict)
     witnesses: dict[int, Trace] = field(default_factory=dict)
     deadlock: Trace | None = None
+    fired: list[int] = field(default_factory=list)  # successors generated, per action instance
 
 
 def check(
@@ -91,7 +92,7 @@ def _explore(
         search.stats,
     )
     names = [inst.action for inst in model.instances]
-    fired = [0] * len(names)
+    fired = search.fired = [0] * len(names)
     found = [0] * len(names)
     frontier: list[State] = []
     for s0 in model.initial:
@@ -264,7 +265,16 @@ def _result(search: _Search, complete: bool, stopped: str, symmetry: bool) -> Ch
         stopped=stopped,
         deadlock=search.deadlock,
         options={**dict(search.model.options), "symmetry": symmetry},
+        never_enabled=_never_enabled(search) if complete and not symmetry else None,
     )
+
+
+def _never_enabled(search: _Search) -> list[str]:
+    """Labels of the instances that fired in no reachable state (TLC's coverage shows them as
+    zero): dead code in the model, or a guard written wrongly. Only meaningful after a complete
+    search without symmetry, which visits canonical representatives only."""
+    instances = search.model.instances
+    return [inst.label for inst, n in zip(instances, search.fired, strict=True) if n == 0]
 
 
 def successors(

@@ -6,28 +6,88 @@ Quantifiers expand over a finite universe when the expression is built, so an ex
 reaches an engine is ground: it mentions only constants and state-variable slots.
 
 Booleans and small integers are the only sorts. Building an ill-sorted expression (``and`` of an
-integer, ``+`` of a boolean) raises :class:`ExprError` at once, with the offending operand.
+integer, ``+`` of a boolean) raises :class:`ExprError` at once, with the offending operand; so does
+asking an expression for a Python truth value or comparing it with ``==`` (see :class:`Expr`).
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+
+from mrkcheck.inputs import OneLineError
 
 BOOL = "bool"
 INT = "int"
 
 
-class ExprError(TypeError):
-    """An expression was built from operands of the wrong sort."""
+class ModelError(OneLineError, ValueError):
+    """The model or its configuration is malformed (exit code 150)."""
+
+
+class ExprError(ModelError, TypeError):
+    """An expression was built from operands of the wrong sort, or used as a Python value.
+
+    A :class:`ModelError`, so that a mistake anywhere in a model's text (not only inside an action
+    body) is reported as a bad model in one line."""
+
+
+NO_TRUTH_VALUE = (
+    "a model expression has no truth value in Python: write a & b, a | b, ~a instead of "
+    "and/or/not, x.eq(y) / x.ne(y) instead of == / !=, and ite(c, a, b) instead of if"
+)
+
+
+def _refused_comparison(op: str, method: str, left: object, right: object) -> str:
+    return (
+        f"{_show(left)} {op} {_show(right)}: Python's {op} does not build a condition on model "
+        f"expressions; write x.{method}(y)"
+    )
+
+
+def _show(value: object) -> str:
+    """An operand as the user wrote it: an enum member by its name, anything else by repr."""
+    return value.name if isinstance(value, enum.Enum) else repr(value)
 
 
 class Expr:
-    """Base of all expression nodes. Operators build new nodes; ``==`` stays structural equality."""
+    """Base of all expression nodes. Operators build new nodes.
+
+    Python's own truth and comparison protocols are refused rather than guessed: ``and``, ``or``,
+    ``not`` and ``if`` would ask an expression for a truth value it only has in a state, and ``==``
+    would compare two trees instead of building a condition; either way the model would build and
+    an action would silently never (or always) fire. Structural identity is :func:`same`.
+    """
 
     sort: str = INT
+
+    def __bool__(self) -> bool:
+        raise ExprError(NO_TRUTH_VALUE)
+
+    def __eq__(self, other: object) -> bool:  # type: ignore[override]
+        raise ExprError(_refused_comparison("==", "eq", self, other))
+
+    def __ne__(self, other: object) -> bool:  # type: ignore[override]
+        raise ExprError(_refused_comparison("!=", "ne", self, other))
+
+    def __lt__(self, other: object) -> bool:
+        raise ExprError(_refused_comparison("<", "lt", self, other))
+
+    def __le__(self, other: object) -> bool:
+        raise ExprError(_refused_comparison("<=", "le", self, other))
+
+    def __gt__(self, other: object) -> bool:
+        raise ExprError(_refused_comparison(">", "gt", self, other))
+
+    def __ge__(self, other: object) -> bool:
+        raise ExprError(_refused_comparison(">=", "ge", self, other))
+
+    # Hashing by identity keeps nodes usable as dict keys and set members without ever calling
+    # the refused ``==`` (a dict compares keys only when their hashes are equal).
+    __hash__ = object.__hash__
 
     def __and__(self, other: ExprLike) -> Expr:
         return and_(self, other)
@@ -79,7 +139,7 @@ class Expr:
 ExprLike = Expr | int | bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Const(Expr):
     value: int
     sort: str = INT
@@ -92,7 +152,7 @@ TRUE = Const(1, BOOL)
 FALSE = Const(0, BOOL)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Var(Expr):
     """One slot of the state vector: variable ``name`` at ``index``; ``primed`` reads the post-state."""
 
@@ -116,25 +176,25 @@ class Var(Expr):
         return self.label
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Not(Expr):
     arg: Expr
     sort: str = BOOL
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class And(Expr):
     args: tuple[Expr, ...]
     sort: str = BOOL
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Or(Expr):
     args: tuple[Expr, ...]
     sort: str = BOOL
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Ite(Expr):
     cond: Expr
     then: Expr
@@ -142,7 +202,7 @@ class Ite(Expr):
     sort: str = INT
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Compare(Expr):
     op: str  # one of == != < <=
     left: Expr
@@ -150,7 +210,7 @@ class Compare(Expr):
     sort: str = BOOL
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Arith(Expr):
     op: str  # one of + -
     left: Expr
@@ -158,7 +218,7 @@ class Arith(Expr):
     sort: str = INT
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Enabled(Expr):
     """ "Action instance ``label`` is enabled": a placeholder that the model replaces by the
     instance's current guards (so a property about availability follows a mutated guard)."""
@@ -192,9 +252,9 @@ def and_(*args: ExprLike) -> Expr:
     """Conjunction, folded: constants vanish or decide, nested conjunctions flatten."""
     parts: list[Expr] = []
     for arg in _bools(args, "and"):
-        if arg == FALSE:
-            return FALSE
-        if arg == TRUE:
+        if isinstance(arg, Const):
+            if not arg.value:
+                return FALSE
             continue
         parts.extend(arg.args if isinstance(arg, And) else (arg,))
     if not parts:
@@ -206,9 +266,9 @@ def or_(*args: ExprLike) -> Expr:
     """Disjunction, folded like :func:`and_`."""
     parts: list[Expr] = []
     for arg in _bools(args, "or"):
-        if arg == TRUE:
-            return TRUE
-        if arg == FALSE:
+        if isinstance(arg, Const):
+            if arg.value:
+                return TRUE
             continue
         parts.extend(arg.args if isinstance(arg, Or) else (arg,))
     if not parts:
@@ -237,7 +297,7 @@ def ite(cond: ExprLike, then: ExprLike, other: ExprLike) -> Expr:
         raise ExprError(f"if-then-else branches differ in sort: {a!r} ({a.sort}), {b!r} ({b.sort})")
     if isinstance(c, Const):
         return a if c.value else b
-    if a == b:
+    if same(a, b):
         return a
     return Ite(c, a, b, a.sort)
 
@@ -366,6 +426,26 @@ def rebuild(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
     if isinstance(expr, Arith):
         return arith(expr.op, fn(expr.left), fn(expr.right))
     return expr
+
+
+def same(a: Expr, b: Expr) -> bool:
+    """Structural identity: the same node type with the same fields, recursively (what ``==``
+    would mean on plain data; on expressions ``==`` is refused, see :class:`Expr`)."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    return all(_same_field(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
+
+
+def _same_field(x: object, y: object) -> bool:
+    if isinstance(x, Expr) and isinstance(y, Expr):
+        return same(x, y)
+    if isinstance(x, tuple) and isinstance(y, tuple):
+        return len(x) == len(y) and all(_same_field(p, q) for p, q in zip(x, y, strict=True))
+    if isinstance(x, Expr) or isinstance(y, Expr):
+        return False
+    return x == y
 
 
 def variables_of(expr: Expr) -> list[Var]:

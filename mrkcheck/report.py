@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from mrkcheck.result import VIOLATED, CheckResult, Stats, Trace
 
 
@@ -76,6 +78,8 @@ def summary_text(result: CheckResult, show_traces: bool = True) -> str:
         out.append(f"  {r.status.upper():9} {r.checked.kind:9} {r.name}{length}{note}")
     if result.deadlock is not None:
         out.append(f"  DEADLOCK  reached after {len(result.deadlock)} steps")
+    if result.never_enabled:
+        out.append(never_enabled_warning(result.never_enabled))
     if show_traces:
         for r in result.violations:
             out.append("")
@@ -91,6 +95,37 @@ def summary_text(result: CheckResult, show_traces: bool = True) -> str:
             out.append("Deadlock: no action is enabled in the last state.")
             out.append(trace_table(result.deadlock))
     return "\n".join(out)
+
+
+def never_enabled_warning(labels: list[str], shown: int = 3) -> str:
+    """One line naming the first few instances no reachable state enables (all: ``--coverage``)."""
+    listed = ", ".join(labels[:shown])
+    more = f", ... ({len(labels) - shown} more; see --coverage)" if len(labels) > shown else ""
+    noun = "instance" if len(labels) == 1 else "instances"
+    return f"warning: {len(labels)} action {noun} never enabled: {listed}{more}"
+
+
+def coverage_table(result: CheckResult) -> str:
+    """Per action: successors generated (``fired``), new distinct states, and how many of its
+    instances were never enabled; then every never-enabled instance. TLC's coverage, per action."""
+    never = result.never_enabled or []
+    idle = Counter(label.partition("(")[0] for label in never)
+    fired, found = result.stats.fired, result.stats.found
+    rows = [("action", "fired", "new states", "never enabled")]
+    rows += [(a, f"{n:,}", f"{found.get(a, 0):,}", str(idle[a] or "")) for a, n in fired.items()]
+    widths = [max(len(r[c]) for r in rows) for c in range(4)]
+    lines = [
+        "  ".join(
+            [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)]
+        ).rstrip()
+        for r in rows
+    ]
+    if result.never_enabled is None:
+        lines.append(
+            "(never-enabled instances are known only after a complete search without symmetry)"
+        )
+    lines.extend(f"  never enabled: {label}" for label in never)
+    return "\n".join(lines)
 
 
 def _options(options: dict) -> str:

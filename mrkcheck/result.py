@@ -153,6 +153,9 @@ class CheckResult:
     stopped: str = "exhausted"  # exhausted | max_states | max_depth | max_seconds | interrupted
     deadlock: Trace | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    # Action instances enabled in no reachable state; None when the search cannot tell
+    # (stopped early, symmetry reduction, or an engine that does not enumerate states).
+    never_enabled: list[str] | None = None
 
     def result(self, name: str) -> PropertyResult:
         for r in self.properties:
@@ -188,6 +191,7 @@ class CheckResult:
             "exit_code": self.exit_code,
             "stats": self.stats.as_dict(),
             "deadlock": None if self.deadlock is None else len(self.deadlock),
+            "never_enabled": self.never_enabled,
             "properties": [
                 {
                     "name": r.name,

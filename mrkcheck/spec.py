@@ -17,14 +17,21 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import KW_ONLY, dataclass, field, replace
 from typing import Any, ClassVar
 
-from mrkcheck.expr import BOOL, INT, Const, Expr, ExprError, ExprLike, Var, lift, variables_of
-from mrkcheck.inputs import OneLineError, unknown_name
+from mrkcheck.expr import (
+    BOOL,
+    INT,
+    Const,
+    Expr,
+    ExprError,
+    ExprLike,
+    ModelError,
+    Var,
+    lift,
+    variables_of,
+)
+from mrkcheck.inputs import unknown_name
 
 State = tuple[int, ...]
-
-
-class ModelError(OneLineError, ValueError):
-    """The model or its configuration is malformed (exit code 150)."""
 
 
 # --- universes and domains ------------------------------------------------------------------------
