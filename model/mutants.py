@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from mrkcheck.expr import Expr, and_, ite, or_
+from mrkcheck.expr import Expr, and_, ite, or_, same
 from mrkcheck.mutation import Mutant, drop_guard, edit_effects, edit_instances, remove_action
 from mrkcheck.spec import ActionInstance, Guard, Model, ModelError, Var
 
@@ -122,11 +122,12 @@ def _widen_guard(
     def edit(inst: ActionInstance) -> ActionInstance:
         nonlocal hit
         old = guard(inst)
+        widened = [same(g.condition, old) for g in inst.guards]
         guards = tuple(
-            replace(g, condition=or_(old, also(inst))) if g.condition == old else g
-            for g in inst.guards
+            replace(g, condition=or_(old, also(inst))) if wide else g
+            for g, wide in zip(inst.guards, widened, strict=True)
         )
-        hit = hit or guards != inst.guards
+        hit = hit or any(widened)
         return replace(inst, guards=guards)
 
     mutated = edit_instances(model, action, edit)
@@ -194,7 +195,7 @@ def _update_adopts_replica_material(model: Model) -> Model:
     def edit(inst: ActionInstance) -> ActionInstance:
         s, r, p = inst.param("s"), inst.param("r"), inst.param("primary")
         old, new = _set(model, "versions", s, r), _set(model, "versions", s, p)
-        effects = tuple((t, v) for t, v in inst.effects if t != new)
+        effects = tuple((t, v) for t, v in inst.effects if not same(t, new))
         if len(effects) == len(inst.effects):  # the instance that is refused at build time
             return inst
         return replace(inst, effects=effects + ((old, new),))
