@@ -14,7 +14,7 @@ import enum
 import inspect
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import KW_ONLY, dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, fields, replace
 from typing import Any, ClassVar
 
 from mrkcheck.expr import (
@@ -212,12 +212,15 @@ class GuardId:
     footnote: str = ""
     case: str = ""
 
-    def matches(self, operation: str, rule: str, **fields: str) -> bool:
+    def matches(self, operation: str, rule: str, **cell: str) -> bool:
         """Same operation and rule, and the given fields (``key_state=...``) equal; fields left
         out match anything."""
+        unknown = set(cell) - {f.name for f in fields(GuardId)}
+        if unknown:
+            raise ModelError(f"a guard identity has no field {sorted(unknown)[0]!r}")
         if (self.operation, self.rule) != (operation, rule):
             return False
-        return all(getattr(self, name) == value for name, value in fields.items())
+        return all(getattr(self, name) == value for name, value in cell.items())
 
 
 @dataclass(frozen=True)

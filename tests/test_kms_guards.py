@@ -314,3 +314,21 @@ def test_decrypt_works_in_any_region_for_older_ciphertext():
     assert sc.call("Decrypt", s="k1", r=EU) == INVALID_STATE  # still Creating
     sc.do("CompleteCreate", s="k1", r=EU)
     assert sc.call("Decrypt", s="k1", r=EU) is None  # made before the replica existed
+
+
+def test_drop_guard_selects_by_identity():
+    """A mutant drops exactly the guards its GuardId selection names, and a selection that
+    names no guard is refused rather than silently leaving the model unchanged."""
+    from mrkcheck.mutation import drop_guard
+    from mrkcheck.spec import ModelError
+
+    model = build(regions=2)
+    mutated = drop_guard(model, "ReplicateKey", "§3.2.4", case="")
+    for before, after in zip(model.instances, mutated.instances, strict=True):
+        dropped = {g.identity for g in before.guards} - {g.identity for g in after.guards}
+        expected = {GuardId("ReplicateKey", "§3.2.4")} if before.action == "ReplicateKey" else set()
+        assert dropped == expected, before.label
+    with pytest.raises(ModelError):
+        drop_guard(model, "Encrypt", "§3.2.4")
+    with pytest.raises(ModelError):
+        drop_guard(model, "Encrypt", "§4", colour="red")
