@@ -124,10 +124,10 @@ def _widen_guard(
         old = guard(inst)
         widened = [same(g.condition, old) for g in inst.guards]
         guards = tuple(
-            replace(g, condition=or_(old, also(inst))) if wide else g
-            for g, wide in zip(inst.guards, widened, strict=True)
+            replace(g, condition=or_(old, also(inst))) if same(g.condition, old) else g
+            for g in inst.guards
         )
-        hit = hit or any(widened)
+        hit = hit or any(new is not g for new, g in zip(guards, inst.guards, strict=True))
         return replace(inst, guards=guards)
 
     mutated = edit_instances(model, action, edit)

@@ -1,8 +1,10 @@
 """The ``mrkcheck`` command: the only module that sees every layer.
 
 Exit codes follow TLC's: 0 all properties hold, 12 safety violation, 13 liveness violation,
-11 deadlock, 75 evaluation error, 150 bad model or configuration, 255 internal error.
-Bad input is one line on stderr, never a traceback; Ctrl-C prints what was found so far.
+11 deadlock, 75 evaluation error, 150 bad model or configuration, 255 internal error; and ours:
+15 search cut by a limit with no violation found, 16 out of memory, 130 interrupted.
+Bad input is one line on stderr, never a traceback; Ctrl-C, SIGTERM and lack of memory print and
+write what was found so far.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from mrkcheck import interrupts
 from mrkcheck.compile import EvaluationError
 from mrkcheck.inputs import UsageError, echo, is_blank, output_file, output_folder, unknown_name
 from mrkcheck.mutation import Mutant
@@ -24,7 +27,12 @@ from mrkcheck.report import coverage_table, progress_line, summary_text
 from mrkcheck.result import (
     EXIT_BAD_INPUT,
     EXIT_EVALUATION,
+    EXIT_INCOMPLETE,
     EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OUT_OF_MEMORY,
+    INTERRUPTED,
+    OUT_OF_MEMORY,
     CheckResult,
     Stats,
 )
@@ -36,7 +44,6 @@ MODELS = {
     "twophase": "mrkcheck.examples.twophase:build",
 }
 DEFAULT_MODEL = "kms"
-EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -229,6 +236,18 @@ def _progress_printer() -> Callable[[Stats], None] | None:
     return show
 
 
+def _status_printer(phase: str) -> Callable[[str], None] | None:
+    """Progress of a phase that has no statistics of its own (liveness), on a terminal only."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(text: str) -> None:
+        sys.stderr.write(f"\r\033[K{phase}: {text}")
+        sys.stderr.flush()
+
+    return show
+
+
 def _clear_progress() -> None:
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
@@ -241,8 +260,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     if (code := route_check(args)) is not None:  # no model, no universe flag: the project file
         return code
+    interrupts.enter("building the model")
     model, _ = build_model(args)
     limits = Limits(args.max_states, args.max_depth, args.max_seconds)
+    interrupts.enter("safety search")
     result = check(
         model,
         symmetry=args.symmetry,
@@ -260,18 +281,41 @@ def cmd_check(args: argparse.Namespace) -> int:
     elif args.liveness and has_liveness:
         from mrkcheck.liveness import add_liveness
 
-        add_liveness(result, model)
+        interrupts.enter("liveness")
+        add_liveness(result, model, progress=_status_printer("liveness"))
+        _clear_progress()
     if args.mutant:
         result.options["mutant"] = args.mutant
+    result.incomplete_ok = args.allow_incomplete
+    interrupts.enter(interrupts.REPORTING)
     written = write_traces(result, args.out) if args.out else []
     emit(result, args, written)
     if args.coverage:  # on stderr when stdout carries the JSON
         print(coverage_table(result), file=sys.stderr if args.json == "-" else sys.stdout)
     report_single(result, args)  # --junit; annotations on GitHub Actions
-    if result.stopped == "interrupted":
-        print("interrupted: statistics above are partial", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    note = ending_note(result)
+    if note:
+        print(note, file=sys.stderr)
     return result.exit_code
+
+
+def ending_note(result: CheckResult) -> str | None:
+    """One line on stderr when the run did not finish: which phase was cut, and how."""
+    phase = result.cut_phase or "search"
+    if result.stopped == INTERRUPTED:
+        return f"mrkcheck: interrupted during {phase}: the results above are partial"
+    if result.stopped == OUT_OF_MEMORY:
+        return f"mrkcheck: out of memory during {phase}: the results above are partial"
+    if not result.cut_by_limit:
+        return None
+    if result.exit_code == EXIT_INCOMPLETE:
+        return (
+            f"mrkcheck: incomplete: the {phase} stopped at a limit ({result.stopped}) before it "
+            f"was complete; exit code {EXIT_INCOMPLETE} (--allow-incomplete accepts it)"
+        )
+    if result.incomplete_ok and not result.violations and result.deadlock is None:
+        return f"mrkcheck: incomplete: the {phase} stopped at a limit ({result.stopped}), accepted"
+    return None
 
 
 def write_traces(result: CheckResult, out: str) -> list[str]:
@@ -370,11 +414,51 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def positive_int(text: str) -> int:
+    """A limit on states or depth: a whole number of at least 1 (0 would check nothing)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
+
+
+MAX_SECONDS = 30 * 24 * 3600  # Z3 takes its timeout in milliseconds as a 32-bit number
+
+
+def positive_seconds(text: str) -> float:
+    """A time limit: seconds above 0 and at most 30 days (nan, inf, 1e308 are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a number of seconds, not {text!r}") from None
+    if not (0 < value <= MAX_SECONDS):  # also false for nan
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds above 0 and at most {MAX_SECONDS} (30 days), not {text}"
+        )
+    return value
+
+
+EXIT_CODES_HELP = f"""exit codes: 0 every property holds (or is a documented counterexample);
+11 deadlock; 12 safety violation; 13 liveness violation; 14 a project's mutant escaped;
+{EXIT_INCOMPLETE} incomplete: a limit (--max-states, --max-depth, --max-seconds) cut the search
+before it was complete and no violation was found (0 with --allow-incomplete);
+{EXIT_OUT_OF_MEMORY} out of memory; 75 evaluation error; {EXIT_INTERRUPTED} interrupted (Ctrl-C or
+SIGTERM); 150 bad input; 255 internal error. Interrupted or out of memory, the results of the
+finished phases are still printed and written (--json, --junit, --out)."""
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mrkcheck", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
-    check = sub.add_parser("check", help="explore every reachable state and check properties")
+    check = sub.add_parser(
+        "check",
+        help="explore every reachable state and check properties",
+        epilog=EXIT_CODES_HELP,
+    )
     _add_model_options(check)
     check.add_argument(
         "--symmetry",
@@ -389,9 +473,16 @@ def make_parser() -> argparse.ArgumentParser:
         default=True,
         help="check 'eventually' properties under weak fairness of environment steps",
     )
-    check.add_argument("--max-states", type=int, help="stop after this many distinct states")
-    check.add_argument("--max-depth", type=int, help="stop at this BFS depth")
-    check.add_argument("--max-seconds", type=float, help="stop after this many seconds")
+    check.add_argument(
+        "--max-states", type=positive_int, help="stop after this many distinct states"
+    )
+    check.add_argument("--max-depth", type=positive_int, help="stop at this BFS depth")
+    check.add_argument("--max-seconds", type=positive_seconds, help="stop after this many seconds")
+    check.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help=f"a search cut by a limit with no violation found exits 0, not {EXIT_INCOMPLETE}",
+    )
     add_output_options(check)
     check.add_argument(
         "--junit", metavar="FILE", type=output_file, help="JUnit XML: one test case per property"
@@ -424,32 +515,53 @@ def _extension_commands() -> list[Callable[[Any], None]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = make_parser()
+    """Run one command. Ctrl-C and SIGTERM at any moment exit 130 without a traceback: the
+    commands print what they have; a cut they did not expect ends here, naming the phase."""
+    with interrupts.handled():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
+        interrupts.enter("start-up")
+        parser = make_parser()
         args = parser.parse_args(argv)
         if not getattr(args, "command", None):
             parser.print_help()
             return EXIT_BAD_INPUT
         return int(args.run(args))
-    except UsageError as exc:
+    except KeyboardInterrupt:
+        print(f"mrkcheck: interrupted during {interrupts.current()}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        return _error_code(exc)
+
+
+def _error_code(exc: Exception) -> int:
+    """One line on stderr and the exit code of an error. After a signal, any error is taken for
+    the interrupt: ctypes (Z3) turns a KeyboardInterrupt into an ArgumentError, and an
+    interrupted solver answers "unknown", which may then read as an evaluation error."""
+    if interrupts.pending():
+        print(f"mrkcheck: interrupted during {interrupts.current()}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if isinstance(exc, UsageError):
         print(f"mrkcheck: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except ModelError as exc:
+    if isinstance(exc, ModelError):
         print(f"mrkcheck: bad model or options: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except EvaluationError as exc:
+    if isinstance(exc, EvaluationError):
         print(f"mrkcheck: evaluation error: {exc}", file=sys.stderr)
         return EXIT_EVALUATION
-    except KeyboardInterrupt:
-        print("mrkcheck: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
+    if isinstance(exc, MemoryError):
+        print(f"mrkcheck: out of memory during {interrupts.current()}", file=sys.stderr)
+        return EXIT_OUT_OF_MEMORY
+    if isinstance(exc, BrokenPipeError):
         return 0
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
-        if os.environ.get("MRKCHECK_DEBUG"):
-            raise
-        print(f"mrkcheck: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_INTERNAL
+    if os.environ.get("MRKCHECK_DEBUG"):
+        raise exc
+    print(f"mrkcheck: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

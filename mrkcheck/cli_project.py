@@ -20,18 +20,21 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from mrkcheck import interrupts
 from mrkcheck.cli import (
     DEFAULT_MODEL,
-    EXIT_INTERRUPTED,
     UsageError,
     _clear_progress,
     _progress_printer,
+    _status_printer,
     write_traces,
 )
 from mrkcheck.inputs import echo
 from mrkcheck.project import CAUGHT, Entry, Project, find_project, load_project
 from mrkcheck.reports import (
     FAILED,
+    NOT_RUN_INTERRUPTED,
+    NOT_RUN_OUT_OF_MEMORY,
     PASSED,
     SKIPPED,
     Case,
@@ -45,7 +48,17 @@ from mrkcheck.reports import (
     write_junit,
     write_text,
 )
-from mrkcheck.result import CheckResult
+from mrkcheck.result import (
+    EXIT_INCOMPLETE,
+    EXIT_INTERRUPTED,
+    EXIT_OUT_OF_MEMORY,
+    INTERRUPTED,
+    OUT_OF_MEMORY,
+    CheckResult,
+)
+
+# How a cut-short entry stopped -> why the entries after it are not run.
+STOPS = {INTERRUPTED: NOT_RUN_INTERRUPTED, OUT_OF_MEMORY: NOT_RUN_OUT_OF_MEMORY}
 
 # Flags that describe one instance: given any of them, ``check`` ignores the project file (each
 # project entry sets its own symmetry; the limits and --no-deadlock apply to every entry).
@@ -141,28 +154,66 @@ def run_project(project: Project, args: argparse.Namespace) -> int:
     say = (lambda text: None) if quiet else print
     say(f"project {_relative(project.path)}")
     runs: list[Run] = []
-    interrupted = False
+    stop, cut = "", ""  # why and where the project was cut short (Ctrl-C, out of memory)
     width = max(len(e.name) for e in project.entries)
     for entry in project.entries:
         if args.instance and entry.name not in selected:
             continue  # named entries only: the others are not news
-        if interrupted or entry.name not in selected:
-            reason = "interrupted" if interrupted else _not_selected(entry, args)
+        if stop or entry.name not in selected:
+            reason = STOPS[stop] if stop else _not_selected(entry, args)
             runs.append(_skipped_run(entry, project, reason))
         else:
-            run = _run_entry(entry, project, args)
+            run, stop = _guarded_run(entry, project, args)
             runs.append(run)
-            interrupted = run.result is not None and run.result.stopped == "interrupted"
+            cut = _cut_where(run) if stop else ""
+            if stop:
+                interrupts.enter(interrupts.REPORTING)
         say(entry_line(runs[-1], width))
+    interrupts.enter(interrupts.REPORTING)
     details = failure_text(runs)
     if details:
         say(details)
     say(totals_line(runs))
     _write_reports(runs, args, project)
-    if interrupted:
-        print("interrupted: the entries after the interrupted one were not run", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return exit_code(runs)
+    code = exit_code(runs)
+    note = _ending_note(code, cut)
+    if note:
+        print(note, file=sys.stderr)
+    return code
+
+
+def _guarded_run(entry: Entry, project: Project, args: argparse.Namespace) -> tuple[Run, str]:
+    """Run one entry; return it and how it was cut short ("" if it was not). Ctrl-C or lack of
+    memory outside the search (building the model, writing traces) makes it a skipped entry,
+    so that the entries already run are still reported."""
+    interrupts.enter(f"entry {entry.name}")
+    try:
+        run = _run_entry(entry, project, args)
+    except KeyboardInterrupt:
+        return _skipped_run(entry, project, NOT_RUN_INTERRUPTED), INTERRUPTED
+    except MemoryError:
+        return _skipped_run(entry, project, NOT_RUN_OUT_OF_MEMORY), OUT_OF_MEMORY
+    assert run.result is not None
+    return run, run.result.stopped if run.result.stopped in STOPS else ""
+
+
+def _cut_where(run: Run) -> str:
+    phase = run.result.cut_phase if run.result is not None else "setup"
+    return f"entry {run.name} ({phase or 'setup'})"
+
+
+def _ending_note(code: int, cut: str) -> str | None:
+    """Say on stderr why the exit code is not a verdict, and what was cut."""
+    if code == EXIT_INTERRUPTED:
+        return f"mrkcheck: interrupted during {cut}: the entries after it were not run"
+    if code == EXIT_OUT_OF_MEMORY:
+        return f"mrkcheck: out of memory during {cut}: the entries after it were not run"
+    if code == EXIT_INCOMPLETE:
+        return (
+            "mrkcheck: incomplete: a limit cut an entry's search before it was complete, with no "
+            f"violation found; exit code {EXIT_INCOMPLETE} (--allow-incomplete accepts it)"
+        )
+    return None
 
 
 def _not_selected(entry: Entry, args: argparse.Namespace) -> str:
@@ -172,7 +223,9 @@ def _not_selected(entry: Entry, args: argparse.Namespace) -> str:
 def _run_entry(entry: Entry, project: Project, args: argparse.Namespace) -> Run:
     from mrkcheck.explicit import Limits, check
 
+    interrupts.enter(f"entry {entry.name}: building the model")
     model = entry.build()
+    interrupts.enter(f"entry {entry.name}: safety search")
     limits = Limits(
         _first(args.max_states, entry.max_states),
         _first(args.max_depth, entry.max_depth),
@@ -190,9 +243,12 @@ def _run_entry(entry: Entry, project: Project, args: argparse.Namespace) -> Run:
     if entry.checks_liveness and getattr(args, "liveness", True):
         from mrkcheck.liveness import add_liveness
 
-        add_liveness(result, model)
+        interrupts.enter(f"entry {entry.name}: liveness")
+        add_liveness(result, model, progress=_status_printer(f"{entry.name}: liveness"))
+        _clear_progress()
     if entry.mutant:
         result.options["mutant"] = entry.mutant
+    result.incomplete_ok = getattr(args, "allow_incomplete", False)
     has_traces = result.deadlock is not None or any(r.trace for r in result.properties)
     if args.out and has_traces:
         write_traces(result, str(Path(args.out) / _folder_name(entry.name)))

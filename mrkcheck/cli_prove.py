@@ -15,36 +15,40 @@ and ``SIZE_OPTION`` (the option that sets the number of Regions; default ``regio
 
 Exit codes: 0 every property holds within the stated bound or proof; 12 a violation or a failed
 proof (with ``--any-regions``: any target not proved for any number of Regions, refuted or refused
-as outside the fragment); 150 bad input; 130 interrupted (what was proved so far is printed first).
+as outside the fragment); 15 ``--max-seconds`` cut the BMC search before ``--depth`` (0 with ``--allow-incomplete``);
+16 out of memory; 130 interrupted (Ctrl-C or SIGTERM); 150 bad input. Cut short, the command
+still prints and writes (``--json``, ``--out``) what was established so far.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import math
 import sys
 import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from mrkcheck.inputs import echo
+from mrkcheck import interrupts
 from mrkcheck.result import (
+    EXIT_INCOMPLETE,
+    EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_OUT_OF_MEMORY,
     EXIT_SAFETY,
     HOLDS,
+    INTERRUPTED,
+    OUT_OF_MEMORY,
     UNKNOWN,
     VIOLATED,
     CheckResult,
 )
 from mrkcheck.spec import ACTION, ALWAYS, Model, Property
 
-EXIT_INTERRUPTED = 130
-
 
 def register(subparsers: Any) -> None:
-    from mrkcheck.cli import _add_model_options, add_output_options
+    from mrkcheck.cli import _add_model_options, add_output_options, positive_seconds
 
     p = subparsers.add_parser(
         "prove", help="bounded model checking, induction and any-size proofs with Z3"
@@ -58,23 +62,14 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="prove invariants for any number of Regions (cutoff argument)",
     )
-    p.add_argument("--max-seconds", type=time_limit, help="time limit for the BMC search")
+    p.add_argument("--max-seconds", type=positive_seconds, help="time limit for the BMC search")
+    p.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help=f"a BMC search cut by --max-seconds exits 0, not {EXIT_INCOMPLETE}",
+    )
     add_output_options(p)
     p.set_defaults(run=cmd_prove)
-
-
-def time_limit(text: str) -> float:
-    """``--max-seconds`` as Z3 can take it: ``nan`` or ``1e308`` would fail only when the solver's
-    millisecond timeout is computed, after the model is encoded, as an internal error."""
-    from mrkcheck.cli import UsageError
-
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise UsageError(f"takes a number of seconds, not {echo(text)}") from None
-    if not math.isfinite(seconds * 1000):
-        raise UsageError(f"takes a finite number of seconds, not {echo(text)}")
-    return seconds
 
 
 # --- running --------------------------------------------------------------------------------------
@@ -91,6 +86,8 @@ class _Report:
         self.any_size: dict[str, Any] = {}
         self.failed_proofs: list[str] = []
         self.not_supported: dict[str, str] = {}
+        self.stopped = ""  # INTERRUPTED or OUT_OF_MEMORY when the run was cut short
+        self.cut_phase = ""  # what was cut: "BMC depth 7", "induction of X"...
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
@@ -98,6 +95,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
 
     if args.depth < 0 or args.k < 1:
         raise UsageError("--depth must be at least 0 and --k at least 1")
+    interrupts.enter("building the model")
     model, options = build_model(args)
     if args.mutant:
         options = {**options, "mutant": args.mutant}
@@ -106,20 +104,49 @@ def cmd_prove(args: argparse.Namespace) -> int:
     try:
         _run(args, model, report, lemma_module)
     except KeyboardInterrupt:
-        _clear()
-        print(render(report))
-        print("interrupted: the results above are what was established so far", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        report.stopped, report.cut_phase = INTERRUPTED, interrupts.current()
+    except MemoryError:
+        report.stopped, report.cut_phase = OUT_OF_MEMORY, interrupts.current()
     _clear()
+    if report.bmc is None:  # cut before BMC returned: nothing established to report
+        how = "interrupted" if report.stopped == INTERRUPTED else "out of memory"
+        print(f"mrkcheck: {how} during {report.cut_phase}", file=sys.stderr)
+        return exit_code(report)
+    report.bmc.incomplete_ok = args.allow_incomplete
+    interrupts.enter(interrupts.REPORTING)
     written = _write_traces(report, args.out) if args.out else []
     _emit(report, args, written)
+    note = _ending_note(report)
+    if note:
+        print(note, file=sys.stderr)
     return exit_code(report)
+
+
+def _ending_note(report: _Report) -> str | None:
+    """One line on stderr when the run was cut: which phase, and that the report is partial."""
+    if report.stopped:
+        how = "interrupted" if report.stopped == INTERRUPTED else "out of memory"
+        return f"mrkcheck: {how} during {report.cut_phase}: the results above are partial"
+    if report.bmc is not None and report.bmc.cut_by_limit:
+        depth = report.bmc.options.get("bmc_depth")
+        accepted = (
+            "accepted (--allow-incomplete)"
+            if report.bmc.incomplete_ok
+            else (f"exit code {EXIT_INCOMPLETE} (--allow-incomplete accepts it)")
+        )
+        return f"mrkcheck: incomplete: --max-seconds stopped BMC after depth {depth}; {accepted}"
+    return None
 
 
 def _run(args: argparse.Namespace, model: Model, report: _Report, lemma_module) -> None:
     from mrkcheck.symbolic import bmc
 
+    interrupts.enter("BMC")
     report.bmc = bmc(model, args.depth, max_seconds=args.max_seconds, progress=_progress("bmc"))
+    if report.bmc.stopped == INTERRUPTED:  # bmc keeps the depths it finished
+        report.stopped = INTERRUPTED
+        report.cut_phase = f"BMC depth {report.bmc.options.get('bmc_depth', -1) + 1}"
+        return
     lemmas = _lemma_fn(lemma_module)
     if args.induction:
         for r in report.bmc.properties:
@@ -133,6 +160,7 @@ def _prove_by_induction(model: Model, prop: Property, lemmas, k: int, report: _R
     from mrkcheck.symbolic import inductive, k_induction
 
     _say(f"induction: {prop.name}")
+    interrupts.enter(f"induction of {prop.name}")
     own = [lemma for lemma in lemmas if lemma.name != prop.name]
     result = inductive(model, prop, own)
     if not result.holds and result.base is None and prop.kind == ALWAYS and k > 1:
@@ -165,6 +193,7 @@ def _prove_any(args, model: Model, report: _Report, lemma_module, lemmas) -> Non
             report.not_supported[name] = "only invariants and action properties are supported"
             continue
         _say(f"any number of Regions: {name}")
+        interrupts.enter(f"any number of Regions: {name}")
         result = prove_any(builder, name, lemmas, option=option, base=base)
         report.any_size[name] = result
         if not result.proved_any:  # refuted, or refused: outside the fragment the argument covers
@@ -200,9 +229,17 @@ def _lemma_fn(module: ModuleType | None) -> Callable[[Model], list[Property]]:
 
 
 def exit_code(report: _Report) -> int:
+    """Cut short first (130, 16), then a violation or failed proof (12), then BMC cut by its time
+    limit (15, unless --allow-incomplete), else 0."""
+    if report.stopped == INTERRUPTED:
+        return EXIT_INTERRUPTED
+    if report.stopped == OUT_OF_MEMORY:
+        return EXIT_OUT_OF_MEMORY
     assert report.bmc is not None
     if report.bmc.violations or report.failed_proofs:
         return EXIT_SAFETY
+    if report.bmc.exit_code == EXIT_INCOMPLETE:
+        return EXIT_INCOMPLETE
     return EXIT_OK
 
 
@@ -212,6 +249,9 @@ def render(report: _Report) -> str:
 
     opts = ", ".join(f"{k}={v}" for k, v in sorted(report.options.items()))
     out = [f"model {report.model.name} ({opts or 'defaults'})"]
+    if report.stopped:
+        how = "interrupted" if report.stopped == INTERRUPTED else "out of memory"
+        out.append(f"{how} during {report.cut_phase}: below is what was established before")
     if report.bmc is not None:
         b = report.bmc
         out.append(
@@ -365,7 +405,8 @@ def summary(report: _Report) -> dict[str, Any]:
         "options": report.options,
         "bmc_depth": b.options.get("bmc_depth"),
         "bmc_seconds": round(b.stats.seconds, 3),
-        "stopped": b.stopped,
+        "stopped": report.stopped or b.stopped,
+        "cut_phase": report.cut_phase or None,
         "exit_code": exit_code(report),
         "proved_for_any_number_of_regions": [
             n for n, res in report.any_size.items() if res.proved_any

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from mrkcheck.compile import Compiled, compile_model
 from mrkcheck.result import (
     HOLDS,
+    INTERRUPTED,
+    OUT_OF_MEMORY,
     UNKNOWN,
     VIOLATED,
     CheckResult,
@@ -61,7 +63,11 @@ def check(
     progress: Progress | None = None,
     stop_when_all_violated: bool = True,
 ) -> CheckResult:
-    """Explore every reachable state of ``model`` breadth-first and check its properties."""
+    """Explore every reachable state of ``model`` breadth-first and check its properties.
+
+    Ctrl-C (or SIGTERM, see :mod:`mrkcheck.interrupts`) and lack of memory end the search with
+    what it found so far (``stopped`` says which); the visited states are dropped first after a
+    MemoryError, so that building the reports has memory again."""
     limits = limits or Limits()
     compiled = compile_model(model)
     search = _Search(model, compiled, canonicalizer(model) if symmetry else None)
@@ -71,7 +77,11 @@ def check(
         stopped = _explore(search, deadlock, limits, progress, started, stop_when_all_violated)
         complete = stopped == "exhausted"
     except KeyboardInterrupt:
-        stopped, complete = "interrupted", False
+        stopped, complete = INTERRUPTED, False
+    except MemoryError:
+        stopped, complete = OUT_OF_MEMORY, False
+    if stopped == OUT_OF_MEMORY:
+        search.parent.clear()  # traces found are already built: the visited map is not needed
     search.stats.seconds = time.perf_counter() - started
     return _result(search, complete, stopped, symmetry)
 
@@ -256,6 +266,7 @@ def _result(search: _Search, complete: bool, stopped: str, symmetry: bool) -> Ch
         results.append(PropertyResult(prop, status, trace))
     if stopped == "all_violated":
         complete = False
+    cut = not complete and stopped != "all_violated"
     return CheckResult(
         model=search.model.name,
         engine="explicit",
@@ -266,6 +277,7 @@ def _result(search: _Search, complete: bool, stopped: str, symmetry: bool) -> Ch
         deadlock=search.deadlock,
         options={**dict(search.model.options), "symmetry": symmetry},
         never_enabled=_never_enabled(search) if complete and not symmetry else None,
+        cut_phase="safety search" if cut else "",
     )
 
 

@@ -25,6 +25,7 @@ follows the last one (ITF's ``loop``); ``loop == len(steps) - 1`` means stutteri
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +33,17 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from mrkcheck.compile import compile_model, to_python
-from mrkcheck.result import HOLDS, UNKNOWN, VIOLATED, PropertyResult, Step, Trace
+from mrkcheck.result import (
+    HOLDS,
+    INTERRUPTED,
+    OUT_OF_MEMORY,
+    UNKNOWN,
+    VIOLATED,
+    CheckResult,
+    PropertyResult,
+    Step,
+    Trace,
+)
 from mrkcheck.spec import EVENTUALLY, Model, Property, State
 
 
@@ -61,7 +72,12 @@ class StateGraph:
         return n, True
 
 
-def build_graph(model: Model, max_states: int | None = None) -> StateGraph:
+Progress = Callable[[str], None]
+
+
+def build_graph(
+    model: Model, max_states: int | None = None, progress: Progress | None = None
+) -> StateGraph:
     """Breadth-first exploration keeping every edge."""
     step = compile_model(model).step
     graph = StateGraph(model)
@@ -70,7 +86,13 @@ def build_graph(model: Model, max_states: int | None = None) -> StateGraph:
         n, new = graph.add(s, -1, -1)
         if new:
             queue.append(n)
+    next_report = time.perf_counter() + 1.0
     while queue:
+        if progress is not None and len(graph.states) & 1023 == 0:
+            now = time.perf_counter()
+            if now >= next_report:
+                progress(f"state graph: {len(graph.states):,} states, queue {len(queue):,}")
+                next_report = now + 1.0
         n = queue.popleft()
         out: list[tuple[int, State]] = []
         step(graph.states[n], out, [])
@@ -317,21 +339,51 @@ def _step(model: Model, state: State, instance: int) -> Step:
     return Step(inst.action, inst.params, state)
 
 
-def check_liveness(model: Model, max_states: int | None = 2_000_000) -> list[PropertyResult]:
+def check_liveness(
+    model: Model, max_states: int | None = 2_000_000, progress: Progress | None = None
+) -> list[PropertyResult]:
     """Every ``eventually`` property of ``model``, on one shared state graph."""
     props = [p for p in model.properties if p.kind == EVENTUALLY]
     if not props:
         return []
-    graph = build_graph(model, max_states)
-    return [check_leads_to(graph, p) for p in props]
+    if progress is not None:
+        progress("building the state graph")
+    graph = build_graph(model, max_states, progress)
+    verdicts = []
+    for number, prop in enumerate(props, start=1):
+        if progress is not None:
+            progress(f"{prop.name} ({number} of {len(props)}, {len(graph.states):,} states)")
+        verdicts.append(check_leads_to(graph, prop))
+    return verdicts
 
 
-def add_liveness(result, model: Model, max_states: int | None = 2_000_000):
-    """Fill in the ``eventually`` verdicts of an explicit-engine ``CheckResult`` (in place)."""
+def add_liveness(
+    result: CheckResult,
+    model: Model,
+    max_states: int | None = 2_000_000,
+    progress: Progress | None = None,
+) -> CheckResult:
+    """Fill in the ``eventually`` verdicts of an explicit-engine ``CheckResult`` (in place).
+
+    Ctrl-C or lack of memory here keeps the finished safety search: the ``eventually``
+    properties stay UNKNOWN and ``stopped``/``cut_phase`` say that liveness was cut. The state
+    graph is local to :func:`check_liveness`, so after a MemoryError its memory is free again."""
     if not any(p.kind == EVENTUALLY for p in model.properties):
         return result
     if result.stopped not in ("exhausted", "all_violated"):
         return result  # a limit or Ctrl-C stopped the search: the graph would be cut short too
-    verdicts = {r.name: r for r in check_liveness(model, max_states)}
+    try:
+        verdicts = {r.name: r for r in check_liveness(model, max_states, progress)}
+    except KeyboardInterrupt:
+        return _cut_short(result, INTERRUPTED)
+    except MemoryError:
+        return _cut_short(result, OUT_OF_MEMORY)
     result.properties = [verdicts.get(r.name, r) for r in result.properties]
+    if any(r.status == UNKNOWN for r in verdicts.values()):  # the graph reached max_states
+        _cut_short(result, "max_states")
+    return result
+
+
+def _cut_short(result: CheckResult, stopped: str) -> CheckResult:
+    result.stopped, result.complete, result.cut_phase = stopped, False, "liveness"
     return result

@@ -32,6 +32,7 @@ import difflib
 import inspect
 import re
 import tomllib
+from argparse import ArgumentTypeError
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -44,6 +45,8 @@ from mrkcheck.cli import (
     find_mutant,
     load_factory,
     option_value,
+    positive_int,
+    positive_seconds,
 )
 from mrkcheck.inputs import echo, unknown_name
 from mrkcheck.spec import Model, ModelError
@@ -262,8 +265,23 @@ def _entry_fields(
         fields["properties"] = _names(fields["properties"], f"{key}.properties", where)
     if "max_seconds" in fields:
         fields["max_seconds"] = float(fields["max_seconds"])
+    _check_limits(fields, where, key)
     fields["options"] = options
     return fields
+
+
+def _check_limits(fields: dict[str, Any], where: str, key: str) -> None:
+    """The limits follow the command line's rules (a positive whole number; seconds above 0)."""
+    for name, valid in (
+        ("max_states", positive_int),
+        ("max_depth", positive_int),
+        ("max_seconds", positive_seconds),
+    ):
+        if name in fields:
+            try:
+                valid(str(fields[name]))
+            except ArgumentTypeError as exc:
+                raise ProjectError(f"{where}: {key}.{name} {exc}") from None
 
 
 def _unknown_key(name: str, keys: Iterable[str], options: Iterable[str], model: str) -> str:

@@ -68,7 +68,12 @@ def progress_line(stats: Stats) -> str:
 def summary_text(result: CheckResult, show_traces: bool = True) -> str:
     """The text printed by ``mrkcheck check``: statistics, one line per property, counterexamples."""
     out = [f"model {result.model} {_options(result.options)}", stats_line(result.stats)]
-    if not result.complete:
+    if result.cut_phase == "liveness":
+        out.append(
+            f"liveness stopped early ({result.stopped}): 'eventually' properties are UNKNOWN; "
+            "the safety search was complete"
+        )
+    elif not result.complete:
         out.append(f"search stopped early ({result.stopped}): properties not violated are UNKNOWN")
     for r in result.properties:
         length = "" if r.trace is None else f" (trace of {len(r.trace)} steps)"

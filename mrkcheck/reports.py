@@ -27,8 +27,11 @@ from typing import Any
 from mrkcheck.report import step_list, trace_table
 from mrkcheck.result import (
     EXIT_DEADLOCK,
+    EXIT_INCOMPLETE,
+    EXIT_INTERRUPTED,
     EXIT_LIVENESS,
     EXIT_OK,
+    EXIT_OUT_OF_MEMORY,
     EXIT_SAFETY,
     UNKNOWN,
     VIOLATED,
@@ -40,6 +43,8 @@ from mrkcheck.spec import EVENTUALLY
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 EXPECT_HOLDS, EXPECT_CAUGHT = "holds", "caught"
 EXIT_ESCAPED = 14  # a mutant the project file says is caught escaped (TLC: an assertion failed)
+# Why an entry was not run when the project stopped before it (see cli_project.run_project).
+NOT_RUN_INTERRUPTED, NOT_RUN_OUT_OF_MEMORY = "interrupted", "out of memory"
 
 # Failure kinds, from the most to the least severe: the run's exit code is the first one's
 # (as CheckResult.exit_code: safety, then liveness, then deadlock).
@@ -127,6 +132,8 @@ def _caught(run: Run, r: PropertyResult) -> Case:
 
 
 def _unknown_reason(result: CheckResult | None, r: PropertyResult) -> str:
+    if r.checked.kind == EVENTUALLY and result is not None and result.cut_phase == "liveness":
+        return f"liveness not checked: {result.stopped} during the liveness phase"
     if r.checked.kind == EVENTUALLY and result is not None and result.complete:
         return (
             "liveness not checked for this entry (symmetry on, liveness = false, or --no-liveness)"
@@ -163,12 +170,21 @@ def counterexample_text(r: PropertyResult) -> str:
 
 
 def exit_code(runs: Iterable[Run]) -> int:
-    """The exit code of a set of runs: the most severe failure's (12, then 11, then 14), else 0."""
+    """The exit code of a set of runs: 130 or 16 if they were cut short (Ctrl-C, out of memory);
+    else the most severe failure's (12, then 13, 11, 14); else 15 if a limit cut a search;
+    else 0. A result's ``incomplete_ok`` (--allow-incomplete) accepts the cut."""
+    runs = list(runs)
+    codes = {run.result.exit_code for run in runs if run.result is not None}
+    not_run = {run.skipped for run in runs if run.result is None}
+    if EXIT_INTERRUPTED in codes or NOT_RUN_INTERRUPTED in not_run:
+        return EXIT_INTERRUPTED
+    if EXIT_OUT_OF_MEMORY in codes or NOT_RUN_OUT_OF_MEMORY in not_run:
+        return EXIT_OUT_OF_MEMORY
     kinds = {c.kind for run in runs for c in cases(run) if c.outcome == FAILED}
     for kind, code in EXIT_CODES.items():
         if kind in kinds:
             return code
-    return EXIT_OK
+    return EXIT_INCOMPLETE if EXIT_INCOMPLETE in codes else EXIT_OK
 
 
 def totals(runs: Iterable[Run]) -> dict[str, int]:

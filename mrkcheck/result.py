@@ -14,9 +14,17 @@ EXIT_OK = 0
 EXIT_DEADLOCK = 11
 EXIT_SAFETY = 12
 EXIT_LIVENESS = 13
+# Ours: a search cut by a limit (--max-states, --max-depth, --max-seconds) before it was complete,
+# no violation found: it must not look like a pass to CI (``--allow-incomplete`` accepts it).
+EXIT_INCOMPLETE = 15
+EXIT_OUT_OF_MEMORY = 16  # the results found before memory ran out are still reported
 EXIT_EVALUATION = 75
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)
 EXIT_BAD_INPUT = 150
 EXIT_INTERNAL = 255
+
+LIMIT_STOPS = ("max_states", "max_depth", "max_seconds")  # how a search cut by a limit stopped
+INTERRUPTED, OUT_OF_MEMORY = "interrupted", "out_of_memory"  # how a cut-short search stopped
 
 
 @dataclass(frozen=True)
@@ -150,12 +158,15 @@ class CheckResult:
     stats: Stats
     properties: list[PropertyResult]
     complete: bool
-    stopped: str = "exhausted"  # exhausted | max_states | max_depth | max_seconds | interrupted
+    # exhausted | all_violated | max_states | max_depth | max_seconds | interrupted | out_of_memory
+    stopped: str = "exhausted"
     deadlock: Trace | None = None
     options: dict[str, Any] = field(default_factory=dict)
     # Action instances enabled in no reachable state; None when the search cannot tell
     # (stopped early, symmetry reduction, or an engine that does not enumerate states).
     never_enabled: list[str] | None = None
+    cut_phase: str = ""  # the phase a limit, an interrupt or lack of memory cut ("liveness"...)
+    incomplete_ok: bool = False  # --allow-incomplete: a search cut by a limit may exit 0
 
     def result(self, name: str) -> PropertyResult:
         for r in self.properties:
@@ -171,13 +182,30 @@ class CheckResult:
         ]
 
     @property
+    def cut_by_limit(self) -> bool:
+        """Stopped by a limit before the search was complete. Bounded model checking reaching
+        its depth answered the question it was asked ("holds up to depth k"): not a cut."""
+        if self.engine == "bmc" and self.stopped == "max_depth":
+            return False
+        return self.stopped in LIMIT_STOPS
+
+    @property
     def exit_code(self) -> int:
+        """Interrupted and out of memory first (the run did not finish, whatever it found), then
+        what was found, then a cut search: a violation found before a limit is real, but a limit
+        reached with none found is not a pass."""
+        if self.stopped == INTERRUPTED:
+            return EXIT_INTERRUPTED
+        if self.stopped == OUT_OF_MEMORY:
+            return EXIT_OUT_OF_MEMORY
         if any(r.checked.kind != EVENTUALLY for r in self.violations):
             return EXIT_SAFETY
         if self.violations:
             return EXIT_LIVENESS
         if self.deadlock is not None:
             return EXIT_DEADLOCK
+        if self.cut_by_limit and not self.incomplete_ok:
+            return EXIT_INCOMPLETE
         return EXIT_OK
 
     def summary(self) -> dict[str, Any]:
@@ -188,6 +216,7 @@ class CheckResult:
             "options": self.options,
             "complete": self.complete,
             "stopped": self.stopped,
+            "cut_phase": self.cut_phase or None,
             "exit_code": self.exit_code,
             "stats": self.stats.as_dict(),
             "deadlock": None if self.deadlock is None else len(self.deadlock),

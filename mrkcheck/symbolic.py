@@ -222,6 +222,8 @@ def bmc(
     searched, stopped = -1, "max_depth"
     try:
         for k in range(depth + 1):
+            if progress:
+                progress(f"searching depth {k}, {time.perf_counter() - started:.1f}s")
             run.extend()
             if k > 0 and check_domains and not enc.stays_in_domain:
                 _check_domain(model, enc, run, deadline)

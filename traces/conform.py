@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -30,11 +31,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mrkcheck import interrupts
 from mrkcheck.inputs import output_file, output_folder, unknown_name
 from mrkcheck.model.actions import MODEL_BOUND
 from mrkcheck.model.observe import describe_key
 from mrkcheck.model.rules import DISABLED
-from mrkcheck.result import EXIT_OK, EXIT_SAFETY
+from mrkcheck.result import EXIT_INTERRUPTED, EXIT_OK, EXIT_OUT_OF_MEMORY, EXIT_SAFETY
 from mrkcheck.scenario import Scenario
 from mrkcheck.spec import ActionInstance, Guard, GuardId, Model, ModelError, State, instance_label
 from mrkcheck.traces.conform_endpoint import DRIVEN, Endpoint, Outcome, view_of
@@ -143,6 +145,10 @@ class Report:
     endpoint: str
     settings: Settings
     runs: list[RunResult] = field(default_factory=list)
+    # Set when Ctrl-C, SIGTERM or lack of memory cut the runs short: "interrupted during
+    # conformance run 3 of 10". The finished runs are reported as usual.
+    cut: str = ""
+    cut_code: int = EXIT_OK
 
     @property
     def divergences(self) -> list[Divergence]:
@@ -150,6 +156,8 @@ class Report:
 
     @property
     def exit_code(self) -> int:
+        if self.cut:
+            return self.cut_code
         return EXIT_DIVERGENCE if self.divergences else EXIT_OK
 
     def findings(self) -> list[tuple[tuple[str, str, str, str], int, Divergence]]:
@@ -194,13 +202,15 @@ class Report:
                 for r in self.runs
             ],
             "exit_code": self.exit_code,
+            "cut": self.cut or None,
         }
 
     def text(self, limit: int = 20) -> str:
         total = self.divergences
         calls = sum(r.calls for r in self.runs)
         lines = [
-            f"conform: {len(self.runs)} runs, {calls} calls against {self.endpoint}",
+            f"conform: {len(self.runs)} runs, {calls} calls against {self.endpoint}"
+            + (f" ({self.cut}: the runs finished before it)" if self.cut else ""),
             f"divergences: {len(total)}"
             + "".join(f", {k} {n}" for k, n in Counter(d.kind for d in total).items()),
         ]
@@ -694,16 +704,37 @@ def run_conformance(
     if not traces:
         jobs = [(f"{i:03d}", settings, None) for i in range(settings.runs)]
     for number, (run_id, s, labels) in enumerate(jobs):
-        model = conform_model(s, builder)
-        regions = tuple(model.universe("Region").elements)
-        with clients(regions, s) as region_clients:
-            run = Run(model, Endpoint(region_clients, s.key_ref), run_id, s)
-            if labels is None:
-                random_run(run, s, s.seed * 1_000_003 + number)
-            else:
-                replay_run(run, labels, s.skip)
-            report.runs.append(run.result(folder))
+        phase = f"conformance run {number + 1} of {len(jobs)}"
+        interrupts.enter(phase)
+        try:
+            report.runs.append(_one_run(run_id, s, labels, clients, folder, builder, number))
+        except KeyboardInterrupt:
+            report.cut, report.cut_code = f"interrupted during {phase}", EXIT_INTERRUPTED
+            break
+        except MemoryError:
+            report.cut, report.cut_code = f"out of memory during {phase}", EXIT_OUT_OF_MEMORY
+            break
     return report
+
+
+def _one_run(
+    run_id: str,
+    s: Settings,
+    labels: list[str] | None,
+    clients: ClientFactory,
+    folder: Path | None,
+    builder: Callable[..., Model] | None,
+    number: int,
+) -> RunResult:
+    model = conform_model(s, builder)
+    regions = tuple(model.universe("Region").elements)
+    with clients(regions, s) as region_clients:
+        run = Run(model, Endpoint(region_clients, s.key_ref), run_id, s)
+        if labels is None:
+            random_run(run, s, s.seed * 1_000_003 + number)
+        else:
+            replay_run(run, labels, s.skip)
+        return run.result(folder)
 
 
 # --- endpoints --------------------------------------------------------------------------------------
@@ -850,7 +881,8 @@ def settings_from(args: Any) -> Settings:
 
 
 def cmd_conform(args: Any) -> int:
-    """Run, report, write traces; exit 0 (no divergence), 12 (divergences), 150 (bad input)."""
+    """Run, report, write traces; exit 0 (no divergence), 12 (divergences), 150 (bad input),
+    130 (interrupted: the finished runs are reported), 16 (out of memory, likewise)."""
     from mrkcheck.cli import UsageError
     from mrkcheck.traces.conform_endpoint import EndpointError
     from mrkcheck.traces.itf import TraceFormatError
@@ -874,7 +906,12 @@ def cmd_conform(args: Any) -> int:
         raise UsageError(str(exc)) from None
     except TraceFormatError as exc:
         raise UsageError(f"bad trace: {exc}") from None
+    interrupts.enter(interrupts.REPORTING)
     emit_report(report, args.json)
+    if report.cut:
+        print(
+            f"mrkcheck: {report.cut}: the report above covers the runs before it", file=sys.stderr
+        )
     return report.exit_code
 
 
