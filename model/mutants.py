@@ -122,7 +122,6 @@ def _widen_guard(
     def edit(inst: ActionInstance) -> ActionInstance:
         nonlocal hit
         old = guard(inst)
-        widened = [same(g.condition, old) for g in inst.guards]
         guards = tuple(
             replace(g, condition=or_(old, also(inst))) if same(g.condition, old) else g
             for g in inst.guards
