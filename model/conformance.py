@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from mrkcheck.lang.model import ActionInstance, Model, State
+from mrkcheck.lang.model import ActionInstance, Guard, Model, State
 from mrkcheck.lang.scenario import Scenario
 
-from .rules import DISABLED, LIMIT_EXCEEDED
+from .actions import MODEL_BOUND
+from .rules import DISABLED
 
 # Environment steps DescribeKey can see. Sync and AutomaticRotation change only rotation flags
 # and material versions, which no DescribeKey field shows and (for AWS_KMS keys, whose versions
@@ -29,10 +30,10 @@ VISIBLE_ENVIRONMENT = (
 X23_ROWS = ("ReplicateKey", "UpdatePrimaryRegion", "Encrypt", "Decrypt")  # §4 "X2/3" cells
 
 
-def model_bound(error: str | None, doc: str) -> bool:
-    """A refusal by the model's bound on rotations (``max_versions``), not by KMS: such a call
-    means nothing on the wire."""
-    return error == LIMIT_EXCEEDED and "max_versions" in doc
+def model_bound(guard: Guard) -> bool:
+    """A refusal by the model's bound on material versions (``max_versions``), not by a rule of
+    KMS: such a call means nothing on the wire."""
+    return guard.identity is not None and guard.identity.case == MODEL_BOUND
 
 
 def accepted_errors(model: Model, inst: ActionInstance, state: State) -> tuple[str, ...]:
@@ -42,10 +43,16 @@ def accepted_errors(model: Model, inst: ActionInstance, state: State) -> tuple[s
     errors = [failing[0].error]
     if model.option("guard_order") == "any":
         errors += [g.error for g in failing]
-    first = failing[0].doc
-    if inst.action in X23_ROWS and "-> fn3" in first and "Pending" in first:
+    if inst.action in X23_ROWS and _x23_cell(failing[0]):
         errors.append(DISABLED)
     return tuple(dict.fromkeys(e for e in errors if e))
+
+
+def _x23_cell(guard: Guard) -> bool:
+    """A §4 "X2/3" refusal: a key pending (replica) deletion, which the model answers with fn3
+    and KMS may answer with DisabledException (fn2) instead."""
+    cell = guard.identity
+    return cell is not None and cell.rule == "§4" and cell.footnote == "fn3"
 
 
 def expected_response(

@@ -22,14 +22,16 @@ the documents allow several views of one state (§6), and the observation functi
 
 from __future__ import annotations
 
+import inspect
 import re
-from dataclasses import dataclass
+from dataclasses import Field, dataclass, field, fields
 from typing import Any
 
 from mrkcheck.errors import unknown_name
 from mrkcheck.lang.expr import Enabled, Expr, and_, exists, forall, ite
 from mrkcheck.lang.model import (
     Guard,
+    GuardId,
     Model,
     ModelBuilder,
     ModelError,
@@ -65,66 +67,151 @@ PARTITION_NAMES = ("aws", "aws-cn")
 REGION_PATTERN = re.compile(r"^([a-z]+-){2,3}\d+$")  # API:ReplicateKey ReplicaRegion
 MAX_REGIONS, MAX_PARTITIONS, MAX_KEY_SETS = 6, 2, 3
 
-# §8: every open question is an option, defaulting to the brief's choice.
-OPTION_DOCS = {
-    "regions": "number of Regions (1-6) or comma-separated Region names; default 3",
-    "partitions": "number of partitions (1-2; Regions split in order) or one partition name per Region",
-    "key_sets": "number of key sets (1-3); key sets are interchangeable",
-    "origins": "key material origins CreateKey may use: AWS_KMS, EXTERNAL or both (default both)",
-    "max_versions": "bound on key-material versions per key (rotation); bounds otherwise unbounded time",
-    "update_allowed_while_updating": "Q1: KS marks UpdatePrimaryRegion allowed in Updating; UPD/MAN require Enabled (default false: reject with fn15)",
-    "role_error": "Q2: exception for role/type errors (replicating a replica, rotation on a replica, ...)",
-    "update_without_replica_error": "Q3: exception for UpdatePrimaryRegion to a Region with no replica",
-    "replicate_to_own_region_error": "Q4: exception for ReplicateKey into the primary's own Region",
-    "update_checks_both_keys": "Q5: apply the key-state column to both keys of UpdatePrimaryRegion, primary first (default true)",
-    "schedule_deletion_while_creating": "Q6: a Creating replica may be scheduled for deletion; PendingDeletion wins over CompleteCreate (default true)",
-    "import_enables_disabled_key": "Q7: ImportKeyMaterial also turns a Disabled key Enabled (default false: only PendingImport -> Enabled)",
-    "swap_roles_at_call": "Q8: roles swap when UpdatePrimaryRegion is called (default true); false swaps at CompleteUpdate",
-    "external_on_demand_rotation": "Q9: allow RotateKeyOnDemand on EXTERNAL-origin keys (default false: UnsupportedOperation)",
-    "rotate_on_demand_row": "Q10: key-state row used for RotateKeyOnDemand (default EnableKeyRotation)",
-    "delete_material_keeps_pending_deletion": "Q11: DeleteImportedKeyMaterial leaves PendingDeletion/PendingReplicaDeletion unchanged (default true)",
-    "pending_window_days": "Q12: allowed PendingWindowInDays range (default 7..30; windows are not part of the state)",
-    "manage_replicas_while_updating": "Q13: replicas outside the updating pair stay manageable (default true)",
-    "sync_per_replica": "Q14: Sync copies to one replica per step, in any interleaving (default true); false syncs the whole set at once",
-    "transient_errors": "Q15: model IAM, quotas and transient errors (default false: out of scope)",
-    "guard_order": "Q16: 'documented' predicts the first failing guard in §3 order; 'any' accepts any failing guard's error",
-}
+
+def _option(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
 
 
 @dataclass(frozen=True)
-class Options:
-    """The universe and the modelling choices of one KMS instance (see OPTION_DOCS)."""
+class KmsOptions:
+    """The options of the KMS model, declared once: :func:`build`'s keyword arguments, the lines
+    of ``mrkcheck list options`` and the keys a project file may set all come from these fields.
 
-    regions: tuple[str, ...]
-    partitions: tuple[str, ...]
-    key_sets: int
-    origins: tuple[Origin, ...]
-    max_versions: int
-    update_allowed_while_updating: bool = False
-    role_error: str = UNSUPPORTED
-    update_without_replica_error: str = NOT_FOUND
-    replicate_to_own_region_error: str = ALREADY_EXISTS
-    update_checks_both_keys: bool = True
-    schedule_deletion_while_creating: bool = True
-    import_enables_disabled_key: bool = False
-    swap_roles_at_call: bool = True
-    external_on_demand_rotation: bool = False
-    rotate_on_demand_row: str = "EnableKeyRotation"
-    delete_material_keeps_pending_deletion: bool = True
-    pending_window_days: str = "7..30"
-    manage_replicas_while_updating: bool = True
-    sync_per_replica: bool = True
-    transient_errors: bool = False
-    guard_order: str = "documented"
+    The first five shape the instance; the others are the open questions of §8, each defaulting
+    to the documented reading (its doc opens with the question it decides). Values are checked
+    when the options are made, in field order, so a bad one is reported as one clear line."""
+
+    regions: int | str = _option(
+        3, "number of Regions (1-6) or comma-separated Region names; default 3"
+    )
+    partitions: int | str = _option(
+        1,
+        "number of partitions (1-2; Regions split in order) or one partition name per Region",
+    )
+    key_sets: int = _option(1, "number of key sets (1-3); key sets are interchangeable")
+    origins: str = _option(
+        "AWS_KMS,EXTERNAL",
+        "key material origins CreateKey may use: AWS_KMS, EXTERNAL or both (default both)",
+    )
+    max_versions: int = _option(
+        2, "bound on key-material versions per key (rotation); bounds otherwise unbounded time"
+    )
+    update_allowed_while_updating: bool = _option(
+        False,
+        "Q1: KS marks UpdatePrimaryRegion allowed in Updating; UPD/MAN require Enabled "
+        "(default false: reject with fn15)",
+    )
+    role_error: str = _option(
+        UNSUPPORTED,
+        "Q2: exception for role/type errors (replicating a replica, rotation on a replica, ...)",
+    )
+    update_without_replica_error: str = _option(
+        NOT_FOUND, "Q3: exception for UpdatePrimaryRegion to a Region with no replica"
+    )
+    replicate_to_own_region_error: str = _option(
+        ALREADY_EXISTS, "Q4: exception for ReplicateKey into the primary's own Region"
+    )
+    update_checks_both_keys: bool = _option(
+        True,
+        "Q5: apply the key-state column to both keys of UpdatePrimaryRegion, primary first "
+        "(default true)",
+    )
+    schedule_deletion_while_creating: bool = _option(
+        True,
+        "Q6: a Creating replica may be scheduled for deletion; PendingDeletion wins over "
+        "CompleteCreate (default true)",
+    )
+    import_enables_disabled_key: bool = _option(
+        False,
+        "Q7: ImportKeyMaterial also turns a Disabled key Enabled (default false: only "
+        "PendingImport -> Enabled)",
+    )
+    swap_roles_at_call: bool = _option(
+        True,
+        "Q8: roles swap when UpdatePrimaryRegion is called (default true); false swaps at "
+        "CompleteUpdate",
+    )
+    external_on_demand_rotation: bool = _option(
+        False,
+        "Q9: allow RotateKeyOnDemand on EXTERNAL-origin keys (default false: UnsupportedOperation)",
+    )
+    rotate_on_demand_row: str = _option(
+        "EnableKeyRotation",
+        "Q10: key-state row used for RotateKeyOnDemand (default EnableKeyRotation)",
+    )
+    delete_material_keeps_pending_deletion: bool = _option(
+        True,
+        "Q11: DeleteImportedKeyMaterial leaves PendingDeletion/PendingReplicaDeletion unchanged "
+        "(default true)",
+    )
+    pending_window_days: str = _option(
+        "7..30",
+        "Q12: allowed PendingWindowInDays range (default 7..30; windows are not part of the state)",
+    )
+    manage_replicas_while_updating: bool = _option(
+        True, "Q13: replicas outside the updating pair stay manageable (default true)"
+    )
+    sync_per_replica: bool = _option(
+        True,
+        "Q14: Sync copies to one replica per step, in any interleaving (default true); false "
+        "syncs the whole set at once",
+    )
+    transient_errors: bool = _option(
+        False, "Q15: model IAM, quotas and transient errors (default false: out of scope)"
+    )
+    guard_order: str = _option(
+        "documented",
+        "Q16: 'documented' predicts the first failing guard in §3 order; 'any' accepts any "
+        "failing guard's error",
+    )
+    # The instance the first five options describe, worked out when the options are made.
+    region_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    partition_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    origin_list: tuple[Origin, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = parse_regions(self.regions)
+        named = not _is_count(str(self.regions).strip())
+        parts = parse_partitions(self.partitions, names, named)
+        if not named:
+            names = _default_region_names(names, parts)
+        if not 1 <= int(self.key_sets) <= MAX_KEY_SETS:
+            raise ModelError(f"key_sets must be between 1 and {MAX_KEY_SETS}, not {self.key_sets}")
+        origins = parse_origins(self.origins)
+        if not 1 <= int(self.max_versions) <= 5:
+            raise ModelError(f"max_versions must be between 1 and 5, not {self.max_versions}")
+        for name, value in (
+            ("region_names", names),
+            ("partition_names", parts),
+            ("origin_list", origins),
+            ("key_sets", int(self.key_sets)),
+            ("max_versions", int(self.max_versions)),
+        ):
+            object.__setattr__(self, name, value)  # frozen: set once, while being made
+        _check_choices(self)
 
     def partition_of(self, region: str) -> str:
-        return self.partitions[self.regions.index(region)]
+        return self.partition_names[self.region_names.index(region)]
+
+
+def option_fields() -> list[Field]:
+    """The fields of :class:`KmsOptions` a caller sets, in declaration order."""
+    return [f for f in fields(KmsOptions) if f.init]
+
+
+UNIVERSE_OPTIONS = ("regions", "partitions", "key_sets", "origins", "max_versions")
+OPTION_DOCS = {f.name: f.metadata["doc"] for f in option_fields()}  # read by `list options`
+
+
+def _is_count(text: str) -> bool:
+    """ASCII digits only: ``"²".isdigit()`` is true, but ``int("²")`` fails."""
+    return text.isascii() and text.isdigit()
 
 
 def parse_regions(regions: int | str) -> tuple[str, ...]:
     """A Region count or a list of names; names must look like Regions (``us-east-1``)."""
     text = str(regions).strip()
-    if text.isdigit():
+    if _is_count(text):
         n = int(text)
         if not 1 <= n <= MAX_REGIONS:
             raise ModelError(f"regions must be between 1 and {MAX_REGIONS}, not {n}")
@@ -146,7 +233,7 @@ def parse_partitions(
 ) -> tuple[str, ...]:
     """One partition per Region: a count splits the Regions in order; or a name per Region."""
     text = str(partitions).strip()
-    if text.isdigit():
+    if _is_count(text):
         n = int(text)
         if not 1 <= n <= MAX_PARTITIONS:
             raise ModelError(f"partitions must be between 1 and {MAX_PARTITIONS}, not {n}")
@@ -170,35 +257,18 @@ def _default_region_names(regions: tuple[str, ...], partitions: tuple[str, ...])
     return tuple(out)
 
 
-def make_options(
-    regions: int | str = 3,
-    partitions: int | str = 1,
-    key_sets: int = 1,
-    origins: str = "AWS_KMS,EXTERNAL",
-    max_versions: int = 2,
-    **choices: Any,
-) -> Options:
-    region_names = parse_regions(regions)
-    named = not str(regions).strip().isdigit()
-    parts = parse_partitions(partitions, region_names, named)
-    if not named:
-        region_names = _default_region_names(region_names, parts)
-    if not 1 <= int(key_sets) <= MAX_KEY_SETS:
-        raise ModelError(f"key_sets must be between 1 and {MAX_KEY_SETS}, not {key_sets}")
+def parse_origins(origins: str) -> tuple[Origin, ...]:
+    """``AWS_KMS``, ``EXTERNAL`` or both, comma-separated."""
     try:
         origin_list = tuple(Origin[o.strip()] for o in str(origins).split(",") if o.strip())
     except KeyError as exc:
         raise ModelError(f"unknown origin {exc.args[0]!r}: use AWS_KMS and/or EXTERNAL") from None
     if not origin_list:
         raise ModelError("origins must name at least one of AWS_KMS, EXTERNAL")
-    if not 1 <= int(max_versions) <= 5:
-        raise ModelError(f"max_versions must be between 1 and 5, not {max_versions}")
-    options = Options(region_names, parts, int(key_sets), origin_list, int(max_versions), **choices)
-    _check_choices(options)
-    return options
+    return origin_list
 
 
-def _check_choices(o: Options) -> None:
+def _check_choices(o: KmsOptions) -> None:
     if o.guard_order not in ("documented", "any"):
         raise ModelError(f"guard_order must be 'documented' or 'any', not {o.guard_order!r}")
     if o.rotate_on_demand_row not in KEY_STATE_MATRIX:
@@ -220,7 +290,7 @@ def _check_choices(o: Options) -> None:
 class Kms:
     """Handles on the model's universes and variables, for actions, properties and mutants."""
 
-    options: Options
+    options: KmsOptions
     KeySet: Universe
     Region: Universe
     key_state: Variable
@@ -279,80 +349,85 @@ class Kms:
 
     # --- guards from the documented tables -----------------------------------------------------
 
-    def found(self, s: str, r: str) -> Guard:
-        return Guard(self.exists(s, r), NOT_FOUND, "the key exists (§3: NotFound)")
+    def found(self, operation: str, s: str, r: str) -> Guard:
+        """§3: the call names an existing key (the first guard of every call on a key)."""
+        identity = GuardId(operation, "§3", case="key exists")
+        return Guard(self.exists(s, r), NOT_FOUND, "the key exists (§3: NotFound)", identity)
 
-    def state_allows(self, operation: str, s: str, r: str, who: str = "key") -> list[Guard]:
-        """One guard per key state the §4 matrix refuses for ``operation``, with its exception."""
+    def state_allows(
+        self, operation: str, s: str, r: str, who: str = "key", row: str | None = None
+    ) -> list[Guard]:
+        """One guard per key state the §4 matrix refuses for ``operation`` (or the matrix ``row``
+        it borrows, Q10), with its exception; ``who`` names the key where a call checks two."""
+        row = row or operation
         guards = []
-        for state, footnote in KEY_STATE_MATRIX[operation].items():
+        for state, footnote in KEY_STATE_MATRIX[row].items():
             if footnote == OK:
                 continue
             if (
-                operation == "UpdatePrimaryRegion"
+                row == "UpdatePrimaryRegion"
                 and state == KeyState.Updating
                 and self.options.update_allowed_while_updating
             ):
                 continue  # Q1: the KS table's reading
-            doc = f"§4 {operation}: {who} {state.name} -> fn{footnote} {FOOTNOTE[footnote]}"
-            guards.append(Guard(self.key_state[s, r].ne(state), FOOTNOTE[footnote], doc))
+            doc = f"§4 {row}: {who} {state.name} -> fn{footnote} {FOOTNOTE[footnote]}"
+            identity = GuardId(
+                operation,
+                "§4",
+                key_state=state.name,
+                footnote=f"fn{footnote}",
+                case="" if who == "key" else who,
+            )
+            guards.append(Guard(self.key_state[s, r].ne(state), FOOTNOTE[footnote], doc, identity))
         return guards
 
 
-def build(
-    regions: int | str = 3,
-    partitions: int | str = 1,
-    key_sets: int = 1,
-    origins: str = "AWS_KMS,EXTERNAL",
-    max_versions: int = 2,
-    update_allowed_while_updating: bool = False,
-    role_error: str = UNSUPPORTED,
-    update_without_replica_error: str = NOT_FOUND,
-    replicate_to_own_region_error: str = ALREADY_EXISTS,
-    update_checks_both_keys: bool = True,
-    schedule_deletion_while_creating: bool = True,
-    import_enables_disabled_key: bool = False,
-    swap_roles_at_call: bool = True,
-    external_on_demand_rotation: bool = False,
-    rotate_on_demand_row: str = "EnableKeyRotation",
-    delete_material_keeps_pending_deletion: bool = True,
-    pending_window_days: str = "7..30",
-    manage_replicas_while_updating: bool = True,
-    sync_per_replica: bool = True,
-    transient_errors: bool = False,
-    guard_order: str = "documented",
-    with_properties: bool = True,
-) -> Model:
-    """The KMS multi-Region key model on one instance; every argument is listed in OPTION_DOCS.
-
-    The arguments are spelled out (rather than ``**options``) so that the command line and the
-    project file can list and check them."""
-    choices = dict(locals())
-    choices.pop("with_properties")
-    options = make_options(**choices)
-    builder, kms = declare(options)
+def build(*, with_properties: bool = True, **options: Any) -> Model:
+    """The KMS multi-Region key model on one instance; ``options`` are the fields of
+    :class:`KmsOptions` (the signature below lists them, for the command line and project
+    files)."""
+    unknown = sorted(set(options) - set(OPTION_DOCS))
+    if unknown:
+        raise ModelError(
+            unknown_name("option", unknown[0], OPTION_DOCS, "see: mrkcheck list options kms")
+        )
+    builder, kms = declare(KmsOptions(**options))
     define_actions(builder, kms)
     if with_properties:
         define_properties(builder, kms)
     return builder.build()
 
 
-def declare(options: Options) -> tuple[ModelBuilder, Kms]:
+build.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        inspect.Parameter(
+            f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type
+        )
+        for f in option_fields()
+    ]
+    + [inspect.Parameter("with_properties", inspect.Parameter.KEYWORD_ONLY, default=True)],
+    return_annotation=Model,
+)
+
+
+def declare(options: KmsOptions) -> tuple[ModelBuilder, Kms]:
     """The universes and state variables of an instance."""
-    recorded = {
-        "regions": ",".join(options.regions),
-        "partitions": ",".join(options.partitions),
+    recorded: dict[str, Any] = {
+        "regions": ",".join(options.region_names),
+        "partitions": ",".join(options.partition_names),
         "key_sets": options.key_sets,
-        "origins": ",".join(o.name for o in options.origins),
+        "origins": ",".join(o.name for o in options.origin_list),
         "max_versions": options.max_versions,
     }
-    defaults = Options((), (), 1, (), 1)
+    defaults = KmsOptions()
     for name in OPTION_DOCS:  # modelling choices are recorded only where they differ
-        if name not in recorded and getattr(options, name) != getattr(defaults, name):
+        if name not in UNIVERSE_OPTIONS and getattr(options, name) != getattr(defaults, name):
             recorded[name] = getattr(options, name)
     m = ModelBuilder("kms", doc=__doc__ or "", options=recorded)
     KeySet = m.universe("KeySet", [f"k{i}" for i in range(1, options.key_sets + 1)], symmetric=True)
-    Region = m.universe("Region", options.regions, symmetric=True, classes=options.partitions)
+    Region = m.universe(
+        "Region", options.region_names, symmetric=True, classes=options.partition_names
+    )
     over = [KeySet, Region]
     v = options.max_versions
     kms = Kms(
@@ -381,4 +456,4 @@ def declare(options: Options) -> tuple[ModelBuilder, Kms]:
     return m, kms
 
 
-__all__ = ["Kms", "Options", "build", "declare", "make_options", "OPTION_DOCS"]
+__all__ = ["Kms", "KmsOptions", "build", "declare", "OPTION_DOCS"]

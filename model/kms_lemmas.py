@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mrkcheck.lang.expr import Expr, exists, forall
-from mrkcheck.lang.model import ALWAYS, Model, Property
+from mrkcheck.lang.model import Invariant, Model, Property
 from mrkcheck.model.rules import KeyState, Role
 
 # The invariants ``mrkcheck prove --any-regions`` proves by default, and the option that sets the
@@ -69,4 +69,4 @@ def lemmas(model: Model) -> list[Property]:
         ),
     }
     names = {p.name for p in model.properties}
-    return [Property(ALWAYS, n, e) for n, e in named.items() if n not in names]
+    return [Invariant(n, e) for n, e in named.items() if n not in names]

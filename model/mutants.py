@@ -16,7 +16,7 @@ from mrkcheck.lang.model import ActionInstance, Guard, Model, ModelError, Var
 from mrkcheck.lang.mutation import Mutant, drop_guard, edit_effects, edit_instances, remove_action
 
 from .kms import build
-from .rules import ALREADY_EXISTS, INVALID_STATE, UNSUPPORTED, KeyState, Role
+from .rules import INVALID_STATE, KeyState, Role
 
 
 def _mutant(
@@ -224,14 +224,14 @@ MUTANTS: list[Mutant] = [
         "replicate_overwrites",
         "ReplicateKey without the existing-key guard: overwrites the related key already there",
         "one_key_per_region",
-        lambda m: drop_guard(m, "ReplicateKey", ALREADY_EXISTS, "no key of this set"),
+        lambda m: drop_guard(m, "ReplicateKey", "§3.2.4", case=""),
         3,
     ),
     _mutant(
         "replicate_from_replica",
         "ReplicateKey accepts a replica as the source key",
         "replicate_and_update_need_enabled_keys",
-        lambda m: drop_guard(m, "ReplicateKey", UNSUPPORTED, "only a primary"),
+        lambda m: drop_guard(m, "ReplicateKey", "§3.2.2"),
         4,
     ),
     _mutant(
@@ -260,7 +260,7 @@ MUTANTS: list[Mutant] = [
         "cancel_not_pending",
         "CancelKeyDeletion accepted on a key that is not pending deletion",
         "cancel_leaves_key_disabled",
-        lambda m: drop_guard(m, "CancelKeyDeletion", INVALID_STATE),
+        lambda m: drop_guard(m, "CancelKeyDeletion", "§4"),
         2,
     ),
     # One or more per remaining property.
@@ -268,19 +268,14 @@ MUTANTS: list[Mutant] = [
         "update_while_updating",
         "UpdatePrimaryRegion accepted while the keys are still Updating (KS table's reading, Q1)",
         "updating_pair",
-        lambda m: drop_guard(m, "UpdatePrimaryRegion", INVALID_STATE, "Updating"),
+        lambda m: drop_guard(m, "UpdatePrimaryRegion", "§4", key_state="Updating"),
         7,
     ),
     _mutant(
         "update_target_not_enabled",
         "UpdatePrimaryRegion does not check the target replica's key state",
         "replicate_and_update_need_enabled_keys",
-        lambda m: drop_guard(
-            drop_guard(m, "UpdatePrimaryRegion", INVALID_STATE, "target replica"),
-            "UpdatePrimaryRegion",
-            "DisabledException",
-            "target replica",
-        ),
+        lambda m: drop_guard(m, "UpdatePrimaryRegion", "§4", case="target replica"),
         3,
     ),
     _mutant(
@@ -302,14 +297,14 @@ MUTANTS: list[Mutant] = [
         "replicate_pending_deletion_primary",
         "ReplicateKey accepts a primary that is pending (replica) deletion",
         "pending_deletion_primary_gains_no_replica",
-        lambda m: drop_guard(m, "ReplicateKey", INVALID_STATE, "Pending"),
+        lambda m: drop_guard(m, "ReplicateKey", "§4", footnote="fn3"),
         3,
     ),
     _mutant(
         "rotate_on_replica",
         "RotateKeyOnDemand accepted on a replica key",
         "replicas_never_ahead_of_primary",
-        lambda m: drop_guard(m, "RotateKeyOnDemand", UNSUPPORTED, "only the primary"),
+        lambda m: drop_guard(m, "RotateKeyOnDemand", "§3.8", case="primary"),
         4,
     ),
     _mutant(
@@ -367,7 +362,7 @@ MUTANTS: list[Mutant] = [
         "enable_pending_replica_deletion",
         "EnableKey accepted on a primary in PendingReplicaDeletion",
         "pending_deletion_left_only_by_cancel_or_deletion",
-        lambda m: drop_guard(m, "EnableKey", INVALID_STATE, "key PendingReplicaDeletion"),
+        lambda m: drop_guard(m, "EnableKey", "§4", key_state="PendingReplicaDeletion"),
         4,
         also=("key_state_matrix_respected",),
     ),
@@ -382,7 +377,7 @@ MUTANTS: list[Mutant] = [
         "encrypt_on_creating_replica",
         "Encrypt accepted on a replica that is still Creating",
         "key_state_matrix_respected",
-        lambda m: drop_guard(m, "Encrypt", INVALID_STATE, "key Creating"),
+        lambda m: drop_guard(m, "Encrypt", "§4", key_state="Creating"),
         3,
     ),
     _mutant(

@@ -69,7 +69,7 @@ def assert_holds(
         model = model.with_properties(p for p in model.properties if p.kind != EVENTUALLY)
     result = _check(model, symmetry, deadlock, max_states, max_seconds, stop_early=False)
     for r in result.properties:
-        if r.status == VIOLATED and (named or r.property.expected != VIOLATED):
+        if r.status == VIOLATED and (named or r.checked.expected != VIOLATED):
             raise AssertionError(_violation_message(r, where))
         if r.status == UNKNOWN:
             raise AssertionError(

@@ -18,15 +18,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mrkcheck.lang.expr import FALSE, TRUE, Expr, and_, count, exists, forall, implies, or_
+from mrkcheck.lang.expr import FALSE, Expr, and_, count, exists, forall, implies, or_
 from mrkcheck.lang.model import (
-    ACTION,
-    ALWAYS,
-    EVENTUALLY,
     ActionInstance,
+    ActionProperty,
+    Invariant,
+    LeadsTo,
     Model,
     ModelBuilder,
     Property,
+    Verdict,
 )
 
 from ..model.observe import may_show
@@ -90,8 +91,7 @@ def one_primary_per_key_set(k: Kms) -> Property:
         some_key = exists(k.Region, lambda r: k.exists(s, r))
         return and_(primaries.le(1), implies(and_(some_key, ~k.any_updating(s)), primaries.eq(1)))
 
-    return Property(
-        ALWAYS,
+    return Invariant(
         "one_primary_per_key_set",
         forall(k.KeySet, holds),
         rule="S3 [MRK: exactly one primary key at any time; UPD]",
@@ -112,8 +112,7 @@ def one_key_per_region(k: Kms) -> Property:
             return None
         return k.key_state[s, target].eq(KeyState.Absent)
 
-    return Property(
-        ACTION,
+    return ActionProperty(
         "one_key_per_region",
         for_action,
         rule="S1 [REP: one related multi-Region key per Region; API:ReplicateKey AlreadyExists]",
@@ -131,8 +130,7 @@ def no_primary_deletion_with_replicas(k: Kms) -> Property:
         primary_present = exists(k.Region, lambda r: k.is_primary(s, r))
         return and_(implies(primary_pending, ~replicas), implies(replicas, primary_present))
 
-    return Property(
-        ALWAYS,
+    return Invariant(
         "no_primary_deletion_with_replicas",
         forall(k.KeySet, holds),
         rule="S6 [DEL: KMS never deletes a primary that has replicas; API:ScheduleKeyDeletion]",
@@ -155,8 +153,7 @@ def well_formed_keys(k: Kms) -> Property:
             k.is_external(s).implies(and_(k.versions[s, r].le(1), ~k.rotation[s, r])),
         )
 
-    return Property(
-        ALWAYS,
+    return Invariant(
         "well_formed_keys",
         for_every_key(k, holds),
         rule="§1 entities: a key has a role iff it exists; deleted keys leave no metadata [DK]",
@@ -172,8 +169,7 @@ def updating_pair(k: Kms) -> Property:
         )
         return and_(updating.isin(0, 2), updating.eq(2).implies(updating_primary.eq(1)))
 
-    return Property(
-        ALWAYS,
+    return Invariant(
         "updating_pair",
         forall(k.KeySet, holds),
         rule="S4 [UPD, KS: the old and new primary keys have a transient state of Updating]",
@@ -188,8 +184,7 @@ def roles_of_transient_states(k: Kms) -> Property:
             k.in_state(s, r, KeyState.PendingReplicaDeletion).implies(k.is_primary(s, r)),
         )
 
-    return Property(
-        ALWAYS,
+    return Invariant(
         "roles_of_transient_states",
         for_every_key(k, holds),
         rule="S5 [KS, DEL]",
@@ -205,8 +200,7 @@ def lonely_pending_replica_deletion_moves_on(k: Kms) -> Property:
         lonely = and_(k.in_state(s, r, KeyState.PendingReplicaDeletion), ~k.has_replicas(s))
         return lonely.implies(k.enabled("PrimaryDeletionStarts", s=s, r=r))
 
-    return Property(
-        ALWAYS,
+    return Invariant(
         "lonely_pending_replica_deletion_moves_on",
         for_every_key(k, holds),
         rule="S7 [DEL: when the last replica is deleted the primary goes to PendingDeletion]",
@@ -226,8 +220,7 @@ def pending_deletion_primary_gains_no_replica(k: Kms) -> Property:
             rules.append(pending.implies(replicas_after.le(replicas)))
         return and_(*rules)
 
-    return Property(
-        ACTION,
+    return ActionProperty(
         "pending_deletion_primary_gains_no_replica",
         for_action,
         rule="S8 [DEL: a primary pending deletion cannot be replicated; KS]",
@@ -239,8 +232,7 @@ def replicas_never_ahead_of_primary(k: Kms) -> Property:
         both = and_(k.is_primary(s, p), k.is_replica(s, r), ~k.is_external(s))
         return both.implies(k.versions[s, r].le(k.versions[s, p]))
 
-    return Property(
-        ALWAYS,
+    return Invariant(
         "replicas_never_ahead_of_primary",
         and_(*(holds(s, p, r) for s in k.KeySet for p in k.Region for r in k.Region if p != r)),
         rule="S9 [MRK: the primary is the source of shared properties; MAN]",
@@ -263,8 +255,7 @@ def sync_copies_shared_properties(k: Kms) -> Property:
             rules.append(k.is_replica(s, r).implies(copied))
         return and_(*rules)
 
-    return Property(
-        ACTION,
+    return ActionProperty(
         "sync_copies_shared_properties",
         for_action,
         rule="S9 [MRK: KMS synchronizes shared properties from the primary; MAN; CT]",
@@ -277,8 +268,7 @@ def ciphertext_decryptable_everywhere(k: Kms) -> Property:
         usable = and_(k.in_state(s, r, *CRYPTO_STATES), k.origin[s].eq(Origin.AWS_KMS))
         return usable.implies(k.versions[s, r].ge(k.ciphertext[s]))
 
-    return Property(
-        ALWAYS,
+    return Invariant(
         "ciphertext_decryptable_everywhere",
         for_every_key(k, holds),
         rule="S10 [MAN: new material is not used until every related key holds it; MRK]",
@@ -291,8 +281,7 @@ def crypto_available_when_enabled_or_updating(k: Kms) -> Property:
         usable = k.in_state(s, r, *CRYPTO_STATES)
         return usable.implies(k.enabled("Encrypt", s=s, r=r))
 
-    return Property(
-        ALWAYS,
+    return Invariant(
         "crypto_available_when_enabled_or_updating",
         for_every_key(k, holds),
         rule="S11 [API:UpdatePrimaryRegion: no delay, interruption or failure of crypto; KS]",
@@ -315,8 +304,7 @@ def replicate_and_update_need_enabled_keys(k: Kms) -> Property:
             )
         return None
 
-    return Property(
-        ACTION,
+    return ActionProperty(
         "replicate_and_update_need_enabled_keys",
         for_action,
         rule="S12 [MRK, KS, UPD: both keys Enabled when the operation starts]",
@@ -343,8 +331,7 @@ def other_keys_unchanged(k: Kms) -> Property:
             )
         )
 
-    return Property(
-        ACTION,
+    return ActionProperty(
         "other_keys_unchanged",
         for_action,
         rule="S13 [MRK: no effect on related multi-Region keys; §2: key state is independent, "
@@ -379,8 +366,7 @@ def cancel_leaves_key_disabled(k: Kms) -> Property:
             k.in_state(s, r, *PENDING_DELETION), k.key_state[s, r].next.eq(KeyState.Disabled)
         )
 
-    return Property(
-        ACTION,
+    return ActionProperty(
         "cancel_leaves_key_disabled",
         for_action,
         rule="S14 [API:CancelKeyDeletion, DEL: the key is Disabled, not its earlier state]",
@@ -398,8 +384,7 @@ def new_replica_gets_shared_properties(k: Kms) -> Property:
             or_(k.is_external(s), k.versions[s, t].next.eq(k.versions[s, r])),
         )
 
-    return Property(
-        ACTION,
+    return ActionProperty(
         "new_replica_gets_shared_properties",
         for_action,
         rule="S16 [REP: a recreated replica has the same shared properties; MRK: all versions]",
@@ -413,8 +398,7 @@ def sync_source_is_primary(k: Kms) -> Property:
             return None
         return k.is_primary(inst.param("s"), inst.param("primary"))
 
-    return Property(
-        ACTION,
+    return ActionProperty(
         "sync_source_is_primary",
         for_action,
         rule="S9, §2 [MRK: shared properties are copied from the primary; UPD (seed 000): after "
@@ -433,8 +417,7 @@ def material_versions_never_decrease(k: Kms) -> Property:
 
         return for_every_key(k, holds)
 
-    return Property(
-        ACTION,
+    return ActionProperty(
         "material_versions_never_decrease",
         for_action,
         rule="§2, §3.8, §3.10 [MRK, MAN: a key holds all material versions, and ciphertext from "
@@ -463,8 +446,7 @@ def pending_deletion_left_only_by_cancel_or_deletion(k: Kms) -> Property:
 
         return for_every_key(k, holds)
 
-    return Property(
-        ACTION,
+    return ActionProperty(
         "pending_deletion_left_only_by_cancel_or_deletion",
         for_action,
         rule="§5 rules 2, 4, 7 [DEL, DK: deleted when the window ends; PendingReplicaDeletion -> "
@@ -486,8 +468,7 @@ def no_rotation_while_disabled_or_pending_deletion(k: Kms) -> Property:
 
         return for_every_key(k, holds)
 
-    return Property(
-        ACTION,
+    return ActionProperty(
         "no_rotation_while_disabled_or_pending_deletion",
         for_action,
         rule="§3.7 [ROT: keys are not rotated while disabled or pending deletion]; §4 "
@@ -550,8 +531,7 @@ def key_state_matrix_respected(k: Kms) -> Property:
         allowed = _states_allowing(k, inst.action)
         return and_(*(k.in_state(s, r, *allowed) for r in regions))
 
-    return Property(
-        ACTION,
+    return ActionProperty(
         "key_state_matrix_respected",
         for_action,
         rule="§4 key-state matrix [KS Dec-2022; UPD for Q1; Q5, Q10]",
@@ -570,13 +550,12 @@ def describe_key_shows_one_primary(k: Kms) -> Property:
         never_two = count(k.Region, lambda r: may_show(k, s, r, Role.PRIMARY)).le(1)
         return some_key.implies(and_(never_zero, never_two))
 
-    return Property(
-        ALWAYS,
+    return Invariant(
         "describe_key_shows_one_primary",
         forall(k.KeySet, holds),
         rule="S3 observed [UPD, seed 000; API:UpdatePrimaryRegion, seed 001]",
         doc="Expected to FAIL: a documented counterexample, kept as an example.",
-        expected="violated",
+        expected=Verdict.VIOLATED,
     )
 
 
@@ -602,33 +581,27 @@ def errors_outside_api_lists(model: Model) -> list[str]:
 def liveness_properties(k: Kms) -> list[Property]:
     keys = _sets_and_regions(k)
     return [
-        Property(
-            EVENTUALLY,
+        LeadsTo(
             "creating_completes",
-            k.in_state(*keys[0], KeyState.Creating).__invert__(),
             rule="L1 [REP, KS: Creating becomes Enabled or PendingImport after a few seconds]",
             doc="A Creating replica leaves Creating (Enabled, PendingImport, or PendingDeletion "
             "if its deletion was scheduled meanwhile).",
-            each=tuple(
+            cases=tuple(
                 (k.in_state(s, r, KeyState.Creating), ~k.in_state(s, r, KeyState.Creating))
                 for s, r in keys
             ),
         ),
-        Property(
-            EVENTUALLY,
+        LeadsTo(
             "update_completes",
-            ~k.any_updating(k.KeySet.elements[0]),
             rule="L2 [UPD: the Enabled key state is restored when the update is complete]",
-            each=tuple((k.any_updating(s), ~k.any_updating(s)) for s in k.KeySet),
+            cases=tuple((k.any_updating(s), ~k.any_updating(s)) for s in k.KeySet),
         ),
-        Property(
-            EVENTUALLY,
+        LeadsTo(
             "shared_changes_reach_replicas",
-            TRUE,
             rule="L3 [MRK, MAN: KMS synchronizes shared properties periodically]",
             doc="A replica whose rotation flag or versions differ from its primary's eventually "
             "agrees with it (or stops being a replica of it).",
-            each=tuple(
+            cases=tuple(
                 (_lagging(k, s, p, r), ~_lagging(k, s, p, r))
                 for s in k.KeySet
                 for p in k.Region
@@ -636,12 +609,10 @@ def liveness_properties(k: Kms) -> list[Property]:
                 if p != r
             ),
         ),
-        Property(
-            EVENTUALLY,
+        LeadsTo(
             "pending_deletion_ends",
-            TRUE,
             rule="L4 [DK: the key is deleted when the waiting period ends, unless cancelled]",
-            each=tuple(
+            cases=tuple(
                 (
                     k.in_state(s, r, KeyState.PendingDeletion),
                     k.in_state(s, r, KeyState.Absent, KeyState.Disabled),
@@ -649,23 +620,19 @@ def liveness_properties(k: Kms) -> list[Property]:
                 for s, r in keys
             ),
         ),
-        Property(
-            EVENTUALLY,
+        LeadsTo(
             "primary_deletion_follows_replicas",
-            TRUE,
             rule="L5 [DEL: when the last replica is deleted the primary goes to PendingDeletion]",
             doc="A primary in PendingReplicaDeletion whose replicas are all pending deletion "
             "leaves PendingReplicaDeletion, unless a replica's deletion is cancelled.",
-            each=tuple((_waiting_primary(k, s, r), ~_waiting_primary(k, s, r)) for s, r in keys),
+            cases=tuple((_waiting_primary(k, s, r), ~_waiting_primary(k, s, r)) for s, r in keys),
         ),
-        Property(
-            EVENTUALLY,
+        LeadsTo(
             "pending_replica_deletion_ends",
-            TRUE,
             rule="L6 [DEL: PendingReplicaDeletion can persist indefinitely]",
             doc="Expected to FAIL: not a property of KMS; kept as a documented counterexample.",
-            expected="violated",
-            each=tuple(
+            expected=Verdict.VIOLATED,
+            cases=tuple(
                 (
                     k.in_state(s, r, KeyState.PendingReplicaDeletion),
                     ~k.in_state(s, r, KeyState.PendingReplicaDeletion),

@@ -127,7 +127,7 @@ def test_invariant_violation_trace_and_evaluate():
     result = check(counter(3))
     r = result.result("small")
     assert r.status == VIOLATED and len(r.trace) == 3
-    assert evaluate(r.property.expr, r.trace.steps[-1].state) == 0
+    assert evaluate(r.checked.expr, r.trace.steps[-1].state) == 0
     assert check(counter(3).select([])).properties == []
     assert HOLDS == "holds"
 

@@ -10,6 +10,7 @@ from collections import defaultdict
 import pytest
 
 from mrkcheck.check.explicit import reachable
+from mrkcheck.lang.model import GuardId
 from mrkcheck.lang.scenario import Scenario
 from mrkcheck.model.kms import build
 from mrkcheck.model.rules import (
@@ -26,13 +27,13 @@ US, EU, AP = "us-east-1", "eu-west-1", "ap-southeast-2"
 
 
 def _isolated_guards(states, model):
-    """(action, guard doc) -> errors seen when that guard alone fails in one of ``states``."""
+    """Guard identity -> errors seen when that guard alone fails in one of ``states``."""
     seen = defaultdict(set)
     for state in states:
         for inst in model.instances:
             failing = inst.failing_guards(state)
             if len(failing) == 1 and failing[0].error is not None:
-                seen[(inst.action, failing[0].doc)].add(failing[0].error)
+                seen[failing[0].identity].add(failing[0].error)
     return seen
 
 
@@ -65,10 +66,7 @@ def isolated():
 
 def _all_guards(model):
     return {
-        (inst.action, g.doc): g.error
-        for inst in model.instances
-        for g in inst.guards
-        if g.error is not None
+        g.identity: g.error for inst in model.instances for g in inst.guards if g.error is not None
     }
 
 
@@ -79,12 +77,23 @@ def test_every_guard_alone_refuses_with_its_exception(isolated):
     # The own-Region guards can never fail alone: that Region holds the primary, so "no key there"
     # (resp. "a replica there") fails too. Their order is asserted by the refusal tests below.
     assert missing == [
-        ("ReplicateKey", "§3.2.4 not the primary's own Region (Q4)"),
-        ("UpdatePrimaryRegion", "§3.3.3 not the primary's own Region (Q3)"),
+        GuardId("ReplicateKey", "§3.2.4", case="own Region"),
+        GuardId("UpdatePrimaryRegion", "§3.3.3", case="own Region"),
     ]
     for key, error in guards.items():
         if key not in missing:
             assert isolated[key] == {error}, key
+
+
+def test_every_guard_names_its_rule_once_per_call():
+    """Mutants and conformance select guards by identity: every guard has one, naming its own
+    action, and no two guards of one call share it."""
+    for model in (build(), build(regions=2, partitions=2, sync_per_replica=False)):
+        for inst in model.instances:
+            ids = [g.identity for g in inst.guards]
+            assert None not in ids, inst.label
+            assert {i.operation for i in ids} == {inst.action}, inst.label
+            assert len(set(ids)) == len(ids), inst.label
 
 
 def test_every_predicted_error_is_in_the_botocore_list():
@@ -305,3 +314,21 @@ def test_decrypt_works_in_any_region_for_older_ciphertext():
     assert sc.call("Decrypt", s="k1", r=EU) == INVALID_STATE  # still Creating
     sc.do("CompleteCreate", s="k1", r=EU)
     assert sc.call("Decrypt", s="k1", r=EU) is None  # made before the replica existed
+
+
+def test_drop_guard_selects_by_identity():
+    """A mutant drops exactly the guards its GuardId selection names, and a selection that
+    names no guard is refused rather than silently leaving the model unchanged."""
+    from mrkcheck.lang.model import ModelError
+    from mrkcheck.lang.mutation import drop_guard
+
+    model = build(regions=2)
+    mutated = drop_guard(model, "ReplicateKey", "§3.2.4", case="")
+    for before, after in zip(model.instances, mutated.instances, strict=True):
+        dropped = {g.identity for g in before.guards} - {g.identity for g in after.guards}
+        expected = {GuardId("ReplicateKey", "§3.2.4")} if before.action == "ReplicateKey" else set()
+        assert dropped == expected, before.label
+    with pytest.raises(ModelError):
+        drop_guard(model, "Encrypt", "§3.2.4")
+    with pytest.raises(ModelError):
+        drop_guard(model, "Encrypt", "§4", colour="red")

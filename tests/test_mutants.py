@@ -44,7 +44,7 @@ def test_mutant_is_caught_with_shortest_counterexample(mutant, results):
     result = results[mutant.name].result(mutant.breaks)
     assert result.status == VIOLATED
     assert len(result.trace) == mutant.shortest
-    assert result.trace.property == mutant.breaks
+    assert result.trace.property_name == mutant.breaks
     for other in mutant.also:
         assert results[mutant.name].result(other).status == VIOLATED
 

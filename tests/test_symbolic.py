@@ -15,7 +15,15 @@ from mrkcheck.cli import main
 from mrkcheck.examples import twophase
 from mrkcheck.examples.twophase_lemmas import lemmas as twophase_lemmas
 from mrkcheck.lang.expr import count, evaluate, exists, forall
-from mrkcheck.lang.model import Model, ModelBuilder, Property, Transition
+from mrkcheck.lang.model import (
+    ActionProperty,
+    Invariant,
+    Model,
+    ModelBuilder,
+    Reachability,
+    Transition,
+    Verdict,
+)
 
 # --- the transition relation ----------------------------------------------------------------------
 
@@ -80,12 +88,10 @@ def _counter(limit_guard: bool = True) -> Model:
         return Transition(guards=[n.eq(2)], effects=[(flag, True)])
 
     m.invariant("small", n.le(3))
-    m.add_property(Property("sometimes", "flag_set", flag.eq(1)))
-    m.add_property(
-        Property("action", "never_decreases", lambda inst: n.le(n.next) if inst else None)
-    )
-    m.add_property(Property("always", "flag_needs_two", flag.implies(n.ge(2))))
-    m.add_property(Property("always", "documented_bug", n.lt(2), expected="violated"))
+    m.add_property(Reachability("flag_set", flag.eq(1)))
+    m.add_property(ActionProperty("never_decreases", lambda inst: n.le(n.next) if inst else None))
+    m.add_property(Invariant("flag_needs_two", flag.implies(n.ge(2))))
+    m.add_property(Invariant("documented_bug", n.lt(2), expected=Verdict.VIOLATED))
     return m.build()
 
 

@@ -19,7 +19,7 @@ from mrkcheck.check.symmetry import SymmetryRefused, require_symmetry
 from mrkcheck.cli import main
 from mrkcheck.examples.twophase import RMState
 from mrkcheck.examples.twophase import build as twophase
-from mrkcheck.lang.model import ACTION, ALWAYS, Guard, Model, Property
+from mrkcheck.lang.model import ActionProperty, Guard, Invariant, Model
 from mrkcheck.lang.mutation import edit_effects, edit_instances
 from mrkcheck.model.kms import build as kms
 from mrkcheck.testing import assert_holds
@@ -107,7 +107,7 @@ def test_asymmetric_property_is_refused():
     """A property about rm1 alone is checked only on canonical states, so it would be unsound."""
     model = twophase(3)
     rm1 = model.schema.variable("rmState")["rm1"]
-    only_rm1 = Property(ALWAYS, "rm1_never_aborts", rm1.ne(RMState.aborted))
+    only_rm1 = Invariant("rm1_never_aborts", rm1.ne(RMState.aborted))
     with pytest.raises(SymmetryRefused, match="property rm1_never_aborts .* rm1<->rm2"):
         check(model.with_properties([only_rm1]), symmetry=True)
     assert check(model.with_properties([only_rm1])).result("rm1_never_aborts").trace is not None
@@ -122,7 +122,7 @@ def test_asymmetric_action_property_is_refused():
             return rm_state["rm1"].next.ne(RMState.prepared)
         return None
 
-    prop = Property(ACTION, "rm1_never_prepares", rm1_never_prepares)
+    prop = ActionProperty("rm1_never_prepares", rm1_never_prepares)
     with pytest.raises(SymmetryRefused, match=r"property rm1_never_prepares on action RMPrepare"):
         check(model.with_properties([prop]), symmetry=True)
 

@@ -10,7 +10,7 @@ import pytest
 
 from mrkcheck.check.result import CheckResult, Trace
 from mrkcheck.examples.twophase import build as build_twophase
-from mrkcheck.lang.model import ALWAYS, Model, Property
+from mrkcheck.lang.model import Invariant, Model, Property
 from mrkcheck.model.kms import build as build_kms
 from mrkcheck.model.rules import KeyState
 from mrkcheck.testing import assert_holds, assert_violated
@@ -19,7 +19,7 @@ from mrkcheck.testing import assert_holds, assert_violated
 def never_pending_deletion(model: Model) -> Property:
     """A user's own (false) assumption: the first key is never scheduled for deletion."""
     slot = model.schema.variable("key_state")["k1", "us-east-1"]
-    return Property(ALWAYS, "never_pending_deletion", slot.ne(KeyState.PendingDeletion))
+    return Invariant("never_pending_deletion", slot.ne(KeyState.PendingDeletion))
 
 
 def test_holds_by_name_factory_and_model():
@@ -110,4 +110,4 @@ def test_liveness_properties_are_decided():
     )
     assert trace.loop is not None  # a lasso: the run stays stuck forever
     result = assert_holds("kms", liveness=False, regions=2)
-    assert all(r.property.kind != "eventually" for r in result.properties)
+    assert all(r.checked.kind != "eventually" for r in result.properties)

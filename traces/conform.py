@@ -32,7 +32,14 @@ from typing import Any
 
 from mrkcheck import interrupts
 from mrkcheck.check.result import EXIT_INTERRUPTED, EXIT_OK, EXIT_OUT_OF_MEMORY, EXIT_SAFETY
-from mrkcheck.lang.model import ActionInstance, Model, ModelError, State, instance_label
+from mrkcheck.lang.model import (
+    ActionInstance,
+    GuardId,
+    Model,
+    ModelError,
+    State,
+    instance_label,
+)
 from mrkcheck.lang.scenario import Scenario
 from mrkcheck.model.conformance import (
     VISIBLE_ENVIRONMENT,
@@ -298,7 +305,7 @@ def is_callable(inst: ActionInstance, state: State) -> bool:
     guard = inst.refusal(state)
     if guard is None:
         return True
-    return guard.error is not None and not model_bound(guard.error, guard.doc)
+    return guard.error is not None and not model_bound(guard)
 
 
 def choose(
@@ -324,9 +331,9 @@ def choose(
     return rng.choice([i for i in refused if (i.action, _reason(i, state)) == reason])
 
 
-def _reason(inst: ActionInstance, state: State) -> str:
+def _reason(inst: ActionInstance, state: State) -> GuardId | None:
     guard = inst.refusal(state)
-    return guard.doc if guard is not None else ""
+    return guard.identity if guard is not None else None
 
 
 def allowed_views(model: Model, state: State, key_set: str, region: str) -> list[dict[str, Any]]:

@@ -118,7 +118,7 @@ def trace_html(trace: Trace, standalone: bool = True, picture: bool = True, rule
 def _title(trace: Trace) -> str:
     from mrkcheck.traces.picture import model_name  # lazily: matplotlib is slow to import
 
-    return model_name(trace) + (f": {trace.property}" if trace.property else "")
+    return model_name(trace) + (f": {trace.property_name}" if trace.property_name else "")
 
 
 def _options(trace: Trace) -> str:
@@ -147,9 +147,9 @@ def _body(trace: Trace, ident: str, picture: bool, rule: str) -> str:
 
 
 def _property_banner(trace: Trace, rule: str) -> str:
-    if trace.property:
+    if trace.property_name:
         text = (
-            f'Property <b class="property-name">{escape(trace.property)}</b> is violated '
+            f'Property <b class="property-name">{escape(trace.property_name)}</b> is violated '
             f"after {len(trace)} steps (in step {len(trace.steps) - 1})."
         )
         if rule:
@@ -175,7 +175,7 @@ def _controls() -> str:
 def _timeline(trace: Trace) -> str:
     items = []
     for i, step in enumerate(trace.steps):
-        cls = ' class="last-violating"' if trace.property and i == len(trace.steps) - 1 else ""
+        cls = ' class="last-violating"' if trace.property_name and i == len(trace.steps) - 1 else ""
         items.append(f'<li data-step="{i}"{cls}>{i}. {escape(step.label)}</li>')
     return '<ol class="timeline">' + "".join(items) + "</ol>"
 
@@ -199,8 +199,10 @@ def _step_section(trace: Trace, i: int) -> str:
         f'<section class="step" data-step="{i}">',
         f'<h2>Step {i}: <span class="action">{escape(step.label)}</span></h2>',
     ]
-    if trace.property and last:
-        parts.append(f'<p class="violation">{escape(trace.property)} is false in this state.</p>')
+    if trace.property_name and last:
+        parts.append(
+            f'<p class="violation">{escape(trace.property_name)} is false in this state.</p>'
+        )
     if trace.loop is not None and last:
         parts.append(f"<p>The run continues at step {trace.loop} (a loop).</p>")
     if changes:
@@ -263,7 +265,7 @@ def result_html(result: CheckResult) -> str:
     """A notebook display of a check: statistics, a row per property, each counterexample."""
     s = result.stats
     rows = "".join(
-        f"<tr><td>{escape(r.name)}</td><td>{escape(r.property.kind)}</td>"
+        f"<tr><td>{escape(r.name)}</td><td>{escape(r.checked.kind)}</td>"
         f"<td>{escape(r.status)}</td><td>{'' if r.trace is None else len(r.trace)}</td></tr>"
         for r in result.properties
     )
@@ -277,7 +279,7 @@ def result_html(result: CheckResult) -> str:
     for r in result.violations:
         if r.trace is not None:
             parts.append(f"<details open><summary>Counterexample for {escape(r.name)}</summary>")
-            parts.append(trace_html(r.trace, standalone=False, rule=r.property.rule))
+            parts.append(trace_html(r.trace, standalone=False, rule=r.checked.rule))
             parts.append("</details>")
     if result.deadlock is not None:
         parts.append("<details><summary>Deadlock</summary>")

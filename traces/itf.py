@@ -72,8 +72,8 @@ def _header(trace: Trace) -> dict[str, Any]:
         "format-description": FORMAT_DESCRIPTION,
         "source": trace.model,
         "options": {k: _plain(v) for k, v in sorted(trace.options.items())},
-        "property": trace.property,
-        "status": "violated" if trace.property else "trace",
+        "property": trace.property_name,
+        "status": "violated" if trace.property_name else "trace",
         "description": f"Created by {CREATED_BY}",
     }
 
@@ -147,7 +147,7 @@ class Header:
 
     source: str
     options: dict[str, Any] = field(default_factory=dict)
-    property: str | None = None
+    property_name: str | None = None  # the file's "#meta.property"
     status: str = "trace"
 
 
@@ -202,7 +202,7 @@ def from_itf(doc: dict[str, Any], schema: Schema, name: str = "trace") -> Trace:
     steps = [_read_state(raw, i, schema, name) for i, raw in enumerate(doc["states"])]
     loop = _read_loop(doc, len(steps), name)
     options = {k: _tuple(v) for k, v in header.options.items()}
-    return Trace(schema, steps, loop, header.source, header.property, options)
+    return Trace(schema, steps, loop, header.source, header.property_name, options)
 
 
 def _tuple(value: Any) -> Any:

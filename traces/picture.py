@@ -157,8 +157,8 @@ def figure_title(trace: Trace) -> str:
     """The headline: which model, what the trace shows (options go on a line of their own,
     since a real model has many)."""
     head = model_name(trace)
-    if trace.property:
-        return f"{head}: property {trace.property} violated after {len(trace)} steps"
+    if trace.property_name:
+        return f"{head}: property {trace.property_name} violated after {len(trace)} steps"
     loop = f", looping back to step {trace.loop}" if trace.loop is not None else ""
     return f"{head}: a run of {len(trace)} steps{loop}"
 
@@ -194,7 +194,7 @@ def _columns(ax, trace: Trace, rows: int) -> None:
     """Grey stripes for alternate columns; the last one red when it violates the property."""
     n = len(trace.steps)
     for i in range(n):
-        if trace.property and i == n - 1:
+        if trace.property_name and i == n - 1:
             ax.axvspan(i - 0.5, i + 0.5, color=VIOLATED_BG, zorder=0)
         elif i % 2:
             ax.axvspan(i - 0.5, i + 0.5, color="#f4f4f4", zorder=0)

@@ -80,9 +80,9 @@ from mrkcheck.lang.model import (
     ACTION,
     ALWAYS,
     ActionInstance,
+    Invariant,
     Model,
     ModelError,
-    Property,
     Universe,
 )
 
@@ -118,7 +118,7 @@ class AnyRegionsResult:
     ``implication`` holds those of "lemmas imply the property". ``checks`` lists every Z3 check
     with its size: the induction steps, and on the route via lemmas the implications."""
 
-    property: str
+    property_name: str
     proved_any: bool
     cutoff: int | None
     analysis: list[Analysis]
@@ -1015,7 +1015,7 @@ def _size_checks(model: Model, prop: str, lemmas: LemmaSource, route: str) -> li
     own = [lemma for lemma in lemmas(model) if _named([lemma])[0][0] != prop]
     if route == COMBINED:
         return [lambda t: inductive(model, prop, own, max_seconds=t)]
-    first, *rest = [Property(ALWAYS, n, e) for n, e in _named(own)]
+    first, *rest = [Invariant(n, e) for n, e in _named(own)]
     return [
         lambda t: inductive(model, first, rest, max_seconds=t),
         lambda t: implied(model, prop, own, max_seconds=t),

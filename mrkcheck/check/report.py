@@ -81,9 +81,9 @@ def summary_text(result: CheckResult, show_traces: bool = True) -> str:
     for r in result.properties:
         length = "" if r.trace is None else f" (trace of {len(r.trace)} steps)"
         note = ""
-        if r.property.expected == VIOLATED:
+        if r.checked.expected == VIOLATED:
             note = " [documented counterexample: expected to be violated]"
-        out.append(f"  {r.status.upper():9} {r.property.kind:9} {r.name}{length}{note}")
+        out.append(f"  {r.status.upper():9} {r.checked.kind:9} {r.name}{length}{note}")
     if result.deadlock is not None:
         out.append(f"  DEADLOCK  reached after {len(result.deadlock)} steps")
     if result.never_enabled:
@@ -92,8 +92,8 @@ def summary_text(result: CheckResult, show_traces: bool = True) -> str:
         for r in result.violations:
             out.append("")
             out.append(f"Property {r.name} is violated.")
-            if r.property.rule:
-                out.append(f"Rule: {r.property.rule}")
+            if r.checked.rule:
+                out.append(f"Rule: {r.checked.rule}")
             if r.trace is not None:
                 out.append(f"Counterexample ({len(r.trace)} steps):")
                 out.append(step_list(r.trace))

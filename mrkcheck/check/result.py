@@ -6,11 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mrkcheck.lang.model import Property, Schema, State
+from mrkcheck.lang.model import EVENTUALLY, Property, Schema, State, Verdict
 
-HOLDS = "holds"
-VIOLATED = "violated"
-UNKNOWN = "unknown"  # the search stopped (limit, interrupt) before a verdict
+HOLDS, VIOLATED, UNKNOWN = Verdict  # UNKNOWN: the search stopped (limit, interrupt) first
 
 # How a notebook draws a Trace or a CheckResult ("trace_html", "trace_png", "result_html"). The
 # viewers live in mrkcheck.traces, which depends on this module and not the other way round: it
@@ -58,7 +56,7 @@ class Trace:
     steps: list[Step]
     loop: int | None = None
     model: str = ""
-    property: str | None = None
+    property_name: str | None = None  # the property the trace violates (None: just a run)
     options: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -68,10 +66,10 @@ class Trace:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Trace):
             return NotImplemented
-        return (self.steps, self.loop, self.property, self.model) == (
+        return (self.steps, self.loop, self.property_name, self.model) == (
             other.steps,
             other.loop,
-            other.property,
+            other.property_name,
             other.model,
         ) and [v.name for v in self.schema.variables] == [v.name for v in other.schema.variables]
 
@@ -132,18 +130,20 @@ class Stats:
 
 @dataclass
 class PropertyResult:
-    property: Property
-    status: str
+    """The verdict on one property (``checked``) and, when violated, its counterexample."""
+
+    checked: Property
+    status: Verdict
     trace: Trace | None = None
 
     @property
     def name(self) -> str:
-        return self.property.name
+        return self.checked.name
 
     @property
     def as_expected(self) -> bool:
         """A documented counterexample (expected='violated') counts as expected when found."""
-        return self.status == self.property.expected or self.status == UNKNOWN
+        return self.status == self.checked.expected or self.status == UNKNOWN
 
 
 @dataclass
@@ -175,7 +175,7 @@ class CheckResult:
     def violations(self) -> list[PropertyResult]:
         """Properties that failed although they were expected to hold."""
         return [
-            r for r in self.properties if r.status == VIOLATED and r.property.expected != VIOLATED
+            r for r in self.properties if r.status == VIOLATED and r.checked.expected != VIOLATED
         ]
 
     @property
@@ -195,7 +195,7 @@ class CheckResult:
             return EXIT_INTERRUPTED
         if self.stopped == OUT_OF_MEMORY:
             return EXIT_OUT_OF_MEMORY
-        if any(r.property.kind != "eventually" for r in self.violations):
+        if any(r.checked.kind != EVENTUALLY for r in self.violations):
             return EXIT_SAFETY
         if self.violations:
             return EXIT_LIVENESS
@@ -221,9 +221,9 @@ class CheckResult:
             "properties": [
                 {
                     "name": r.name,
-                    "kind": r.property.kind,
-                    "rule": r.property.rule,
-                    "expected": r.property.expected,
+                    "kind": r.checked.kind,
+                    "rule": r.checked.rule,
+                    "expected": r.checked.expected,
                     "status": r.status,
                     "trace_length": None if r.trace is None else len(r.trace),
                 }

@@ -69,11 +69,11 @@ class SymbolicPropertyResult(PropertyResult):
             length = "" if self.trace is None else f" (trace of {len(self.trace)} steps)"
             return f"violated{length}"
         if self.status == HOLDS:
-            if self.property.kind == SOMETIMES:
+            if self.checked.kind == SOMETIMES:
                 return f"reached (witness of {len(self.trace) if self.trace else 0} steps)"
             return f"proved ({self.method})" if self.method else "holds"
         if self.bounded_depth is not None:
-            if self.property.kind == SOMETIMES:
+            if self.checked.kind == SOMETIMES:
                 return f"not reached up to depth {self.bounded_depth}"
             return f"holds up to depth {self.bounded_depth}"
         return "unknown"
@@ -110,9 +110,9 @@ class CTI:
 
 @dataclass
 class InductionResult:
-    """The outcome of an inductiveness check of ``property`` (with ``lemmas``) on one instance."""
+    """The outcome of an inductiveness check of ``property_name`` (with ``lemmas``) on one instance."""
 
-    property: str
+    property_name: str
     holds: bool
     k: int = 1
     lemmas: tuple[str, ...] = ()

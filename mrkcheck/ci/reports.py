@@ -103,7 +103,7 @@ def cases(run: Run) -> list[Case]:
 def _holds(run: Run, r: PropertyResult) -> Case:
     if r.status == UNKNOWN:
         return Case(run.name, r.name, SKIPPED, _unknown_reason(run.result, r))
-    if r.status == VIOLATED and r.property.expected == VIOLATED:
+    if r.status == VIOLATED and r.checked.expected == VIOLATED:
         message = f"documented counterexample found ({_steps(r)})"
         return Case(run.name, r.name, PASSED, message, counterexample_text(r))
     if r.status == VIOLATED:
@@ -113,7 +113,7 @@ def _holds(run: Run, r: PropertyResult) -> Case:
             FAILED,
             f"{r.name} is violated on {run.description or run.name} ({_steps(r)})",
             counterexample_text(r),
-            LIVENESS if r.property.kind == EVENTUALLY else VIOLATION,
+            LIVENESS if r.checked.kind == EVENTUALLY else VIOLATION,
         )
     return Case(run.name, r.name, PASSED, _holds_message(run.result, r))
 
@@ -132,9 +132,9 @@ def _caught(run: Run, r: PropertyResult) -> Case:
 
 
 def _unknown_reason(result: CheckResult | None, r: PropertyResult) -> str:
-    if r.property.kind == EVENTUALLY and result is not None and result.cut_phase == "liveness":
+    if r.checked.kind == EVENTUALLY and result is not None and result.cut_phase == "liveness":
         return f"liveness not checked: {result.stopped} during the liveness phase"
-    if r.property.kind == EVENTUALLY and result is not None and result.complete:
+    if r.checked.kind == EVENTUALLY and result is not None and result.complete:
         return (
             "liveness not checked for this entry (symmetry on, liveness = false, or --no-liveness)"
         )
@@ -158,10 +158,10 @@ def _steps(r: PropertyResult) -> str:
 def counterexample_text(r: PropertyResult) -> str:
     """What a reader needs about a violated property: its rule, its doc and the trace table."""
     lines = []
-    if r.property.rule:
-        lines.append(f"Rule: {r.property.rule}")
-    if r.property.doc:
-        lines.append(r.property.doc)
+    if r.checked.rule:
+        lines.append(f"Rule: {r.checked.rule}")
+    if r.checked.doc:
+        lines.append(r.checked.doc)
     if r.trace is not None:
         lines.append(f"Counterexample ({len(r.trace)} steps):")
         lines.append(step_list(r.trace))

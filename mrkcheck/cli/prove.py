@@ -155,8 +155,8 @@ def _run(args: argparse.Namespace, model: Model, report: _Report, lemma_module) 
     lemmas = _lemma_fn(lemma_module)
     if args.induction:
         for r in report.bmc.properties:
-            if r.property.kind in (ALWAYS, ACTION) and r.status != VIOLATED:
-                _prove_by_induction(model, r.property, lemmas(model), args.k, report)
+            if r.checked.kind in (ALWAYS, ACTION) and r.status != VIOLATED:
+                _prove_by_induction(model, r.checked, lemmas(model), args.k, report)
     if args.any_regions:
         _prove_any(args, model, report, lemma_module, lemmas)
 
@@ -245,8 +245,8 @@ def render(report: _Report) -> str:
             f"in {b.stats.seconds:.2f}s ({b.stopped})"
         )
         for r in b.properties:
-            note = " [documented counterexample]" if r.property.expected == VIOLATED else ""
-            out.append(f"  {r.property.kind:9} {r.name}: {r.describe()}{note}")
+            note = " [documented counterexample]" if r.checked.expected == VIOLATED else ""
+            out.append(f"  {r.checked.kind:9} {r.name}: {r.describe()}{note}")
     if report.induction:
         out.append("induction (this instance only):")
         for name, res in report.induction.items():
@@ -353,8 +353,8 @@ def summary(report: _Report) -> dict[str, Any]:
     for r in report.bmc.properties:
         entry: dict[str, Any] = {
             "name": r.name,
-            "kind": r.property.kind,
-            "expected": r.property.expected,
+            "kind": r.checked.kind,
+            "expected": r.checked.expected,
             "bmc": {
                 "status": r.status,
                 "bounded_depth": getattr(r, "bounded_depth", None),

@@ -188,7 +188,7 @@ def _default_output(file: str, fmt: str) -> str:
 
 def _rule(model: Model, trace: Trace) -> str:
     for prop in model.properties:
-        if prop.name == trace.property:
+        if prop.name == trace.property_name:
             return prop.rule
     return ""
 
@@ -215,8 +215,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"{args.file}: {verdict.line()}")
     if not verdict.ok:
         return EXIT_NOT_A_RUN
-    if trace.property and trace.property in {p.name for p in model.properties}:
-        said = "violates" if trace.property in verdict.violates else "does NOT violate"
+    if trace.property_name and trace.property_name in {p.name for p in model.properties}:
+        said = "violates" if trace.property_name in verdict.violates else "does NOT violate"
         where = "the lasso" if trace.loop is not None else "its last state"
-        print(f"{args.file}: {where} {said} {trace.property}")
+        print(f"{args.file}: {where} {said} {trace.property_name}")
     return EXIT_OK

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from mrkcheck.examples.twophase import RMState, TMState
 from mrkcheck.lang.expr import forall
-from mrkcheck.lang.model import Model, Property
+from mrkcheck.lang.model import Invariant, Model, Property
 
 
 def lemmas(model: Model) -> list[Property]:
@@ -39,7 +39,7 @@ def lemmas(model: Model) -> list[Property]:
             lambda r: tm.eq(TMState.committed).implies(tm_prepared[r])
         ),
     }
-    return [Property("always", name, expr) for name, expr in named.items()]  # type: ignore[arg-type]
+    return [Invariant(name, expr) for name, expr in named.items()]
 
 
 # Invariants that ``mrkcheck prove --any-regions`` targets by default for this model.

@@ -14,8 +14,8 @@ import enum
 import inspect
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import KW_ONLY, dataclass, field, fields, replace
+from typing import Any, ClassVar
 
 from mrkcheck.errors import unknown_name
 from mrkcheck.lang.expr import (
@@ -196,13 +196,42 @@ class Schema:
 # --- actions --------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, order=True)
+class GuardId:
+    """Which documented rule a guard encodes: what mutants, conformance and tests select a guard
+    by, so that rewording its ``doc`` (the prose for people) changes nothing.
+
+    ``rule`` is a rule id of the model's rules document (``§3.2.4``, ``§4``, ``Q6``). A guard from
+    a table cell names it: ``key_state`` is the state refused and ``footnote`` the footnote that
+    decides the error (``fn3``). ``case`` tells apart guards of one rule, e.g. the own-Region case
+    of ``§3.2.4`` or the ``target replica`` whose state UpdatePrimaryRegion also checks."""
+
+    operation: str
+    rule: str
+    key_state: str = ""
+    footnote: str = ""
+    case: str = ""
+
+    def matches(self, operation: str, rule: str, **cell: str) -> bool:
+        """Same operation and rule, and the given fields (``key_state=...``) equal; fields left
+        out match anything."""
+        unknown = set(cell) - {f.name for f in fields(GuardId)}
+        if unknown:
+            raise ModelError(f"a guard identity has no field {sorted(unknown)[0]!r}")
+        if (self.operation, self.rule) != (operation, rule):
+            return False
+        return all(getattr(self, name) == value for name, value in cell.items())
+
+
 @dataclass(frozen=True)
 class Guard:
-    """A condition an action needs; ``error`` is what a refused API call returns (None: no call)."""
+    """A condition an action needs; ``error`` is what a refused API call returns (None: no call);
+    ``identity`` the rule it encodes (None in models that do not cite rules)."""
 
     condition: Expr
     error: str | None = None
     doc: str = ""
+    identity: GuardId | None = None
 
     def __post_init__(self) -> None:
         # Guards may be written with Python booleans (a partition check is known at build time).
@@ -274,36 +303,105 @@ class Transition:
 
 # --- properties -----------------------------------------------------------------------------------
 
-ALWAYS = "always"  # a state invariant, checked on every reachable state
-ACTION = "action"  # checked on every transition (pre-state, action, post-state)
-SOMETIMES = "sometimes"  # some reachable state satisfies it (a reachability goal)
-EVENTUALLY = "eventually"  # on every fair behaviour it eventually holds (liveness)
+
+class PropertyKind(enum.StrEnum):
+    """What a property constrains; the value is the word reports and JSON print."""
+
+    ALWAYS = "always"  # a state invariant, checked on every reachable state
+    ACTION = "action"  # checked on every transition (pre-state, action, post-state)
+    SOMETIMES = "sometimes"  # some reachable state satisfies it (a reachability goal)
+    EVENTUALLY = "eventually"  # on every fair behaviour it eventually holds (liveness)
+
+
+ALWAYS, ACTION, SOMETIMES, EVENTUALLY = PropertyKind  # short names the engines use
+
+
+class Verdict(enum.StrEnum):
+    """A property's status after a check, and what a property is expected to get."""
+
+    HOLDS = "holds"
+    VIOLATED = "violated"
+    UNKNOWN = "unknown"  # the search stopped (limit, interrupt) before a verdict
 
 
 @dataclass(frozen=True)
 class Property:
-    """A named property. For ``action`` properties ``expr`` is a function of the action instance
-    returning an expression over unprimed (pre) and primed (post) variables, or None when the
-    property says nothing about that action."""
+    """What every kind of property has: a name, the documented rule it encodes, a doc, and
+    whether it is expected to hold (``Verdict.VIOLATED``: a documented counterexample kept as an
+    example). The kinds are the subclasses; ``kind`` says which, for reports and dispatch."""
 
-    kind: str
+    kind: ClassVar[PropertyKind]
     name: str
-    expr: Expr | Callable[[ActionInstance], Expr | None]
+    _: KW_ONLY
     rule: str = ""
     doc: str = ""
-    expected: str = "holds"  # "violated" for documented counterexamples kept as examples
-    template: Expr | None = None  # ``expr`` before Enabled(...) placeholders were resolved
-    premise: Expr | None = None  # for ``eventually``: checked as premise ~> expr (leads-to)
-    each: tuple[tuple[Expr, Expr], ...] = ()  # or a conjunction of (premise ~> goal) cases
+    expected: Verdict = Verdict.HOLDS
 
-    def leads_to_cases(self) -> list[tuple[Expr | None, Expr]]:
-        """The (premise, goal) pairs of an ``eventually`` property; premise None: from Init."""
-        return list(self.each) if self.each else [(self.premise, self.expr)]  # type: ignore[list-item]
+    def resolve(self, guards: dict[str, Expr]) -> Property:
+        """This property with every Enabled(label) placeholder replaced by ``guards[label]``."""
+        return self
+
+
+@dataclass(frozen=True)
+class _StateProperty(Property):
+    """A property of single states. ``template`` keeps ``expr`` before its Enabled(...)
+    placeholders were resolved, so a mutant's changed guards can be resolved again."""
+
+    expr: Expr
+    _: KW_ONLY
+    template: Expr | None = None
+
+    def resolve(self, guards: dict[str, Expr]) -> Property:
+        template = self.template if self.template is not None else self.expr
+        return replace(self, expr=substitute_enabled(template, guards), template=template)
+
+
+@dataclass(frozen=True)
+class Invariant(_StateProperty):
+    """``expr`` holds in every reachable state."""
+
+    kind: ClassVar[PropertyKind] = ALWAYS
+
+
+@dataclass(frozen=True)
+class Reachability(_StateProperty):
+    """Some reachable state satisfies ``expr`` (a reachability goal, TLA's "sometimes")."""
+
+    kind: ClassVar[PropertyKind] = SOMETIMES
+
+
+@dataclass(frozen=True)
+class ActionProperty(Property):
+    """A property of transitions: ``step(instance)`` is an expression over unprimed (pre) and
+    primed (post) variables, or None when the property says nothing about that action."""
+
+    kind: ClassVar[PropertyKind] = ACTION
+    step: Callable[[ActionInstance], Expr | None]
 
     def for_action(self, instance: ActionInstance) -> Expr | None:
-        if self.kind != ACTION:
-            raise ModelError(f"{self.name} is not an action property")
-        return self.expr(instance)  # type: ignore[operator]
+        return self.step(instance)
+
+
+@dataclass(frozen=True)
+class LeadsTo(Property):
+    """Under weak fairness of the environment actions, each case ``premise ~> goal`` holds: once
+    the premise holds, the goal eventually does (a premise None means: from Init)."""
+
+    kind: ClassVar[PropertyKind] = EVENTUALLY
+    cases: tuple[tuple[Expr | None, Expr], ...]
+    _: KW_ONLY
+    templates: tuple[tuple[Expr | None, Expr], ...] | None = None  # cases before resolution
+
+    def leads_to_cases(self) -> list[tuple[Expr | None, Expr]]:
+        return list(self.cases)
+
+    def resolve(self, guards: dict[str, Expr]) -> Property:
+        templates = self.templates if self.templates is not None else self.cases
+        cases = tuple(
+            (None if p is None else substitute_enabled(p, guards), substitute_enabled(q, guards))
+            for p, q in templates
+        )
+        return replace(self, cases=cases, templates=templates)
 
 
 # --- the model ------------------------------------------------------------------------------------
@@ -506,13 +604,13 @@ class ModelBuilder:
         return prop
 
     def invariant(self, name: str, expr: ExprLike, rule: str = "", doc: str = "") -> Property:
-        return self.add_property(Property(ALWAYS, name, lift(expr), rule, doc))
+        return self.add_property(Invariant(name, lift(expr), rule=rule, doc=doc))
 
     def leads_to(
         self, name: str, premise: ExprLike, goal: ExprLike, rule: str = "", doc: str = ""
     ) -> Property:
         """``premise ~> goal`` under weak fairness of the environment actions."""
-        prop = Property(EVENTUALLY, name, lift(goal), rule, doc, premise=lift(premise))
+        prop = LeadsTo(name, ((lift(premise), lift(goal)),), rule=rule, doc=doc)
         return self.add_property(prop)
 
     def leads_to_each(
@@ -520,7 +618,7 @@ class ModelBuilder:
     ) -> Property:
         """For every case, ``premise ~> goal`` (e.g. one case per key)."""
         pairs = tuple((lift(p), lift(q)) for p, q in cases)
-        return self.add_property(Property(EVENTUALLY, name, pairs[0][1], rule, doc, each=pairs))
+        return self.add_property(LeadsTo(name, pairs, rule=rule, doc=doc))
 
     def terminal(self, expr: ExprLike) -> None:
         """States satisfying ``expr`` may have no successor without being reported as deadlock."""
@@ -603,15 +701,7 @@ def resolve_properties(
 ) -> tuple[Property, ...]:
     """Replace every Enabled(label) placeholder by that instance's guards (FALSE if it is gone)."""
     guards = {inst.label: inst.enabled for inst in instances}
-    out = []
-    for prop in properties:
-        if prop.kind == ACTION:
-            out.append(prop)
-            continue
-        template = prop.template if prop.template is not None else prop.expr
-        assert isinstance(template, Expr)
-        out.append(replace(prop, expr=substitute_enabled(template, guards), template=template))
-    return tuple(out)
+    return tuple(prop.resolve(guards) for prop in properties)
 
 
 def substitute_enabled(expr: Expr, guards: dict[str, Expr]) -> Expr:
@@ -639,10 +729,18 @@ def substitute_enabled(expr: Expr, guards: dict[str, Expr]) -> Expr:
 
 
 def _validate_property(schema: Schema, prop: Property) -> None:
-    if prop.kind not in (ALWAYS, ACTION, SOMETIMES, EVENTUALLY):
-        raise ModelError(f"property {prop.name}: unknown kind {prop.kind!r}")
-    if prop.kind != ACTION:
-        for expr in (prop.expr, prop.premise) if prop.premise is not None else (prop.expr,):
-            if not isinstance(expr, Expr) or expr.sort != BOOL:
-                raise ModelError(f"property {prop.name}: expression must be a condition")
-            _check_reads(schema, expr, f"property {prop.name}", allow_primed=False)
+    """Every state expression of a property is a condition over unprimed variables."""
+    if isinstance(prop, _StateProperty):
+        exprs: list[Expr | None] = [prop.expr]
+    elif isinstance(prop, LeadsTo):
+        exprs = [e for case in prop.cases for e in case]
+    elif isinstance(prop, ActionProperty):
+        return
+    else:
+        raise ModelError(f"property {prop.name}: unknown kind {type(prop).__name__}")
+    for expr in exprs:
+        if expr is None:
+            continue
+        if not isinstance(expr, Expr) or expr.sort != BOOL:
+            raise ModelError(f"property {prop.name}: expression must be a condition")
+        _check_reads(schema, expr, f"property {prop.name}", allow_primed=False)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mrkcheck.lang.expr import Expr, ExprLike, Var, lift
-from mrkcheck.lang.model import ActionInstance, Model, ModelError
+from mrkcheck.lang.model import ActionInstance, Guard, Model, ModelError
 
 
 @dataclass(frozen=True)
@@ -28,21 +28,27 @@ class Mutant:
     also: tuple[str, ...] = ()  # further properties it must violate (lengths not pinned)
 
 
-def drop_guard(model: Model, action: str, error: str | None = None, match: str = "") -> Model:
-    """Remove the guards of ``action`` tagged ``error`` (and whose doc contains ``match``)."""
+def drop_guard(model: Model, operation: str, rule: str, **cell: str) -> Model:
+    """Remove the guards of ``operation`` whose :class:`GuardId` encodes ``rule``; ``cell`` narrows
+    the choice to guards with those identity fields (``key_state="Updating"``,
+    ``case="target replica"``). Guards are chosen by identity, never by their prose."""
     hit = False
+
+    def chosen(guard: Guard) -> bool:
+        return guard.identity is not None and guard.identity.matches(operation, rule, **cell)
 
     def edit(inst: ActionInstance) -> ActionInstance:
         nonlocal hit
-        if inst.action != action:
+        if inst.action != operation:
             return inst
-        kept = tuple(g for g in inst.guards if not (g.error == error and match in g.doc))
+        kept = tuple(g for g in inst.guards if not chosen(g))
         hit = hit or len(kept) != len(inst.guards)
         return replace(inst, guards=kept)
 
     mutated = model.map_instances(edit)
     if not hit:
-        raise ModelError(f"mutant: {action} has no guard {error!r} matching {match!r}")
+        wanted = ", ".join([rule, *(f"{k}={v}" for k, v in cell.items())])
+        raise ModelError(f"mutant: {operation} has no guard for {wanted}")
     return mutated
 
 
