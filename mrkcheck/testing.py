@@ -25,8 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mrkcheck.check.explicit import Limits, check
-from mrkcheck.check.liveness import add_liveness
+from mrkcheck.check.checker import Checker
 from mrkcheck.check.report import trace_table
 from mrkcheck.check.result import HOLDS, UNKNOWN, VIOLATED, CheckResult, PropertyResult, Trace
 from mrkcheck.ci.reports import counterexample_text
@@ -194,17 +193,17 @@ def _check(
     max_seconds: float | None,
     stop_early: bool,
 ) -> CheckResult:
-    limits = Limits(max_states=max_states, max_seconds=max_seconds)
-    result = check(
-        model,
-        symmetry=symmetry,
-        deadlock=deadlock,
-        limits=limits,
-        stop_when_all_violated=stop_early,
+    """'eventually' properties left in the model are decided, with symmetry too (on the
+    unreduced graph): a test that names one expects a verdict."""
+    checker = (
+        Checker(model)
+        .symmetry(symmetry)
+        .liveness(True)
+        .deadlock(deadlock)
+        .limits(max_states=max_states, max_seconds=max_seconds)
+        .stop_when_all_violated(stop_early)
     )
-    if any(p.kind == EVENTUALLY for p in model.properties):
-        add_liveness(result, model)  # 'eventually' verdicts, under fairness
-    return result
+    return checker.run()
 
 
 def _violation_message(r: PropertyResult, where: str) -> str:

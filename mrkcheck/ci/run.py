@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mrkcheck import interrupts
-from mrkcheck.check.explicit import Limits, check
-from mrkcheck.check.liveness import add_liveness
+from mrkcheck.check.checker import Checker
 from mrkcheck.check.report import clear_progress, progress_printer, status_printer
 from mrkcheck.check.result import (
     EXIT_INCOMPLETE,
@@ -132,25 +131,22 @@ def _not_selected(entry: Entry, args: argparse.Namespace) -> str:
 def _run_entry(entry: Entry, project: Project, args: argparse.Namespace) -> Run:
     interrupts.enter(f"entry {entry.name}: building the model")
     model = entry.build()
-    interrupts.enter(f"entry {entry.name}: safety search")
-    limits = Limits(
-        _first(args.max_states, entry.max_states),
-        _first(args.max_depth, entry.max_depth),
-        _first(args.max_seconds, entry.max_seconds),
+    checker = (
+        Checker(model)
+        .symmetry(entry.symmetry)
+        .liveness(entry.checks_liveness and args.liveness is not False)
+        .deadlock(entry.deadlock and args.deadlock)
+        .limits(
+            _first(args.max_states, entry.max_states),
+            _first(args.max_depth, entry.max_depth),
+            _first(args.max_seconds, entry.max_seconds),
+        )
+        .stop_when_all_violated(entry.expect == CAUGHT)
+        .progress(progress_printer(), status_printer(f"{entry.name}: liveness"))
+        .phases(f"entry {entry.name}: ")
     )
-    result = check(
-        model,
-        symmetry=entry.symmetry,
-        deadlock=entry.deadlock and args.deadlock,
-        limits=limits,
-        progress=progress_printer(),
-        stop_when_all_violated=entry.expect == CAUGHT,
-    )
+    result = checker.run()
     clear_progress()
-    if entry.checks_liveness and getattr(args, "liveness", True):
-        interrupts.enter(f"entry {entry.name}: liveness")
-        add_liveness(result, model, progress=status_printer(f"{entry.name}: liveness"))
-        clear_progress()
     if entry.mutant:
         result.options["mutant"] = entry.mutant
     result.incomplete_ok = getattr(args, "allow_incomplete", False)

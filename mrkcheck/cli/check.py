@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mrkcheck import interrupts
-from mrkcheck.check.explicit import Limits, check
-from mrkcheck.check.liveness import add_liveness
+from mrkcheck.check.checker import Checker
 from mrkcheck.check.report import (
     clear_progress,
     coverage_table,
@@ -82,8 +81,9 @@ def add_parser(sub: Any) -> None:
     check.add_argument(
         "--liveness",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="check 'eventually' properties under weak fairness of environment steps",
+        default=None,
+        help="check 'eventually' properties under weak fairness of environment steps (default: "
+        "yes, unless --symmetry; --liveness with --symmetry checks them on the unreduced graph)",
     )
     check.add_argument(
         "--max-states", type=positive_int, help="stop after this many distinct states"
@@ -183,26 +183,18 @@ def cmd_check(args: argparse.Namespace) -> int:
         return code
     interrupts.enter("building the model")
     model, _ = build_model(args)
-    limits = Limits(args.max_states, args.max_depth, args.max_seconds)
-    interrupts.enter("safety search")
-    result = check(
-        model,
-        symmetry=args.symmetry,
-        deadlock=args.deadlock,
-        limits=limits,
-        progress=progress_printer(),
-        stop_when_all_violated=False,
+    checker = (
+        Checker(model)
+        .symmetry(args.symmetry)
+        .liveness(args.liveness)
+        .deadlock(args.deadlock)
+        .limits(args.max_states, args.max_depth, args.max_seconds)
+        .progress(progress_printer(), status_printer("liveness"))
     )
+    result = checker.run()
     clear_progress()
-    has_liveness = any(p.kind == "eventually" for p in model.properties)
-    if args.liveness and args.symmetry and has_liveness:
-        print(
-            "note: liveness needs the unreduced graph: not checked with --symmetry", file=sys.stderr
-        )
-    elif args.liveness and has_liveness:
-        interrupts.enter("liveness")
-        add_liveness(result, model, progress=status_printer("liveness"))
-        clear_progress()
+    if checker.liveness_note:
+        print(f"note: {checker.liveness_note}", file=sys.stderr)
     if args.mutant:
         result.options["mutant"] = args.mutant
     result.incomplete_ok = args.allow_incomplete
