@@ -4,37 +4,58 @@ SIGTERM (what CI runners and ``timeout`` send) becomes the ``KeyboardInterrupt``
 raises, so each engine's ``except KeyboardInterrupt`` that keeps its partial results handles both,
 and both exit 130.
 
-Z3 searches in C, where Python's signal handlers wait until the call returns (minutes, on a hard
-query). So a thread, woken by the signal through ``signal.set_wakeup_fd``, interrupts Z3's context:
-the solver returns at once and the handler raises in the main thread.
-
 A command names the phase it is in (:func:`enter`), so that the last-resort message of
 ``mrkcheck.cli.main`` says what was cut, e.g. "interrupted during liveness".
 
-Python ignores an exception raised in a ``__del__`` (Z3 frees its terms there, thousands of
-times a second), and ctypes turns one raised while converting arguments into an ArgumentError.
-So a signal that lands in a finalizer is delivered again a moment later; one that a library
-swallows (a bare ``except:``) is delivered again every second until the command reaches
-:data:`REPORTING` (where every command goes once it has handled an interrupt); and :func:`pending` lets ``main``
-call any error that follows a signal what it is: an interrupt.
+Where the interrupt may not be raised. Python ignores an exception raised in a ``__del__`` (Z3
+frees its terms there, thousands of times a second); one raised inside Z3's Python layer leaves
+half-built objects whose finalizers then print tracebacks; and one that passes through code run
+by ``exec`` or ``eval`` of a string (dataclasses and namedtuples make their methods that way)
+makes CPython end the process by SIGINT at exit, whatever the command returned. So a signal
+that lands in such code is *owed*: it is raised by the next :func:`checkpoint` or by the same
+signal delivered again a moment later, once the main thread has left that code.
+
+Z3 searches in C, where Python's handlers wait until the call returns (minutes, on a hard
+query), and it drops an interrupt that comes before its check has begun. So every solver call
+goes through :func:`stoppable`, which registers its context; a thread, woken by the signal
+through ``signal.set_wakeup_fd``, interrupts the registered context, again every few
+milliseconds until the main thread has raised the interrupt; :func:`stoppable` raises it before
+and after the call.
+
+A library that swallows the interrupt (a bare ``except:``) gets the signal again every second
+until the command reaches :data:`REPORTING` (where every command goes once it has handled an
+interrupt); and :func:`pending` lets ``main`` call any error that follows a signal what it is:
+an interrupt.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Protocol, TypeVar
 
 _phase = "start-up"
 _installed = False
-_signalled = False
-REDELIVERY_SECONDS = 0.02  # after a signal landed in a finalizer
+_signalled = False  # a signal arrived during this command
+_owed = False  # a signal arrived where it could not be raised: raise it at the next chance
+_solver_lock = threading.Lock()
+_running_z3: tuple[_Interruptible] | None = None  # the solver call in progress: (its context,)
+REDELIVERY_SECONDS = 0.02  # after a signal landed where it could not be raised
 SWALLOWED_SECONDS = 1.0  # after a signal, unless the command has reached REPORTING by then
+Z3_RETRY_SECONDS = 0.01  # between interrupts of a solver call until the main thread has stopped
 REPORTING = "writing the reports"  # the phase that prints and writes what was found
+
+T = TypeVar("T")
+
+
+class _Interruptible(Protocol):
+    """What :func:`stoppable` needs of a ``z3.Context`` (this module does not load Z3)."""
+
+    def interrupt(self) -> None: ...
 
 
 def enter(phase: str) -> None:
@@ -52,14 +73,53 @@ def pending() -> bool:
     return _signalled
 
 
+def checkpoint() -> None:
+    """Raise the interrupt owed by a signal that landed where it could not be raised."""
+    global _owed
+    if _owed:
+        _owed = False
+        raise KeyboardInterrupt("signal")
+
+
+@contextmanager
+def stoppable(context: _Interruptible) -> Iterator[None]:
+    """Around one solver call on ``context`` (a ``z3.Context``): a signal at any moment, even
+    just before the call starts, stops it and raises ``KeyboardInterrupt`` here."""
+    global _running_z3
+    with _solver_lock:
+        _running_z3 = (context,)  # a new tuple: the watcher tells this call from the next one
+    try:
+        checkpoint()  # the signal came before the registration
+        yield
+    finally:
+        with _solver_lock:
+            _running_z3 = None
+    checkpoint()  # the signal stopped the call: its handler ran inside Z3 and owes the raise
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    global _signalled
+    global _signalled, _owed
     _signalled = True
-    if _in_finalizer(frame):  # raised here, it would be printed and forgotten: raise it later
-        _later(REDELIVERY_SECONDS, _deliver, signum)
+    if _unsafe_to_raise(frame):
+        _owed = True
+        _later(REDELIVERY_SECONDS, _deliver_if_owed, signum)
         return
+    _owed = False  # this raise pays what an earlier signal owed
     _later(SWALLOWED_SECONDS, _deliver_unless_reporting, signum)
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _unsafe_to_raise(frame: FrameType | None) -> bool:
+    """Is the main thread in a finalizer, in Z3's Python layer or in code compiled from a
+    string (see the module doc)?"""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "__del__" or code.co_filename == "<string>":
+            return True
+        if frame.f_globals.get("__name__", "").partition(".")[0] == "z3":
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _later(seconds: float, function: Callable[..., None], *args: object) -> None:
@@ -74,35 +134,32 @@ def _deliver(signum: int) -> None:
         signal.pthread_kill(main, signum)
 
 
-def _deliver_unless_reporting(signum: int) -> None:
-    if _installed and _phase != REPORTING:
+def _deliver_if_owed(signum: int) -> None:
+    if _installed and _owed:
         _deliver(signum)
 
 
-def _in_finalizer(frame: FrameType | None) -> bool:
-    while frame is not None:
-        if frame.f_code.co_name == "__del__":
-            return True
-        frame = frame.f_back
-    return False
+def _deliver_unless_reporting(signum: int) -> None:
+    if _installed and _phase != REPORTING:
+        _deliver(signum)
 
 
 def install() -> Callable[[], None] | None:
     """Make SIGINT and SIGTERM raise KeyboardInterrupt and stop Z3; return the function that
     puts the previous handlers back (None when they were already installed, or when this is
     not the main thread, the only one that may set signal handlers)."""
-    global _installed, _signalled
+    global _installed, _signalled, _owed
     if _installed or threading.current_thread() is not threading.main_thread():
         return None
-    _signalled = False
+    _signalled = _owed = False
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    threading.Thread(target=_stop_z3_on_signal, args=(read_end,), daemon=True).start()
+    previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
     previous = {
         signal.SIGINT: signal.signal(signal.SIGINT, _interrupt),
         signal.SIGTERM: signal.signal(signal.SIGTERM, _interrupt),
     }
-    read_end, write_end = os.pipe()
-    os.set_blocking(write_end, False)
-    previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-    threading.Thread(target=_stop_z3_on_signal, args=(read_end,), daemon=True).start()
     _installed = True
 
     def restore() -> None:
@@ -129,11 +186,24 @@ def handled() -> Iterator[None]:
 
 
 def _stop_z3_on_signal(read_end: int) -> None:
-    """Runs in its own thread: each signal byte interrupts Z3, if Z3 is in use."""
+    """Runs in its own thread: after each signal, stops the solver call in progress, if any."""
     try:
         while os.read(read_end, 64):
-            z3 = sys.modules.get("z3")
-            if z3 is not None:
-                z3.main_ctx().interrupt()
+            _interrupt_running_call()
     finally:
         os.close(read_end)
+
+
+def _interrupt_running_call() -> None:
+    """Z3 drops an interrupt that comes before its check has begun: repeat it until the call
+    that was running when the signal came has returned. (A call that begins later begins after
+    the main thread has taken the signal, which :func:`stoppable` then raises.)"""
+    with _solver_lock:
+        call = _running_z3
+    returned = threading.Event()  # never set: a sleep
+    while call is not None and _installed:
+        with _solver_lock:
+            if _running_z3 is not call:
+                return
+            call[0].interrupt()
+        returned.wait(Z3_RETRY_SECONDS)

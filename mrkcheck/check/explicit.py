@@ -44,7 +44,6 @@ class _Search:
     """The mutable state of one breadth-first search."""
 
     model: Model
-    compiled: Compiled
     canon: Callable[[State], State] | None
     parent: dict[State, tuple[State | None, int]] = field(default_factory=dict)
     stats: Stats = field(default_factory=Stats)
@@ -52,6 +51,7 @@ class _Search:
     witnesses: dict[int, Trace] = field(default_factory=dict)
     deadlock: Trace | None = None
     fired: list[int] = field(default_factory=list)  # successors generated, per action instance
+    compiled: Compiled = field(init=False)  # set by the caller, inside its interruptible part
 
 
 def check(
@@ -69,11 +69,12 @@ def check(
     what it found so far (``stopped`` says which); the visited states are dropped first after a
     MemoryError, so that building the reports has memory again."""
     limits = limits or Limits()
-    compiled = compile_model(model)
-    search = _Search(model, compiled, canonicalizer(model) if symmetry else None)
+    search = _Search(model, None)
     started = time.perf_counter()
     stopped, complete = "exhausted", True
-    try:
+    try:  # compiling takes a moment too: cut there, the result has zero statistics
+        search.compiled = compile_model(model)
+        search.canon = canonicalizer(model) if symmetry else None
         stopped = _explore(search, deadlock, limits, progress, started, stop_when_all_violated)
         complete = stopped == "exhausted"
     except KeyboardInterrupt:
@@ -301,7 +302,7 @@ def successors(
 
 def reachable(model: Model, symmetry: bool = False) -> dict[State, tuple[State | None, int]]:
     """The full parent map of the reachable graph (for tests, graph export and cross-checks)."""
-    compiled = compile_model(model)
-    search = _Search(model, compiled, canonicalizer(model) if symmetry else None)
+    search = _Search(model, canonicalizer(model) if symmetry else None)
+    search.compiled = compile_model(model)
     _explore(search, False, Limits(), None, time.perf_counter(), False)
     return search.parent

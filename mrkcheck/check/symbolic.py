@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import z3
 
+from mrkcheck import interrupts
 from mrkcheck.check.compile import EvaluationError
 from mrkcheck.check.result import (
     HOLDS,
@@ -48,6 +49,10 @@ from mrkcheck.lang.model import (
     Schema,
     State,
 )
+
+# By default Z3 takes SIGINT for itself while it solves: it cancels the check (which then reads as
+# a time-out) and Python never sees the signal. mrkcheck.interrupts stops Z3 itself, and raises.
+z3.set_param("ctrl_c", False)
 
 Lemma = Property | tuple[str, Expr]
 Progress = Callable[[str], None]
@@ -147,7 +152,8 @@ def _check(solver: z3.Solver, deadline: float | None, *extra: z3.BoolRef) -> z3.
         if remaining <= 0:
             return z3.unknown
         solver.set("timeout", max(1, int(remaining * 1000)))
-    return solver.check(*extra)
+    with interrupts.stoppable(solver.ctx):  # Ctrl-C stops Z3 even as the check starts
+        return solver.check(*extra)
 
 
 def _steps(enc: Encoding, zm: z3.ModelRef, states: list[Z3State], acts: list) -> list[Step]:
