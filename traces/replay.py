@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from mrkcheck.check.compile import Compiled, compile_model
 from mrkcheck.check.result import Step, Trace
-from mrkcheck.lang.expr import And, Arith, Compare, Const, Expr, Ite, Not, Or, Var, evaluate
+from mrkcheck.lang.expr import Expr, evaluate, show
 from mrkcheck.lang.model import ActionInstance, Model, Schema, State
 
 
@@ -143,26 +143,7 @@ def _failing_guard(schema: Schema, inst: ActionInstance, state: State) -> str:
 
 def expr_text(schema: Schema, expr: Expr) -> str:
     """A TLA+-like text of an expression, constants shown by their value names when known."""
-    if isinstance(expr, Var):
-        return expr.label
-    if isinstance(expr, Const):
-        return str(expr.value) if expr.sort != "bool" else ("TRUE" if expr.value else "FALSE")
-    if isinstance(expr, Compare | Arith):
-        op = {"==": "=", "!=": "#"}.get(expr.op, expr.op)
-        left, right = expr.left, expr.right
-        if isinstance(left, Var) and isinstance(right, Const):
-            shown = schema.variable(left.name).domain.show(right.value)
-            return f"{left.label} {op} {shown}"
-        return f"({expr_text(schema, left)} {op} {expr_text(schema, right)})"
-    if isinstance(expr, Not):
-        return f"~{expr_text(schema, expr.arg)}"
-    if isinstance(expr, And | Or):
-        joiner = " /\\ " if isinstance(expr, And) else " \\/ "
-        return "(" + joiner.join(expr_text(schema, a) for a in expr.args) + ")"
-    if isinstance(expr, Ite):
-        parts = (expr_text(schema, e) for e in (expr.cond, expr.then, expr.other))
-        return "IF {} THEN {} ELSE {}".format(*parts)
-    return repr(expr)
+    return show(expr, lambda var, value: schema.variable(var.name).domain.show(value))
 
 
 def _check_loop(

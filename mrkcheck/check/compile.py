@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mrkcheck.lang.expr import And, Arith, Compare, Const, Expr, Ite, Not, Or, Var
-from mrkcheck.lang.model import ACTION, ALWAYS, SOMETIMES, ActionInstance, Model, ModelError, State
+from mrkcheck.lang.expr import And, Arith, Compare, Const, Expr, Fold, Ite, Not, Or, Var, fold
+from mrkcheck.lang.model import ACTION, ALWAYS, SOMETIMES, ActionInstance, Model, State
 
 
 class EvaluationError(RuntimeError):
@@ -22,34 +22,73 @@ class EvaluationError(RuntimeError):
 
 def to_python(expr: Expr, pre: str = "s", post: str = "t") -> str:
     """Python source for ``expr``, reading slots of the tuples named ``pre`` and ``post``."""
-    if isinstance(expr, Const):
-        return str(expr.value)
-    if isinstance(expr, Var):
-        return f"{post if expr.primed else pre}[{expr.slot}]"
-    if isinstance(expr, Not):
-        return f"(not {to_python(expr.arg, pre, post)})"
-    if isinstance(expr, And):
-        return "(" + " and ".join(to_python(a, pre, post) for a in expr.args) + ")"
-    if isinstance(expr, Or):
-        return "(" + " or ".join(to_python(a, pre, post) for a in expr.args) + ")"
-    if isinstance(expr, Ite):
-        c, a, b = (to_python(x, pre, post) for x in (expr.cond, expr.then, expr.other))
-        return f"({a} if {c} else {b})"
-    if isinstance(expr, (Compare, Arith)):
-        return f"({to_python(expr.left, pre, post)} {expr.op} {to_python(expr.right, pre, post)})"
-    raise ModelError(f"cannot compile expression node {expr!r}")
+    return fold(expr, _PythonSource(pre, post))
+
+
+class _PythonSource(Fold[str]):
+    """Each node as a parenthesised Python expression; ``and``/``or`` keep Python's short circuit,
+    so a guard stops at its first false conjunct in the search loop."""
+
+    purpose = "compile"
+
+    def __init__(self, pre: str, post: str):
+        self.pre, self.post = pre, post
+
+    def const(self, e: Const) -> str:
+        return str(e.value)
+
+    def var(self, e: Var) -> str:
+        return f"{self.post if e.primed else self.pre}[{e.slot}]"
+
+    def not_(self, e: Not, arg: str) -> str:
+        return f"(not {arg})"
+
+    def and_(self, e: And, args: list[str]) -> str:
+        return "(" + " and ".join(args) + ")"
+
+    def or_(self, e: Or, args: list[str]) -> str:
+        return "(" + " or ".join(args) + ")"
+
+    def ite(self, e: Ite, cond: str, then: str, other: str) -> str:
+        return f"({then} if {cond} else {other})"
+
+    def compare(self, e: Compare, left: str, right: str) -> str:
+        return f"({left} {e.op} {right})"
+
+    def arith(self, e: Arith, left: str, right: str) -> str:
+        return f"({left} {e.op} {right})"
 
 
 def _possible_values(expr: Expr) -> set[int] | None:
     """The values an effect can produce, when known statically (constants and their if-then-else)."""
-    if isinstance(expr, Const):
-        return {expr.value}
-    if isinstance(expr, Ite):
-        a, b = _possible_values(expr.then), _possible_values(expr.other)
-        return None if a is None or b is None else a | b
-    if isinstance(expr, (Compare, And, Or, Not)):
+    return fold(expr, _PossibleValues())
+
+
+class _PossibleValues(Fold[set[int] | None]):
+    """None where the values are not known statically: variables, sums (and the rest)."""
+
+    def unsupported(self, e: Expr) -> None:
+        return None
+
+    def const(self, e: Const) -> set[int]:
+        return {e.value}
+
+    def ite(
+        self, e: Ite, cond: object, then: set[int] | None, other: set[int] | None
+    ) -> set[int] | None:
+        return None if then is None or other is None else then | other
+
+    def compare(self, e: Compare, left: object, right: object) -> set[int]:
         return {0, 1}
-    return None
+
+    def and_(self, e: And, args: object) -> set[int]:
+        return {0, 1}
+
+    def or_(self, e: Or, args: object) -> set[int]:
+        return {0, 1}
+
+    def not_(self, e: Not, arg: object) -> set[int]:
+        return {0, 1}
 
 
 def _out_of_domain(label: str, slot_name: str, value: int) -> None:

@@ -64,6 +64,7 @@ from mrkcheck.lang.expr import (
     Const,
     Enabled,
     Expr,
+    Fold,
     Ite,
     Not,
     Or,
@@ -71,6 +72,7 @@ from mrkcheck.lang.expr import (
     Var,
     children,
     expand,
+    fold,
     keep_quantifiers,
     rebuild,
     same,
@@ -191,24 +193,53 @@ class _Regions:
             self.slot[slot] = frozenset(
                 e for e, over in zip(idx, var.over, strict=True) if over.name == universe
             )
-        self._memo: dict[int, frozenset[str]] = {}
-        self._keep: list[Expr] = []
+        self._fold = _RegionsRead(self.slot)
+        self._memo: dict[int, tuple[Expr, frozenset[str]]] = {}
 
     def of(self, e: Expr) -> frozenset[str]:
-        key = id(e)
-        if key not in self._memo:
-            self._keep.append(e)
-            if isinstance(e, Var):
-                found = self.slot[e.slot]
-            elif isinstance(e, Const):
-                found = frozenset()
-            else:
-                found = frozenset().union(*(self.of(c) for c in children(e)))
-            self._memo[key] = found
-        return self._memo[key]
+        return fold(e, self._fold, self._memo)
 
     def params(self, inst) -> frozenset[str]:
         return frozenset(v for _, v in inst.params if v in self.elements)
+
+
+class _RegionsRead(Fold[frozenset[str]]):
+    """The Regions whose slots an expression reads (an Enabled placeholder: none)."""
+
+    def __init__(self, slot: dict[int, frozenset[str]]):
+        self.slot = slot
+
+    def const(self, e: Const) -> frozenset[str]:
+        return frozenset()
+
+    def var(self, e: Var) -> frozenset[str]:
+        return self.slot[e.slot]
+
+    def enabled(self, e: Enabled) -> frozenset[str]:
+        return frozenset()
+
+    def not_(self, e: Not, arg: frozenset[str]) -> frozenset[str]:
+        return arg
+
+    def and_(self, e: And, args: list[frozenset[str]]) -> frozenset[str]:
+        return frozenset().union(*args)
+
+    def or_(self, e: Or, args: list[frozenset[str]]) -> frozenset[str]:
+        return frozenset().union(*args)
+
+    def ite(
+        self, e: Ite, cond: frozenset[str], then: frozenset[str], other: frozenset[str]
+    ) -> frozenset[str]:
+        return cond | then | other
+
+    def compare(self, e: Compare, left: frozenset[str], right: frozenset[str]) -> frozenset[str]:
+        return left | right
+
+    def arith(self, e: Arith, left: frozenset[str], right: frozenset[str]) -> frozenset[str]:
+        return left | right
+
+    def quantified(self, e: Quantified, terms: list[frozenset[str]]) -> frozenset[str]:
+        return frozenset().union(*terms)
 
 
 # --- shapes ---------------------------------------------------------------------------------------
@@ -223,46 +254,80 @@ class _Shapes:
 
     def __init__(self) -> None:
         self._numbers: dict[tuple, int] = {}
-        self._memo: dict[tuple[int, int], int] = {}
-        self._keep: list[Expr] = []
-        self._renames: list[dict[str, str]] = []
+        self._sums: dict[int, tuple[int, ...]] = {}  # the number of a sum: those of its terms
+        self._memos: dict[int, dict[int, tuple[Expr, int]]] = {}  # by id of the renaming
+        self._renames: list[dict[str, str] | None] = [None]
 
     def key(self, e: Expr, rename: dict[str, str] | None = None) -> int:
-        memo = (id(e), id(rename))
-        if memo not in self._memo:
-            self._keep.append(e)
-            self._memo[memo] = self._number(self._shape(e, rename or {}))
-        return self._memo[memo]
+        rename = rename or None
+        if id(rename) not in self._memos:
+            self._renames.append(rename)  # the memo is keyed by its id: keep it alive
+            self._memos[id(rename)] = {}
+        return fold(e, _ShapeNumbers(self, rename or {}), self._memos[id(rename)])
 
-    def _shape(self, e: Expr, rename: dict[str, str]) -> tuple:
-        if isinstance(e, Var):
-            return ("var", e.name, tuple(rename.get(i, i) for i in e.index), e.primed)
-        if isinstance(e, Const):
-            return ("const", e.value, e.sort)
-        parts = _summands(e) if isinstance(e, Arith) and e.op == "+" else children(e)
-        kids = tuple(self.key(c, rename or None) for c in parts)
-        if isinstance(e, (And, Or)) or len(parts) > 2 or getattr(e, "op", "") == "+":
-            kids = tuple(sorted(kids))  # commutative: a renaming may reorder the parts
-        return (type(e).__name__, getattr(e, "op", ""), kids)
-
-    def _number(self, shape: tuple) -> int:
+    def number(self, shape: tuple) -> int:
         return self._numbers.setdefault(shape, len(self._numbers))
+
+    def sum_number(self, parts: Sequence[int]) -> int:
+        """The number of a sum of terms with these numbers, nested sums flattened."""
+        kids = tuple(sorted(k for p in parts for k in self._sums.get(p, (p,))))
+        number = self.number(("Arith", "+", kids))
+        self._sums[number] = kids
+        return number
 
     def symmetric(self, e: Expr, elements: Sequence[str]) -> bool:
         """``e`` is unchanged by a transposition and a cycle of ``elements`` (they generate every
         permutation of them)."""
         swap = {elements[0]: elements[1], elements[1]: elements[0]}
         cycle = dict(zip(elements, [*elements[1:], elements[0]], strict=True))
-        self._renames.extend((swap, cycle))  # the memo is keyed by their ids: keep them alive
         plain = self.key(e)
         return all(self.key(e, rename) == plain for rename in (swap, cycle))
 
 
-def _summands(e: Expr) -> list[Expr]:
-    """The terms of a chain of ``+`` (a count is one)."""
-    if isinstance(e, Arith) and e.op == "+":
-        return _summands(e.left) + _summands(e.right)
-    return [e]
+class _ShapeNumbers(Fold[int]):
+    """The numbers of :class:`_Shapes` under one renaming of Regions: a node's shape is its kind,
+    operator and the numbers of its parts, sorted where the order does not matter."""
+
+    def __init__(self, shapes: _Shapes, rename: dict[str, str]):
+        self.shapes, self.rename = shapes, rename
+
+    def _node(self, e: Expr, parts: Sequence[int], commutative: bool) -> int:
+        kids = tuple(sorted(parts)) if commutative else tuple(parts)
+        return self.shapes.number((type(e).__name__, getattr(e, "op", ""), kids))
+
+    def const(self, e: Const) -> int:
+        return self.shapes.number(("const", e.value, e.sort))
+
+    def var(self, e: Var) -> int:
+        index = tuple(self.rename.get(i, i) for i in e.index)
+        return self.shapes.number(("var", e.name, index, e.primed))
+
+    def enabled(self, e: Enabled) -> int:
+        return self._node(e, (), False)
+
+    def not_(self, e: Not, arg: int) -> int:
+        return self._node(e, (arg,), False)
+
+    def and_(self, e: And, args: list[int]) -> int:
+        return self._node(e, args, True)
+
+    def or_(self, e: Or, args: list[int]) -> int:
+        return self._node(e, args, True)
+
+    def ite(self, e: Ite, cond: int, then: int, other: int) -> int:
+        # Sorted like every node of more than two parts, although the branches do not commute.
+        return self._node(e, (cond, then, other), True)
+
+    def compare(self, e: Compare, left: int, right: int) -> int:
+        return self._node(e, (left, right), False)
+
+    def arith(self, e: Arith, left: int, right: int) -> int:
+        if e.op == "+":  # a chain of + (a count) is one sum of its terms, in any order
+            return self.shapes.sum_number((left, right))
+        return self._node(e, (left, right), False)
+
+    def quantified(self, e: Quantified, terms: list[int]) -> int:
+        return self._node(e, terms, len(terms) > 2)
 
 
 # --- witnesses ------------------------------------------------------------------------------------

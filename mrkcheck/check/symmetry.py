@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from mrkcheck.lang.expr import BOOL, And, Arith, Compare, Const, Expr, Ite, Not, Or, Var
+from mrkcheck.lang.expr import BOOL, And, Arith, Compare, Const, Expr, Fold, Ite, Not, Or, Var, fold
 from mrkcheck.lang.model import (
     ACTION,
     ALWAYS,
@@ -207,7 +207,7 @@ def require_symmetry(model: Model) -> None:
 Term = tuple[Any, ...]
 
 
-class _Normaliser:
+class _Normaliser(Fold[Term]):
     """Expressions as hashable terms with slots renamed by ``slots`` and commutative operands
     sorted, memoised per node (the instances of a model share their quantifier expansions)."""
 
@@ -216,31 +216,36 @@ class _Normaliser:
         self._memo: dict[int, tuple[Expr, Term]] = {}
 
     def term(self, expr: Expr) -> Term:
-        hit = self._memo.get(id(expr))
-        if hit is not None and hit[0] is expr:
-            return hit[1]
-        result = self._build(expr)
-        self._memo[id(expr)] = (expr, result)  # keeps expr alive, so its id is not reused
-        return result
+        return fold(expr, self, self._memo)
 
-    def _build(self, e: Expr) -> Term:
-        if isinstance(e, Const):
-            return ("const", e.value)
-        if isinstance(e, Var):
-            return ("var", self.slots[e.slot], e.primed)
-        if isinstance(e, Not):
-            return ("not", self.term(e.arg))
-        if isinstance(e, (And, Or)):
-            return (type(e).__name__, tuple(sorted({self.term(a) for a in e.args})))
-        if isinstance(e, Ite):
-            return ("ite", self.term(e.cond), self.term(e.then), self.term(e.other))
-        if isinstance(e, Compare):
-            pair = (self.term(e.left), self.term(e.right))
-            return ("cmp", e.op, *(sorted(pair) if e.op in ("==", "!=") else pair))
-        if isinstance(e, Arith) and e.op == "+":
-            return ("+", tuple(sorted(self.term(x) for x in _summands(e))))
-        if isinstance(e, Arith):
-            return ("-", self.term(e.left), self.term(e.right))
+    def const(self, e: Const) -> Term:
+        return ("const", e.value)
+
+    def var(self, e: Var) -> Term:
+        return ("var", self.slots[e.slot], e.primed)
+
+    def not_(self, e: Not, arg: Term) -> Term:
+        return ("not", arg)
+
+    def and_(self, e: And, args: list[Term]) -> Term:
+        return ("And", tuple(sorted(set(args))))
+
+    def or_(self, e: Or, args: list[Term]) -> Term:
+        return ("Or", tuple(sorted(set(args))))
+
+    def ite(self, e: Ite, cond: Term, then: Term, other: Term) -> Term:
+        return ("ite", cond, then, other)
+
+    def compare(self, e: Compare, left: Term, right: Term) -> Term:
+        pair = (left, right)
+        return ("cmp", e.op, *(sorted(pair) if e.op in ("==", "!=") else pair))
+
+    def arith(self, e: Arith, left: Term, right: Term) -> Term:
+        if e.op == "+":  # a chain of + (a count) is one sum of its terms, in any order
+            return ("+", tuple(sorted(_summands(left) + _summands(right))))
+        return ("-", left, right)
+
+    def unsupported(self, e: Expr) -> Term:
         # Unknown to the normal form (an unresolved Enabled...): never equal here, left to Z3.
         return ("opaque", repr(e), id(self))
 
@@ -249,10 +254,9 @@ class _Normaliser:
         return (inst.action, self.term(inst.enabled), tuple(effects))
 
 
-def _summands(e: Expr) -> list[Expr]:
-    if isinstance(e, Arith) and e.op == "+":
-        return _summands(e.left) + _summands(e.right)
-    return [e]
+def _summands(term: Term) -> list[Term]:
+    """The terms of a normalised sum, or the term itself."""
+    return list(term[1]) if term[0] == "+" else [term]
 
 
 class _SymmetryChecker:

@@ -20,11 +20,11 @@ Encoding choices (and why):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import z3
 
-from mrkcheck.lang.expr import BOOL, And, Arith, Compare, Const, Expr, Ite, Not, Or, Var
+from mrkcheck.lang.expr import BOOL, And, Arith, Compare, Const, Expr, Fold, Ite, Not, Or, Var, fold
 from mrkcheck.lang.model import ActionInstance, Model, ModelError, State
 
 Z3State = list[z3.ArithRef]
@@ -36,16 +36,31 @@ def within(
     """Every value ``e`` can take lies in ``bounds``, judged statically: constants, variables
     with a narrower domain, if-then-else of those, formulas as 0/1. Anything else: maybe not."""
     lo, hi = bounds
-    if isinstance(e, Const):
-        return lo <= e.value <= hi
-    if isinstance(e, Var):
-        vlo, vhi = slots[e.slot]
-        return lo <= vlo and vhi <= hi
-    if isinstance(e, Ite):
-        return within(e.then, bounds, slots) and within(e.other, bounds, slots)
-    if e.sort == BOOL:
-        return lo <= 0 and hi >= 1
-    return False
+    span = fold(e, _StaticRange(slots))
+    return span is not None and lo <= span[0] and span[1] <= hi
+
+
+class _StaticRange(Fold[tuple[int, int] | None]):
+    """The smallest interval known to hold every value of a node, or None (a sum, say)."""
+
+    def __init__(self, slots: Sequence[tuple[int, int]] | dict[int, tuple[int, int]]):
+        self.slots = slots
+
+    def unsupported(self, e: Expr) -> tuple[int, int] | None:
+        return (0, 1) if e.sort == BOOL else None
+
+    def const(self, e: Const) -> tuple[int, int]:
+        return (e.value, e.value)
+
+    def var(self, e: Var) -> tuple[int, int]:
+        return self.slots[e.slot]
+
+    def ite(
+        self, e: Ite, cond: object, then: tuple[int, int] | None, other: tuple[int, int] | None
+    ) -> tuple[int, int] | None:
+        if then is None or other is None:
+            return None
+        return (min(then[0], other[0]), max(then[1], other[1]))
 
 
 class Translator:
@@ -56,27 +71,53 @@ class Translator:
     """
 
     def __init__(self, pre: Sequence[z3.ArithRef], post: Sequence[z3.ArithRef] | None = None):
-        self.pre = pre
-        self.post = post
-        self._bool: dict[int, z3.BoolRef] = {}
-        self._int: dict[int, z3.ArithRef] = {}
-        self._keep: list[Expr] = []  # keeps memoised nodes alive so that ids stay unique
+        self._terms = _Z3Terms(pre, post)
+        self._memo: dict[int, tuple[Expr, _Both]] = {}
 
     def boolean(self, expr: Expr) -> z3.BoolRef:
         """``expr`` as a Z3 formula (an int-sorted expression is true when non-zero)."""
-        key = id(expr)
-        if key not in self._bool:
-            self._keep.append(expr)
-            self._bool[key] = self._to_bool(expr)
-        return self._bool[key]
+        return fold(expr, self._terms, self._memo).boolean()
 
     def integer(self, expr: Expr) -> z3.ArithRef:
         """``expr`` as a Z3 integer term (a formula becomes 1 or 0)."""
-        key = id(expr)
-        if key not in self._int:
-            self._keep.append(expr)
-            self._int[key] = self._to_int(expr)
-        return self._int[key]
+        return fold(expr, self._terms, self._memo).integer()
+
+
+class _Both:
+    """One node in both Z3 sorts, each built on first use: a guard needs the formula, an effect the
+    integer, and the operand of a comparison the integer even when it is a formula. A node given
+    in one sort only gets the other by the 0/1 convention (non-zero is true, true is 1)."""
+
+    def __init__(
+        self,
+        formula: Callable[[], z3.BoolRef] | None = None,
+        integer: Callable[[], z3.ArithRef] | None = None,
+    ):
+        self._formula, self._integer = formula, integer
+        self._bool: z3.BoolRef | None = None
+        self._int: z3.ArithRef | None = None
+
+    def boolean(self) -> z3.BoolRef:
+        if self._bool is None:
+            self._bool = self._formula() if self._formula else self.integer() != 0
+        return self._bool
+
+    def integer(self) -> z3.ArithRef:
+        if self._int is None:
+            self._int = (
+                self._integer()
+                if self._integer
+                else z3.If(self.boolean(), z3.IntVal(1), z3.IntVal(0))
+            )
+        return self._int
+
+
+class _Z3Terms(Fold[_Both]):
+    purpose = "translate"
+
+    def __init__(self, pre: Sequence[z3.ArithRef], post: Sequence[z3.ArithRef] | None):
+        self.pre = pre
+        self.post = post
 
     def _slot(self, var: Var) -> z3.ArithRef:
         if var.primed:
@@ -85,39 +126,42 @@ class Translator:
             return self.post[var.slot]
         return self.pre[var.slot]
 
-    def _to_bool(self, e: Expr) -> z3.BoolRef:
-        if isinstance(e, Const):
-            return z3.BoolVal(bool(e.value))
-        if isinstance(e, Var):
-            return self._slot(e) != 0
-        if isinstance(e, Not):
-            return z3.Not(self.boolean(e.arg))
-        if isinstance(e, And):
-            return z3.And([self.boolean(a) for a in e.args])
-        if isinstance(e, Or):
-            return z3.Or([self.boolean(a) for a in e.args])
-        if isinstance(e, Ite):
-            return z3.If(self.boolean(e.cond), self.boolean(e.then), self.boolean(e.other))
-        if isinstance(e, Compare):
-            a, b = self.integer(e.left), self.integer(e.right)
-            return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b}[e.op]
-        if isinstance(e, Arith):
-            return self.integer(e) != 0
-        raise ModelError(f"cannot translate expression node {e!r}")
+    def const(self, e: Const) -> _Both:
+        return _Both(lambda: z3.BoolVal(bool(e.value)), lambda: z3.IntVal(e.value))
 
-    def _to_int(self, e: Expr) -> z3.ArithRef:
-        if isinstance(e, Const):
-            return z3.IntVal(e.value)
-        if isinstance(e, Var):
-            return self._slot(e)
-        if isinstance(e, Ite):
-            return z3.If(self.boolean(e.cond), self.integer(e.then), self.integer(e.other))
-        if isinstance(e, Arith):
-            a, b = self.integer(e.left), self.integer(e.right)
-            return a + b if e.op == "+" else a - b
-        if e.sort == BOOL:
-            return z3.If(self.boolean(e), z3.IntVal(1), z3.IntVal(0))
-        raise ModelError(f"cannot translate expression node {e!r}")
+    def var(self, e: Var) -> _Both:
+        return _Both(integer=lambda: self._slot(e))
+
+    def not_(self, e: Not, arg: _Both) -> _Both:
+        return _Both(lambda: z3.Not(arg.boolean()))
+
+    def and_(self, e: And, args: list[_Both]) -> _Both:
+        return _Both(lambda: z3.And([a.boolean() for a in args]))
+
+    def or_(self, e: Or, args: list[_Both]) -> _Both:
+        return _Both(lambda: z3.Or([a.boolean() for a in args]))
+
+    def ite(self, e: Ite, cond: _Both, then: _Both, other: _Both) -> _Both:
+        return _Both(
+            lambda: z3.If(cond.boolean(), then.boolean(), other.boolean()),
+            lambda: z3.If(cond.boolean(), then.integer(), other.integer()),
+        )
+
+    def compare(self, e: Compare, left: _Both, right: _Both) -> _Both:
+        return _Both(lambda: _COMPARE[e.op](left.integer(), right.integer()))
+
+    def arith(self, e: Arith, left: _Both, right: _Both) -> _Both:
+        if e.op == "+":
+            return _Both(integer=lambda: left.integer() + right.integer())
+        return _Both(integer=lambda: left.integer() - right.integer())
+
+
+_COMPARE: dict[str, Callable[[z3.ArithRef, z3.ArithRef], z3.BoolRef]] = {
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+}
 
 
 class Encoding:

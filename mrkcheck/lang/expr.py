@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, fields
+from typing import Any, Generic, TypeVar
 
 from mrkcheck.errors import OneLineError
 
@@ -396,36 +397,203 @@ def _quantified(kind: str, terms: list[tuple[str, Expr]], ground: Expr) -> Expr:
 def expand(expr: Expr, memo: dict[int, tuple[Expr, Expr]] | None = None) -> Expr:
     """The ground form of an expression built under :func:`keep_quantifiers`: what the same
     model text builds without it. ``memo`` (by node identity) shares the work between calls."""
+    return fold(expr, _Expansion(), memo)
+
+
+# --- the one traversal -----------------------------------------------------------------------------
+
+R = TypeVar("R")
+Memo = dict[int, tuple[Expr, R]]
+
+
+class UnknownNode(ExprError):
+    """An expression node of a type the traversal does not know (a new node kind needs a case in
+    :func:`_apply` and a method in :class:`Fold`)."""
+
+
+class Fold(Generic[R]):
+    """What one consumer makes of each kind of node, given what the node's children were made into.
+
+    Every engine reads expressions through :func:`fold` with a subclass of this class, so the
+    shapes of the nodes are known in one place (:func:`_apply`) and a new kind of node is an error
+    in every consumer until it says what the node means to it. A kind a consumer does not expect
+    (an unresolved ``Enabled`` reaching the compiler) is refused in one line naming ``purpose``.
+    """
+
+    purpose = "read"
+
+    def const(self, e: Const) -> R:
+        return self.unsupported(e)
+
+    def var(self, e: Var) -> R:
+        return self.unsupported(e)
+
+    def not_(self, e: Not, arg: R) -> R:
+        return self.unsupported(e)
+
+    def and_(self, e: And, args: list[R]) -> R:
+        return self.unsupported(e)
+
+    def or_(self, e: Or, args: list[R]) -> R:
+        return self.unsupported(e)
+
+    def ite(self, e: Ite, cond: R, then: R, other: R) -> R:
+        return self.unsupported(e)
+
+    def compare(self, e: Compare, left: R, right: R) -> R:
+        return self.unsupported(e)
+
+    def arith(self, e: Arith, left: R, right: R) -> R:
+        return self.unsupported(e)
+
+    def enabled(self, e: Enabled) -> R:
+        return self.unsupported(e)
+
+    def quantified(self, e: Quantified, terms: list[R]) -> R:
+        return self.unsupported(e)
+
+    def unsupported(self, e: Expr) -> R:
+        raise ModelError(f"cannot {self.purpose} expression node {e!r}")
+
+
+def fold(expr: Expr, visitor: Fold[R], memo: Memo[R] | None = None) -> R:
+    """``expr`` folded bottom-up by ``visitor``, each node once.
+
+    Models share subtrees (a quantifier's expansion is built once and used by many guards), so the
+    tree is a DAG whose unfolding can be exponential: results are memoised by node identity. The
+    memo keeps each node alive next to its result, so an id is never reused while it is in there;
+    pass the same ``memo`` to share the work between calls with the same visitor."""
     memo = {} if memo is None else memo
-    if id(expr) not in memo:
-        memo[id(expr)] = (expr, _expand_node(expr, lambda e: expand(e, memo)))
-    return memo[id(expr)][1]
+
+    def inner(e: Expr) -> R:
+        hit = memo.get(id(e))
+        if hit is None:
+            hit = memo[id(e)] = (e, _apply(e, visitor, inner))
+        return hit[1]
+
+    return inner(expr)
 
 
-def _expand_node(expr: Expr, inner: Callable[[Expr], Expr]) -> Expr:
-    if isinstance(expr, Quantified):
-        parts = [inner(t) for _, t in expr.terms]
-        if expr.kind == "forall":
-            return and_(*parts)
-        return or_(*parts) if expr.kind == "exists" else _sum(parts)
-    return rebuild(expr, inner)
+def _apply(expr: Expr, visitor: Fold[R], inner: Callable[[Expr], Any]) -> R:
+    """The one place that knows the shape of every node: ``visitor``'s method for ``expr``'s
+    kind, with ``inner`` applied to each child (recursion for :func:`fold`, the children
+    themselves for :func:`children`, a transformation for :func:`rebuild`)."""
+    match expr:
+        case Const():
+            return visitor.const(expr)
+        case Var():
+            return visitor.var(expr)
+        case Not(arg=arg):
+            return visitor.not_(expr, inner(arg))
+        case And(args=args):
+            return visitor.and_(expr, [inner(a) for a in args])
+        case Or(args=args):
+            return visitor.or_(expr, [inner(a) for a in args])
+        case Ite(cond=cond, then=then, other=other):
+            return visitor.ite(expr, inner(cond), inner(then), inner(other))
+        case Compare(left=left, right=right):
+            return visitor.compare(expr, inner(left), inner(right))
+        case Arith(left=left, right=right):
+            return visitor.arith(expr, inner(left), inner(right))
+        case Enabled():
+            return visitor.enabled(expr)
+        case Quantified(terms=terms):
+            return visitor.quantified(expr, [inner(t) for _, t in terms])
+    raise UnknownNode(f"unknown expression node {type(expr).__name__}: {expr!r}")
+
+
+class _Children(Fold[tuple[Expr, ...]]):
+    """A node's children, in order (used through :func:`_apply` with the identity, no recursion)."""
+
+    def const(self, e: Const) -> tuple[Expr, ...]:
+        return ()
+
+    def var(self, e: Var) -> tuple[Expr, ...]:
+        return ()
+
+    def not_(self, e: Not, arg: Any) -> tuple[Expr, ...]:
+        return (arg,)
+
+    def and_(self, e: And, args: list[Any]) -> tuple[Expr, ...]:
+        return tuple(args)
+
+    def or_(self, e: Or, args: list[Any]) -> tuple[Expr, ...]:
+        return tuple(args)
+
+    def ite(self, e: Ite, cond: Any, then: Any, other: Any) -> tuple[Expr, ...]:
+        return (cond, then, other)
+
+    def compare(self, e: Compare, left: Any, right: Any) -> tuple[Expr, ...]:
+        return (left, right)
+
+    def arith(self, e: Arith, left: Any, right: Any) -> tuple[Expr, ...]:
+        return (left, right)
+
+    def enabled(self, e: Enabled) -> tuple[Expr, ...]:
+        return ()
+
+    def quantified(self, e: Quantified, terms: list[Any]) -> tuple[Expr, ...]:
+        return tuple(terms)
+
+
+class Transform(Fold[Expr]):
+    """A fold that builds an expression: by default each node again from its transformed
+    children, through the smart constructors (so constants fold again), leaves unchanged.
+    Subclasses override the kinds they change."""
+
+    def const(self, e: Const) -> Expr:
+        return e
+
+    def var(self, e: Var) -> Expr:
+        return e
+
+    def not_(self, e: Not, arg: Expr) -> Expr:
+        return not_(arg)
+
+    def and_(self, e: And, args: list[Expr]) -> Expr:
+        return and_(*args)
+
+    def or_(self, e: Or, args: list[Expr]) -> Expr:
+        return or_(*args)
+
+    def ite(self, e: Ite, cond: Expr, then: Expr, other: Expr) -> Expr:
+        return ite(cond, then, other)
+
+    def compare(self, e: Compare, left: Expr, right: Expr) -> Expr:
+        return compare(e.op, left, right)
+
+    def arith(self, e: Arith, left: Expr, right: Expr) -> Expr:
+        return arith(e.op, left, right)
+
+    def enabled(self, e: Enabled) -> Expr:
+        return e
+
+    def quantified(self, e: Quantified, terms: list[Expr]) -> Expr:
+        elements = (el for el, _ in e.terms)
+        return Quantified(e.kind, tuple(zip(elements, terms, strict=True)), e.sort)
+
+
+class _Expansion(Transform):
+    """Quantifiers to their ground form (see :func:`expand`)."""
+
+    def quantified(self, e: Quantified, terms: list[Expr]) -> Expr:
+        if e.kind == "forall":
+            return and_(*terms)
+        return or_(*terms) if e.kind == "exists" else _sum(terms)
+
+
+_CHILDREN = _Children()
+_REBUILD = Transform()
+
+
+def children(expr: Expr) -> tuple[Expr, ...]:
+    """The direct subexpressions of ``expr``, in order (a quantifier's: its terms)."""
+    return _apply(expr, _CHILDREN, lambda e: e)
 
 
 def rebuild(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
     """``expr`` with ``fn`` applied to its children, folded again by the smart constructors."""
-    if isinstance(expr, Not):
-        return not_(fn(expr.arg))
-    if isinstance(expr, And):
-        return and_(*(fn(a) for a in expr.args))
-    if isinstance(expr, Or):
-        return or_(*(fn(a) for a in expr.args))
-    if isinstance(expr, Ite):
-        return ite(fn(expr.cond), fn(expr.then), fn(expr.other))
-    if isinstance(expr, Compare):
-        return compare(expr.op, fn(expr.left), fn(expr.right))
-    if isinstance(expr, Arith):
-        return arith(expr.op, fn(expr.left), fn(expr.right))
-    return expr
+    return _apply(expr, _REBUILD, fn)
 
 
 def same(a: Expr, b: Expr) -> bool:
@@ -462,43 +630,95 @@ def variables_of(expr: Expr) -> list[Var]:
     return found
 
 
-def children(expr: Expr) -> tuple[Expr, ...]:
-    if isinstance(expr, Not):
-        return (expr.arg,)
-    if isinstance(expr, (And, Or)):
-        return expr.args
-    if isinstance(expr, Ite):
-        return (expr.cond, expr.then, expr.other)
-    if isinstance(expr, (Compare, Arith)):
-        return (expr.left, expr.right)
-    if isinstance(expr, Quantified):
-        return tuple(t for _, t in expr.terms)
-    return ()
-
-
 def evaluate(expr: Expr, pre: tuple[int, ...], post: tuple[int, ...] | None = None) -> int:
     """Interpret ``expr`` on a state (slow; for tests and one-off queries, not for search)."""
-    if isinstance(expr, Const):
-        return expr.value
-    if isinstance(expr, Var):
-        state = post if expr.primed else pre
+    return fold(expr, _Evaluation(pre, post))
+
+
+class _Evaluation(Fold[int]):
+    """Values on one (pre, post) pair of states; formulas are 0 or 1, as in the state tuples.
+
+    Bottom-up, so every operand is evaluated (no short circuit): a formula that reads the
+    post-state is refused without one even where another operand already decides it."""
+
+    purpose = "evaluate"
+
+    def __init__(self, pre: tuple[int, ...], post: tuple[int, ...] | None):
+        self.pre, self.post = pre, post
+
+    def const(self, e: Const) -> int:
+        return e.value
+
+    def var(self, e: Var) -> int:
+        state = self.post if e.primed else self.pre
         if state is None:
-            raise ExprError(f"{expr!r} reads the post-state, which is not given")
-        return state[expr.slot]
-    if isinstance(expr, Not):
-        return int(not evaluate(expr.arg, pre, post))
-    if isinstance(expr, And):
-        return int(all(evaluate(a, pre, post) for a in expr.args))
-    if isinstance(expr, Or):
-        return int(any(evaluate(a, pre, post) for a in expr.args))
-    if isinstance(expr, Ite):
-        branch = expr.then if evaluate(expr.cond, pre, post) else expr.other
-        return evaluate(branch, pre, post)
-    if isinstance(expr, Compare):
-        return int(
-            _COMPARE[expr.op](evaluate(expr.left, pre, post), evaluate(expr.right, pre, post))
-        )
-    if isinstance(expr, Arith):
-        a, b = evaluate(expr.left, pre, post), evaluate(expr.right, pre, post)
-        return a + b if expr.op == "+" else a - b
-    raise ExprError(f"unknown expression node {expr!r}")
+            raise ExprError(f"{e!r} reads the post-state, which is not given")
+        return state[e.slot]
+
+    def not_(self, e: Not, arg: int) -> int:
+        return int(not arg)
+
+    def and_(self, e: And, args: list[int]) -> int:
+        return int(all(args))
+
+    def or_(self, e: Or, args: list[int]) -> int:
+        return int(any(args))
+
+    def ite(self, e: Ite, cond: int, then: int, other: int) -> int:
+        return then if cond else other
+
+    def compare(self, e: Compare, left: int, right: int) -> int:
+        return int(_COMPARE[e.op](left, right))
+
+    def arith(self, e: Arith, left: int, right: int) -> int:
+        return left + right if e.op == "+" else left - right
+
+
+def show(expr: Expr, value_name: Callable[[Var, int], str] | None = None) -> str:
+    """A TLA+-like text of an expression; ``value_name`` names the constant a variable is
+    compared with (a key state by its name rather than its number)."""
+    return fold(expr, _Text(value_name))
+
+
+_TLA_OPERATORS = {"==": "=", "!=": "#"}
+
+
+class _Text(Fold[str]):
+    """The text of :func:`show`."""
+
+    def __init__(self, value_name: Callable[[Var, int], str] | None):
+        self.value_name = value_name
+
+    def const(self, e: Const) -> str:
+        return str(e.value) if e.sort != BOOL else ("TRUE" if e.value else "FALSE")
+
+    def var(self, e: Var) -> str:
+        return e.label
+
+    def not_(self, e: Not, arg: str) -> str:
+        return f"~{arg}"
+
+    def and_(self, e: And, args: list[str]) -> str:
+        return "(" + " /\\ ".join(args) + ")"
+
+    def or_(self, e: Or, args: list[str]) -> str:
+        return "(" + " \\/ ".join(args) + ")"
+
+    def ite(self, e: Ite, cond: str, then: str, other: str) -> str:
+        return f"(IF {cond} THEN {then} ELSE {other})"
+
+    def compare(self, e: Compare, left: str, right: str) -> str:
+        op = _TLA_OPERATORS.get(e.op, e.op)
+        if self.value_name and isinstance(e.left, Var) and isinstance(e.right, Const):
+            return f"{left} {op} {self.value_name(e.left, e.right.value)}"
+        return f"({left} {op} {right})"
+
+    def arith(self, e: Arith, left: str, right: str) -> str:
+        return f"({left} {e.op} {right})"
+
+    def enabled(self, e: Enabled) -> str:
+        return f"ENABLED {e.label}"
+
+    def quantified(self, e: Quantified, terms: list[str]) -> str:
+        parts = ", ".join(f"{el}: {t}" for (el, _), t in zip(e.terms, terms, strict=True))
+        return f"{e.kind}({parts})"

@@ -20,13 +20,17 @@ from typing import Any, ClassVar
 from mrkcheck.errors import unknown_name
 from mrkcheck.lang.expr import (
     BOOL,
+    FALSE,
     INT,
     Const,
+    Enabled,
     Expr,
     ExprError,
     ExprLike,
     ModelError,
+    Transform,
     Var,
+    fold,
     lift,
     variables_of,
 )
@@ -705,27 +709,8 @@ def resolve_properties(
 
 
 def substitute_enabled(expr: Expr, guards: dict[str, Expr]) -> Expr:
-    from mrkcheck.lang import expr as E
-
-    if isinstance(expr, E.Enabled):
-        return guards.get(expr.label, E.FALSE)
-    if isinstance(expr, E.Not):
-        return E.not_(substitute_enabled(expr.arg, guards))
-    if isinstance(expr, E.And):
-        return E.and_(*(substitute_enabled(a, guards) for a in expr.args))
-    if isinstance(expr, E.Or):
-        return E.or_(*(substitute_enabled(a, guards) for a in expr.args))
-    if isinstance(expr, E.Ite):
-        return E.ite(*(substitute_enabled(x, guards) for x in (expr.cond, expr.then, expr.other)))
-    if isinstance(expr, E.Compare):
-        return E.compare(
-            expr.op, substitute_enabled(expr.left, guards), substitute_enabled(expr.right, guards)
-        )
-    if isinstance(expr, E.Arith):
-        return E.arith(
-            expr.op, substitute_enabled(expr.left, guards), substitute_enabled(expr.right, guards)
-        )
-    return expr
+    """``expr`` with every Enabled(label) replaced by ``guards[label]`` (FALSE if it is gone)."""
+    return fold(expr, _EnabledSubstitution(guards))
 
 
 def _validate_property(schema: Schema, prop: Property) -> None:
@@ -744,3 +729,13 @@ def _validate_property(schema: Schema, prop: Property) -> None:
         if not isinstance(expr, Expr) or expr.sort != BOOL:
             raise ModelError(f"property {prop.name}: expression must be a condition")
         _check_reads(schema, expr, f"property {prop.name}", allow_primed=False)
+
+
+class _EnabledSubstitution(Transform):
+    """The transformation of :func:`substitute_enabled`."""
+
+    def __init__(self, guards: dict[str, Expr]):
+        self.guards = guards
+
+    def enabled(self, e: Enabled) -> Expr:
+        return self.guards.get(e.label, FALSE)
