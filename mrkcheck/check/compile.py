@@ -13,7 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mrkcheck.lang.expr import And, Arith, Compare, Const, Expr, Ite, Not, Or, Var
-from mrkcheck.lang.model import ACTION, ALWAYS, SOMETIMES, ActionInstance, Model, ModelError, State
+from mrkcheck.lang.model import (
+    ACTION,
+    ALWAYS,
+    SOMETIMES,
+    ActionInstance,
+    Model,
+    ModelError,
+    State,
+    state_property,
+)
 
 
 class EvaluationError(RuntimeError):
@@ -84,7 +93,7 @@ def compile_model(model: Model) -> Compiled:
     lines.append("    return None")
 
     lines.append("def violated(s):")
-    checks = [to_python(props[i].expr) for i in invariants]  # type: ignore[arg-type]
+    checks = [to_python(state_property(props[i]).expr) for i in invariants]
     if checks:
         lines.append(f"    if {' and '.join(checks)}:")
         lines.append("        return None")
@@ -95,7 +104,7 @@ def compile_model(model: Model) -> Compiled:
         lines.append("    return None")
 
     lines.append("def satisfied(s):")
-    goal_src = [to_python(props[i].expr) for i in goals]  # type: ignore[arg-type]
+    goal_src = [to_python(state_property(props[i]).expr) for i in goals]
     if goal_src:
         lines.append(f"    return [p for p, ok in zip({goals!r}, ({', '.join(goal_src)},)) if ok]")
     else:

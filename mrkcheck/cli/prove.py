@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mrkcheck import interrupts
 from mrkcheck.check.report import trace_table
@@ -53,6 +53,9 @@ from mrkcheck.cli.common import (
 from mrkcheck.errors import UsageError, positive_seconds
 from mrkcheck.lang.model import ACTION, ALWAYS, Model, Property
 from mrkcheck.registry import factory_options, load_factory, load_lemmas, load_mutants
+
+if TYPE_CHECKING:  # for annotations only: Z3 is slow to import
+    from mrkcheck.check.symbolic import SymbolicPropertyResult
 from mrkcheck.traces.itf import write_traces
 
 
@@ -88,7 +91,7 @@ class _Report:
     def __init__(self, model: Model, options: dict[str, Any]):
         self.model = model
         self.options = options
-        self.bmc: CheckResult | None = None
+        self.bmc: CheckResult[SymbolicPropertyResult] | None = None
         self.induction: dict[str, Any] = {}
         self.any_size: dict[str, Any] = {}
         self.failed_proofs: list[str] = []
@@ -327,6 +330,7 @@ def _counterexamples(report: _Report, table) -> list[str]:
     out: list[str] = []
     assert report.bmc is not None
     for r in report.bmc.violations:
+        assert r.trace is not None  # a violation comes with its counterexample
         out += ["", f"Property {r.name} is violated; counterexample ({len(r.trace)} steps):"]
         out.append(table(r.trace))
     failures = [(n, res) for n, res in report.induction.items() if not res.holds]
