@@ -285,9 +285,14 @@ def _result(search: _Search, complete: bool, stopped: str, symmetry: bool) -> Ch
 def _never_enabled(search: _Search) -> list[str]:
     """Labels of the instances that fired in no reachable state (TLC's coverage shows them as
     zero): dead code in the model, or a guard written wrongly. Only meaningful after a complete
-    search without symmetry, which visits canonical representatives only."""
+    search without symmetry, which visits canonical representatives only. Instances refused by
+    construction are left out: never firing is what they are for."""
     instances = search.model.instances
-    return [inst.label for inst, n in zip(instances, search.fired, strict=True) if n == 0]
+    return [
+        inst.label
+        for inst, n in zip(instances, search.fired, strict=True)
+        if n == 0 and not inst.refused_by_construction
+    ]
 
 
 def successors(
