@@ -188,7 +188,7 @@ def UpdatePrimaryRegion(k: Kms, s: str, r: str, primary: str) -> Transition:
             Guard(
                 lift(primary != r),
                 UNSUPPORTED,
-                "§3.3.3 not the primary's own Region (Q3)",
+                "§3.3.3 not the primary's own Region (Q2)",
                 GuardId(op, "§3.3.3", case="own Region"),
             ),
             Guard(

@@ -1,4 +1,4 @@
-"""Invariants and action properties of the KMS model: kms-semantics.md §7, as named data.
+"""Invariants and action properties of the KMS model: docs/semantics.md §7, as named data.
 
 The three properties the users asked for by name come first. Each property names the rule it comes
 from. Action properties read the pre-state (plain variables) and the post-state (``.next``) of one
@@ -485,7 +485,7 @@ _E, _D, _PI, _C, _U = (
 )
 _PD, _PRD = PENDING_DELETION
 
-# §4's key-state matrix once more, read off kms-semantics.md for this property only (the model's
+# §4's key-state matrix once more, read off docs/semantics.md for this property only (the model's
 # guards come from model/rules.py; a test compares the two): the states in which each operation
 # can succeed. Origin-dependent cells (?7, ?9) count as allowed: the origin decides them.
 SUCCEEDS_IN: dict[str, frozenset[KeyState]] = {

@@ -30,7 +30,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from mrkcheck import interrupts
-from mrkcheck.check.report import trace_table
+from mrkcheck.check.report import status_printer, trace_table
 from mrkcheck.check.result import (
     EXIT_INCOMPLETE,
     EXIT_INTERRUPTED,
@@ -73,6 +73,7 @@ def add_parser(subparsers: Any) -> None:
         help="prove invariants for any number of Regions (cutoff argument)",
     )
     p.add_argument("--max-seconds", type=positive_seconds, help="time limit for the BMC search")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument(
         "--allow-incomplete",
         action="store_true",
@@ -150,7 +151,9 @@ def _run(args: argparse.Namespace, model: Model, report: _Report, lemma_module) 
     from mrkcheck.check.symbolic import bmc  # lazily: Z3 is slow to import
 
     interrupts.enter("BMC")
-    report.bmc = bmc(model, args.depth, max_seconds=args.max_seconds, progress=_progress("bmc"))
+    report.bmc = bmc(
+        model, args.depth, max_seconds=args.max_seconds, progress=status_printer("bmc", args.quiet)
+    )
     if report.bmc.stopped == INTERRUPTED:  # bmc keeps the depths it finished
         report.stopped = INTERRUPTED
         report.cut_phase = f"BMC depth {report.bmc.options.get('bmc_depth', -1) + 1}"
@@ -417,12 +420,6 @@ def _write_traces(report: _Report, out: str) -> list[str]:
 # --- progress on a terminal -----------------------------------------------------------------------
 
 _STARTED = time.perf_counter()
-
-
-def _progress(stage: str) -> Callable[[str], None] | None:
-    if not sys.stderr.isatty():
-        return None
-    return lambda text: _say(f"{stage}: {text}")
 
 
 def _say(text: str) -> None:

@@ -259,6 +259,13 @@ class ActionInstance:
 
         return and_(*(g.condition for g in self.guards))
 
+    @property
+    def refused_by_construction(self) -> bool:
+        """A guard folded to false when the model was built: the instance exists only so that the
+        model predicts the error of a call it always refuses (replicating a key into its own
+        Region), so never firing is its purpose, not the sign of a wrongly written guard."""
+        return any(isinstance(g.condition, Const) and not g.condition.value for g in self.guards)
+
     def param(self, name: str) -> str:
         return dict(self.params)[name]
 
