@@ -273,7 +273,7 @@ def _cutoff_lines(res) -> list[str]:
     """How the cutoff was computed (docs/any-regions.md), one line per check of the route."""
     a, b = res.analysis
     step = (
-        f"params {a.params} + step witnesses {a.witnesses} (at {a.worst}) "
+        f"params {a.params} + step witnesses {a.witnesses}{f' (at {a.worst})' if a.worst else ''} "
         f"+ broken conjunct {a.conjunct_regions} + invariant witnesses {a.invariant_witnesses}"
     )
     what = "lemmas inductive" if res.route == "via lemmas" else "induction step"
@@ -311,7 +311,8 @@ def _scope_lines(report: _Report) -> list[str]:
         )
     else:
         lines.append("  proved for any number of Regions: none")
-    lines.append(f"  everything else above holds only for the instance checked ({instance})")
+    checked = f" ({instance})" if instance else ""
+    lines.append(f"  everything else above holds only for the instance checked{checked}")
     return lines
 
 
