@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mrkcheck.lang.expr import Expr, ExprLike, Var, and_, exists, ite
+from mrkcheck.lang.expr import Expr, ExprLike, Var, and_, exists, ite, lift
 from mrkcheck.lang.model import Guard, GuardId, ModelBuilder, Transition
 
 from .rules import (
@@ -114,7 +114,7 @@ def ReplicateKey(k: Kms, s: str, r: str, replica: str) -> Transition:
             ),
             *k.state_allows(op, s, r, "primary"),
             Guard(
-                replica != r,
+                lift(replica != r),
                 o.replicate_to_own_region_error,
                 "§3.2.4 not the primary's own Region (Q4)",
                 GuardId(op, "§3.2.4", case="own Region"),
@@ -126,7 +126,7 @@ def ReplicateKey(k: Kms, s: str, r: str, replica: str) -> Transition:
                 GuardId(op, "§3.2.4"),
             ),
             Guard(
-                k.same_partition(r, replica),
+                lift(k.same_partition(r, replica)),
                 UNSUPPORTED,
                 "§3.2.5 the replica Region is in the primary's partition",
                 GuardId(op, "§3.2.5"),
@@ -186,9 +186,9 @@ def UpdatePrimaryRegion(k: Kms, s: str, r: str, primary: str) -> Transition:
                 GuardId(op, "§3.3.2"),
             ),
             Guard(
-                primary != r,
+                lift(primary != r),
                 UNSUPPORTED,
-                "§3.3.3 not the primary's own Region (Q3)",
+                "§3.3.3 not the primary's own Region (Q2)",
                 GuardId(op, "§3.3.3", case="own Region"),
             ),
             Guard(

@@ -1,6 +1,6 @@
 """The AWS KMS multi-Region key model: every operation as a guarded transition.
 
-Source of every rule: ../shared/kms-semantics.md (section numbers below) and the seeds it cites.
+Source of every rule: docs/semantics.md (section numbers below) and the AWS pages it cites.
 State, per key set ``s`` and Region ``r`` (the related key of set ``s`` in Region ``r``):
 
 - ``key_state[s, r]``: :class:`KeyState` (``Absent`` where no key exists);

@@ -3,7 +3,7 @@
 Each mutant is an edit of the built model (a guard dropped or added, an effect changed, an
 environment step removed), so the model text stays free of bug switches. ``shortest`` is the length
 of the shortest counterexample on the default instance, pinned by tests/test_mutants.py. The first
-six are bugs that real KMS emulators are known to have (kms-semantics.md, LS; issue 4).
+six are bugs that real KMS emulators are known to have (docs/semantics.md, LS; issue 4).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The documented tables the KMS model is built from: key states, exceptions, the key-state matrix.
 
-Everything here is transcribed from ../shared/kms-semantics.md (§4 "Key-state matrix", KS Dec-2022,
+Everything here is transcribed from docs/semantics.md (§4 "Key-state matrix", KS Dec-2022,
 and §3), so that the action definitions in :mod:`mrkcheck.model.kms` can say "refuse unless the
 key state allows ReplicateKey" and the table decides which exception each state gets.
 """

@@ -23,7 +23,7 @@ properties over the model's variables), or a list of these. A failing assertion 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from mrkcheck.check.checker import Checker
 from mrkcheck.check.report import trace_table
@@ -62,7 +62,7 @@ def assert_holds(
     __tracebackhide__ = True  # pytest: show the caller's line, not this one
     model, where = model_for(model_or_factory, mutant, universe)
     named = property is not None
-    if named:
+    if property is not None:
         model = with_properties(model, property)
     if not liveness:
         model = model.with_properties(p for p in model.properties if p.kind != EVENTUALLY)
@@ -164,7 +164,8 @@ def _mutant(spec: str, name: str):
 
 def with_properties(model: Model, chosen: PropertyLike | Sequence[PropertyLike]) -> Model:
     """``model`` checking exactly the chosen properties (names, Property objects or functions)."""
-    items = list(chosen) if isinstance(chosen, list | tuple) else [chosen]
+    # only lists and tuples are several: a name is a str, which is a Sequence too
+    items = list(chosen) if isinstance(chosen, list | tuple) else [cast(PropertyLike, chosen)]
     properties = [_property(model, item) for item in items]
     return model.with_properties(resolve_properties(properties, model.instances))
 

@@ -1,4 +1,4 @@
-"""Invariants and action properties of the KMS model: kms-semantics.md §7, as named data.
+"""Invariants and action properties of the KMS model: docs/semantics.md §7, as named data.
 
 The three properties the users asked for by name come first. Each property names the rule it comes
 from. Action properties read the pre-state (plain variables) and the post-state (``.next``) of one
@@ -208,17 +208,16 @@ def lonely_pending_replica_deletion_moves_on(k: Kms) -> Property:
 
 
 def pending_deletion_primary_gains_no_replica(k: Kms) -> Property:
+    def gains_no_replica(s: str) -> Expr:
+        replicas = count(k.Region, lambda r: k.is_replica(s, r))
+        replicas_after = count(k.Region, lambda r: k.role[s, r].next.eq(Role.REPLICA))
+        pending = exists(
+            k.Region, lambda r: and_(k.is_primary(s, r), k.in_state(s, r, *PENDING_DELETION))
+        )
+        return pending.implies(replicas_after.le(replicas))
+
     def for_action(inst: ActionInstance) -> Expr | None:
-        rules = []
-        for s in k.KeySet:
-            replicas = count(k.Region, lambda r, s=s: k.is_replica(s, r))
-            replicas_after = count(k.Region, lambda r, s=s: k.role[s, r].next.eq(Role.REPLICA))
-            pending = exists(
-                k.Region,
-                lambda r, s=s: and_(k.is_primary(s, r), k.in_state(s, r, *PENDING_DELETION)),
-            )
-            rules.append(pending.implies(replicas_after.le(replicas)))
-        return and_(*rules)
+        return and_(*(gains_no_replica(s) for s in k.KeySet))
 
     return ActionProperty(
         "pending_deletion_primary_gains_no_replica",
@@ -290,12 +289,11 @@ def crypto_available_when_enabled_or_updating(k: Kms) -> Property:
 
 def replicate_and_update_need_enabled_keys(k: Kms) -> Property:
     def for_action(inst: ActionInstance) -> Expr | None:
-        s = inst.param("s") if inst.action in ("ReplicateKey", "UpdatePrimaryRegion") else None
         if inst.action == "ReplicateKey":
-            r = inst.param("r")
+            s, r = inst.param("s"), inst.param("r")
             return and_(k.is_primary(s, r), k.in_state(s, r, KeyState.Enabled))
         if inst.action == "UpdatePrimaryRegion":
-            r, target = inst.param("r"), inst.param("primary")
+            s, r, target = inst.param("s"), inst.param("r"), inst.param("primary")
             return and_(
                 k.is_primary(s, r),
                 k.in_state(s, r, KeyState.Enabled),
@@ -487,7 +485,7 @@ _E, _D, _PI, _C, _U = (
 )
 _PD, _PRD = PENDING_DELETION
 
-# §4's key-state matrix once more, read off kms-semantics.md for this property only (the model's
+# §4's key-state matrix once more, read off docs/semantics.md for this property only (the model's
 # guards come from model/rules.py; a test compares the two): the states in which each operation
 # can succeed. Origin-dependent cells (?7, ?9) count as allowed: the origin decides them.
 SUCCEEDS_IN: dict[str, frozenset[KeyState]] = {

@@ -21,6 +21,7 @@ from mrkcheck.cli import main
 from mrkcheck.examples.twophase import build as twophase
 from mrkcheck.lang.expr import FALSE, TRUE, Const, ExprError, and_, ite, lift, or_, same
 from mrkcheck.lang.model import ModelBuilder, ModelError, Transition
+from mrkcheck.model.kms import build as build_kms
 
 
 class Light(IntEnum):
@@ -165,8 +166,9 @@ def test_expressions_still_serve_as_dict_keys():
 # --- instances no reachable state enables --------------------------------------------------------
 
 
-def dead_end_model():
-    """A counter with a Reset whose guard can never hold (n only counts up to 2)."""
+def dead_end_model(constant_false: bool = False):
+    """A counter with a Reset whose guard can never hold (n only counts up to 2), or, with
+    ``constant_false``, whose guard is false as written: refused by construction."""
     m = ModelBuilder("dead")
     n = m.variable("n", range(0, 4), init=0).ref
     m.terminal(n.eq(2))
@@ -177,7 +179,7 @@ def dead_end_model():
 
     @m.action()
     def Reset():
-        return Transition(guards=[n.eq(3)], effects=[(n, 0)])
+        return Transition(guards=[FALSE if constant_false else n.eq(3)], effects=[(n, 0)])
 
     return m.build()
 
@@ -236,20 +238,25 @@ def test_coverage_prints_fired_and_new_states_per_action_on_twophase(capsys):
     assert rows["TMCommit"][:2] == ["1", "1"]
 
 
-def test_coverage_on_the_default_model_lists_its_never_enabled_instances(capsys):
+def test_coverage_on_the_default_model_warns_of_no_instance_refused_by_construction(capsys):
     assert main(["check", "kms", "--no-liveness", "--coverage"]) == 0
     out = capsys.readouterr().out
     rows = coverage_rows(out)
     assert {"CreateKey", "ReplicateKey", "UpdatePrimaryRegion", "Encrypt"} <= set(rows)
     assert all(int(r[0].replace(",", "")) > 0 for r in rows.values())
     # Replicating to, or promoting, the key's own Region is refused by construction (its guard is
-    # false when built) yet kept so that the model predicts the call's error.
-    never = [line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("  never ")]
+    # false when built) yet kept so that the model predicts the call's error: no warning for it.
+    assert not [line for line in out.splitlines() if line.startswith("  never ")]
+    assert "never enabled:" not in out
+    refused = [i.label for i in build_kms().instances if i.refused_by_construction]
     regions = ["us-east-1", "eu-west-1", "ap-southeast-2"]
-    assert never == [f"ReplicateKey(s=k1, r={r}, replica={r})" for r in regions] + [
+    assert refused == [f"ReplicateKey(s=k1, r={r}, replica={r})" for r in regions] + [
         f"UpdatePrimaryRegion(s=k1, r={r}, primary={r})" for r in regions
     ]
-    assert "warning: 6 action instances never enabled" in out
+
+
+def test_an_instance_refused_by_construction_is_not_reported_as_never_enabled():
+    assert check(dead_end_model(constant_false=True)).never_enabled == []
 
 
 def test_coverage_goes_to_stderr_when_stdout_is_json(capsys):

@@ -468,7 +468,7 @@ class Run:
 
     def _expected_refusal(self, inst: ActionInstance, rule: str, outcome: Outcome) -> bool:
         accepted = accepted_errors(self.model, inst, self.scenario.state)
-        predicted = {"result": "error", "error": accepted[0]}
+        predicted: dict[str, Any] = {"result": "error", "error": accepted[0]}
         if len(accepted) > 1:
             predicted["also_accepted"] = list(accepted[1:])
         if outcome.error is None:  # the endpoint changed something the model cannot follow

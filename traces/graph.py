@@ -22,7 +22,6 @@ from mrkcheck.check.compile import compile_model
 from mrkcheck.lang.model import BOOL, Model, Schema, State
 from mrkcheck.traces.itf import is_numeric
 
-RESERVED = ("state", "initial", "depth", "violates")
 MAX_DRAWN = 2000  # a picture of more states is a grey smear; export DOT or GraphML instead
 
 
@@ -40,7 +39,7 @@ def state_graph(model: Model, max_states: int | None = None) -> nx.DiGraph:
     the number of (state, action instance, successor) triples.
     """
     compiled = compile_model(model)
-    graph = nx.DiGraph(model=model.name, options=dict(model.options))
+    graph: nx.DiGraph[int] = nx.DiGraph(model=model.name, options=dict(model.options))
     ids: dict[State, int] = {}
     frontier = [s for s in dict.fromkeys(model.initial)]
     for s in frontier:
@@ -154,7 +153,7 @@ def to_dot(graph: nx.DiGraph, schema: Schema) -> str:
 
 def flat_graph(graph: nx.DiGraph, schema: Schema) -> nx.DiGraph:
     """A copy with only scalar attributes (one per state slot), as GraphML requires."""
-    flat = nx.DiGraph()
+    flat: nx.DiGraph[int] = nx.DiGraph()
     flat.graph.update(model=graph.graph.get("model", ""), transitions=graph.graph["transitions"])
     for node, attrs in graph.nodes(data=True):
         values: dict[str, Any] = {}

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
@@ -244,7 +245,7 @@ def _loop_arrow(ax, trace: Trace) -> None:
 
 def _other_slots(trace: Trace, layout: Layout) -> list[tuple[str, Variable, int]]:
     """Slots outside the lanes whose value changes somewhere in the trace, in schema order."""
-    shown = set()
+    shown: set[int] = set()
     for var in (layout.colour, layout.marker):
         if var is not None:
             shown.update(var.slot(i) for i in var.indices())
@@ -299,7 +300,7 @@ def _marker_map(var: Variable | None) -> dict[int, str]:
         return {}
     if var.domain.sort == BOOL:
         return {1: "o"}
-    shapes = {}
+    shapes: dict[int, str] = {}
     for k, name in enumerate(var.domain.values):
         if name.lower() not in NOTHING:
             shapes[var.domain.lo + k] = MARKERS[len(shapes) % len(MARKERS)]
@@ -307,7 +308,7 @@ def _marker_map(var: Variable | None) -> dict[int, str]:
 
 
 def _legend(fig: Figure, ax, trace: Trace, layout: Layout) -> None:
-    handles = []
+    handles: list[Artist] = []
     if layout.colour is not None:
         colours = _palette(layout.colour)
         used = _used_values(trace, layout.colour)

@@ -113,7 +113,9 @@ def _check_transitions(
     return None
 
 
-def _instance_numbers(model: Model) -> dict[tuple[str, tuple[tuple[str, str], ...]], int]:
+def _instance_numbers(model: Model) -> dict[tuple[str | None, tuple[tuple[str, str], ...]], int]:
+    """Each instance's position, keyed as a trace step names it (an initial step, whose action
+    is None, names none)."""
     return {(inst.action, inst.params): k for k, inst in enumerate(model.instances)}
 
 

@@ -13,7 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mrkcheck.lang.expr import And, Arith, Compare, Const, Expr, Fold, Ite, Not, Or, Var, fold
-from mrkcheck.lang.model import ACTION, ALWAYS, SOMETIMES, ActionInstance, Model, State
+from mrkcheck.lang.model import (
+    ACTION,
+    ALWAYS,
+    SOMETIMES,
+    ActionInstance,
+    Model,
+    State,
+    state_property,
+)
 
 
 class EvaluationError(RuntimeError):
@@ -123,7 +131,7 @@ def compile_model(model: Model) -> Compiled:
     lines.append("    return None")
 
     lines.append("def violated(s):")
-    checks = [to_python(props[i].expr) for i in invariants]  # type: ignore[arg-type]
+    checks = [to_python(state_property(props[i]).expr) for i in invariants]
     if checks:
         lines.append(f"    if {' and '.join(checks)}:")
         lines.append("        return None")
@@ -134,7 +142,7 @@ def compile_model(model: Model) -> Compiled:
         lines.append("    return None")
 
     lines.append("def satisfied(s):")
-    goal_src = [to_python(props[i].expr) for i in goals]  # type: ignore[arg-type]
+    goal_src = [to_python(state_property(props[i]).expr) for i in goals]
     if goal_src:
         lines.append(f"    return [p for p, ok in zip({goals!r}, ({', '.join(goal_src)},)) if ok]")
     else:

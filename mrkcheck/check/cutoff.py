@@ -86,6 +86,7 @@ from mrkcheck.lang.model import (
     Model,
     ModelError,
     Universe,
+    state_property,
 )
 
 Factory = Callable[..., Model]
@@ -664,7 +665,7 @@ def _located(model: Model, universe: str, prop: str, lemmas: LemmaSource):
             exprs[where], instance[where] = e, inst.label
             owners.setdefault(where, params)
     if target.kind != ACTION:
-        exprs[f"property {prop}"] = target.template if target.template is not None else target.expr  # type: ignore[assignment]
+        exprs[f"property {prop}"] = state_property(target).unresolved()
     for name, e in _named(lemmas(model)):
         if name != prop:
             exprs[f"lemma {name}"] = e
@@ -679,7 +680,7 @@ def _framed(model: Model, prop: str, lemmas: LemmaSource) -> set[str]:
     target = model.get_property(prop)
     read = {v.name for _, e in _named(lemmas(model)) for v in variables_of(e)}
     if target.kind != ACTION:
-        read |= {v.name for v in variables_of(target.expr)}  # type: ignore[arg-type]
+        read |= {v.name for v in variables_of(state_property(target).expr)}
     domains = _slot_domains(model)
     framed = set()
     for inst in model.instances:
@@ -949,11 +950,13 @@ def _routes(sizes: _Sizes):
         return analyse(m, universe, _own(m, prop, lemmas), shapes=shapes)
 
     def implication(m: Model, shapes: _Shapes) -> Analysis:
-        expr = m.get_property(prop).expr
+        expr = state_property(m.get_property(prop)).expr
         own = _own(m, prop, lemmas)
-        return analyse_implication(m, universe, own, expr, shapes)  # type: ignore[arg-type]
+        return analyse_implication(m, universe, own, expr, shapes)
 
-    routes = [(COMBINED, _analyses(sizes, combined), [])]
+    routes: list[tuple[str, list[Analysis], list[Analysis]]] = [
+        (COMBINED, _analyses(sizes, combined), [])
+    ]
     probe = sizes.model(2)
     if probe.get_property(prop).kind == ALWAYS and _own(probe, prop, lemmas):
         via = (VIA_LEMMAS, _analyses(sizes, step))
@@ -987,7 +990,7 @@ def _prove_route(sizes: _Sizes, route, analyses, implication, max_seconds) -> An
     universe = sizes.universe
     if not proved and not reason and not failed:
         reason = f"time limit reached, or the model cannot be built with {cutoff} {universe}s"
-    if proved and cutoff + 1 not in built:
+    if proved and cutoff is not None and cutoff + 1 not in built:
         reason = f"(the model cannot be built with {cutoff + 1} {universe}s: no sanity check)"
     return AnyRegionsResult(
         sizes.prop,
@@ -1029,7 +1032,9 @@ def _own(model: Model, prop: str, lemmas: LemmaSource) -> list[Expr]:
     return [e for name, e in _named(lemmas(model)) if name != prop]
 
 
-def _invariant(model: Model, prop: str, lemmas: LemmaSource):
+def _invariant(
+    model: Model, prop: str, lemmas: LemmaSource
+) -> tuple[list[Expr], Callable[[ActionInstance], Expr | None] | None]:
     """The conjuncts of Inv and, for an action property, its expression per instance.
 
     A state invariant is part of Inv. An action property is not: Inv is the lemmas alone, and the
@@ -1037,7 +1042,7 @@ def _invariant(model: Model, prop: str, lemmas: LemmaSource):
     p = model.get_property(prop)
     own = _own(model, prop, lemmas)
     if p.kind == ALWAYS:
-        return [p.expr, *own], None  # type: ignore[list-item]
+        return [state_property(p).expr, *own], None
     if p.kind == ACTION:
         return own, p.for_action
     raise ModelError(f"{prop} is a {p.kind} property; only invariants and action properties")

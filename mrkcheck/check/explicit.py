@@ -29,6 +29,10 @@ from mrkcheck.check.result import (
 from mrkcheck.check.symmetry import canonicalizer
 from mrkcheck.lang.model import ACTION, ALWAYS, EVENTUALLY, SOMETIMES, Model, State
 
+PROGRESS_INTERVAL = (
+    1.0  # seconds between calls of the progress callback (checked every 1024 states)
+)
+
 Progress = Callable[[Stats], None]
 
 
@@ -118,7 +122,7 @@ def _explore(
     step, violated = compiled.step, compiled.violated
     has_goals = bool(compiled.goals)
     checked_props = len(compiled.invariants) + len(compiled.action_properties)
-    next_report = time.perf_counter() + 1.0
+    next_report = time.perf_counter() + PROGRESS_INTERVAL
     try:
         while frontier:
             if limits.max_depth is not None and stats.depth >= limits.max_depth:
@@ -161,7 +165,7 @@ def _explore(
                         )
                         stats.seconds = now - started
                         progress(stats)
-                        next_report = now + 1.0
+                        next_report = now + PROGRESS_INTERVAL
                 if limits.max_states is not None and len(parent) >= limits.max_states:
                     return "max_states"
             frontier = upcoming
@@ -285,9 +289,14 @@ def _result(search: _Search, complete: bool, stopped: str, symmetry: bool) -> Ch
 def _never_enabled(search: _Search) -> list[str]:
     """Labels of the instances that fired in no reachable state (TLC's coverage shows them as
     zero): dead code in the model, or a guard written wrongly. Only meaningful after a complete
-    search without symmetry, which visits canonical representatives only."""
+    search without symmetry, which visits canonical representatives only. Instances refused by
+    construction are left out: never firing is what they are for."""
     instances = search.model.instances
-    return [inst.label for inst, n in zip(instances, search.fired, strict=True) if n == 0]
+    return [
+        inst.label
+        for inst, n in zip(instances, search.fired, strict=True)
+        if n == 0 and not inst.refused_by_construction
+    ]
 
 
 def successors(

@@ -42,7 +42,7 @@ from mrkcheck.check.result import (
     Step,
     Trace,
 )
-from mrkcheck.lang.model import EVENTUALLY, Model, Property, State
+from mrkcheck.lang.model import EVENTUALLY, LeadsTo, Model, Property, State
 
 
 @dataclass
@@ -113,6 +113,7 @@ def _predicate(expr) -> Callable[[State], bool]:
 def check_leads_to(graph: StateGraph, prop: Property) -> PropertyResult:
     """Decide every ``premise ~> goal`` case of ``prop`` on ``graph``; the first violated case
     (in the property's order) comes back with a lasso."""
+    assert isinstance(prop, LeadsTo), f"{prop.name} is not a leads-to property"
     if not graph.complete:
         return PropertyResult(prop, UNKNOWN)
     found = [
@@ -182,7 +183,7 @@ class _Targets:
 def _fair_targets(graph: StateGraph, region: set[int], env: list[bool]) -> _Targets:
     import networkx as nx  # lazily: networkx takes longer to import than most commands run
 
-    sub = nx.DiGraph()
+    sub: nx.DiGraph[int] = nx.DiGraph()
     sub.add_nodes_from(sorted(region))
     for n in sorted(region):
         for m, _ in graph.edges[n]:

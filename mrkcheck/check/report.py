@@ -4,8 +4,10 @@ shown on a terminal while a search runs."""
 from __future__ import annotations
 
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from mrkcheck.check.result import VIOLATED, CheckResult, Stats, Trace
 
@@ -143,28 +145,39 @@ def _options(options: dict) -> str:
 # --- progress on a terminal ----------------------------------------------------------------------
 
 
-def progress_printer() -> Callable[[Stats], None] | None:
-    """A live progress line on stderr, on a terminal only (logs and pipes get none)."""
-    if not sys.stderr.isatty():
+LOG_PERIOD = 60.0  # seconds between progress lines off a terminal, as TLC prints them
+
+
+def progress_printer(quiet: bool = False) -> Callable[[Stats], None] | None:
+    """Search progress on stderr: a live line on a terminal; in logs and pipes (CI) one full line
+    a minute, so a long run is never silent for long. ``quiet`` silences both."""
+    return _printer(progress_line, quiet)
+
+
+def status_printer(phase: str, quiet: bool = False) -> Callable[[str], None] | None:
+    """Progress of a phase that has no statistics of its own (liveness, a proof), the same way."""
+    return _printer(lambda text: f"{phase}: {text}", quiet)
+
+
+def _printer(render: Callable[[Any], str], quiet: bool) -> Callable[[Any], None] | None:
+    if quiet:
         return None
+    if sys.stderr.isatty():
 
-    def show(stats: Stats) -> None:
-        sys.stderr.write("\r\033[K" + progress_line(stats))
-        sys.stderr.flush()
+        def live(item: Any) -> None:
+            sys.stderr.write("\r\033[K" + render(item))
+            sys.stderr.flush()
 
-    return show
+        return live
+    next_line = time.monotonic() + LOG_PERIOD
 
+    def periodic(item: Any) -> None:
+        nonlocal next_line
+        if time.monotonic() >= next_line:
+            next_line = time.monotonic() + LOG_PERIOD
+            print(f"progress: {render(item)}", file=sys.stderr, flush=True)
 
-def status_printer(phase: str) -> Callable[[str], None] | None:
-    """Progress of a phase that has no statistics of its own (liveness), on a terminal only."""
-    if not sys.stderr.isatty():
-        return None
-
-    def show(text: str) -> None:
-        sys.stderr.write(f"\r\033[K{phase}: {text}")
-        sys.stderr.flush()
-
-    return show
+    return periodic
 
 
 def clear_progress() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from mrkcheck.lang.model import EVENTUALLY, Property, Schema, State, Verdict
 
@@ -146,14 +146,19 @@ class PropertyResult:
         return self.status == self.checked.expected or self.status == UNKNOWN
 
 
+# The verdict type an engine gives: bounded model checking gives SymbolicPropertyResult, whose
+# describe() the CLI prints; the type follows it through CheckResult to the caller.
+R = TypeVar("R", bound=PropertyResult)
+
+
 @dataclass
-class CheckResult:
+class CheckResult(Generic[R]):
     """What a check found: statistics, a verdict per property, and a deadlock if any."""
 
     model: str
     engine: str
     stats: Stats
-    properties: list[PropertyResult]
+    properties: list[R]
     complete: bool
     # exhausted | all_violated | max_states | max_depth | max_seconds | interrupted | out_of_memory
     stopped: str = "exhausted"
@@ -165,14 +170,14 @@ class CheckResult:
     cut_phase: str = ""  # the phase a limit, an interrupt or lack of memory cut ("liveness"...)
     incomplete_ok: bool = False  # --allow-incomplete: a search cut by a limit may exit 0
 
-    def result(self, name: str) -> PropertyResult:
+    def result(self, name: str) -> R:
         for r in self.properties:
             if r.name == name:
                 return r
         raise KeyError(name)
 
     @property
-    def violations(self) -> list[PropertyResult]:
+    def violations(self) -> list[R]:
         """Properties that failed although they were expected to hold."""
         return [
             r for r in self.properties if r.status == VIOLATED and r.checked.expected != VIOLATED

@@ -38,7 +38,7 @@ from mrkcheck.check.result import (
     Trace,
 )
 from mrkcheck.check.z3_translate import Encoding, Z3State
-from mrkcheck.lang.expr import Expr, and_, evaluate
+from mrkcheck.lang.expr import Expr, evaluate
 from mrkcheck.lang.model import (
     ACTION,
     ALWAYS,
@@ -48,6 +48,7 @@ from mrkcheck.lang.model import (
     Property,
     Schema,
     State,
+    state_property,
 )
 
 # By default Z3 takes SIGINT for itself while it solves: it cancels the check (which then reads as
@@ -174,7 +175,7 @@ def _named(lemmas: Iterable[Lemma]) -> list[tuple[str, Expr]]:
         if isinstance(lemma, Property):
             if lemma.kind != ALWAYS:
                 raise ModelError(f"lemma {lemma.name} must be a state invariant")
-            out.append((lemma.name, lemma.expr))  # type: ignore[arg-type]
+            out.append((lemma.name, state_property(lemma).expr))
         else:
             out.append((lemma[0], lemma[1]))
     return out
@@ -219,7 +220,7 @@ def bmc(
     max_seconds: float | None = None,
     progress: Progress | None = None,
     check_domains: bool = True,
-) -> CheckResult:
+) -> CheckResult[SymbolicPropertyResult]:
     """Search runs of 0, 1, ..., ``depth`` steps for violations of every property of ``model``.
 
     Invariants and action properties found violated come back with a shortest trace; ``sometimes``
@@ -293,9 +294,9 @@ def _bad(
     """The formula "prop fails (or, for a goal, is reached) at the last state of ``run``"."""
     last = run.states[-1]
     if prop.kind == ALWAYS:
-        return z3.Not(enc.holds(prop.expr, last))  # type: ignore[arg-type]
+        return z3.Not(enc.holds(state_property(prop).expr, last))
     if prop.kind == SOMETIMES:
-        return enc.holds(prop.expr, last)  # type: ignore[arg-type]
+        return enc.holds(state_property(prop).expr, last)
     if len(run.states) < 2:
         return None
     pre, act = run.states[-2], run.acts[-1]
@@ -382,13 +383,14 @@ def k_induction(
     base = _base_case(model, enc, prop, named, max_k, deadline)
     if base is not None:
         return _induction_result(model, prop, named, started, 0, base=base)
-    cti = None
+    cti: CTI | None = None
     for k in range(1, max_k + 1):
-        cti = _step_case(model, enc, prop, named, k, deadline)
-        if cti is None:
+        found = _step_case(model, enc, prop, named, k, deadline)
+        if found is None:
             return _induction_result(model, prop, named, started, k)
-        if cti == "unknown":
+        if not isinstance(found, CTI):  # "unknown": the time limit was reached
             return _induction_result(model, prop, named, started, k, timed_out=True)
+        cti = found
     return _induction_result(model, prop, named, started, max_k, cti=cti)
 
 
@@ -421,7 +423,7 @@ def _conjuncts(
     """The named conjuncts of the induction hypothesis at state ``s`` (the domain is one)."""
     parts = [(n, enc.holds(e, s)) for n, e in named]
     if prop.kind == ALWAYS:
-        parts.insert(0, (prop.name, enc.holds(prop.expr, s)))  # type: ignore[arg-type]
+        parts.insert(0, (prop.name, enc.holds(state_property(prop).expr, s)))
     return parts + [("domains", enc.type_ok(s))]
 
 
@@ -473,7 +475,7 @@ def _failed(
     post = steps[-1].state
     checks = list(named)
     if prop.kind == ALWAYS:
-        checks.insert(0, (prop.name, prop.expr))  # type: ignore[arg-type]
+        checks.insert(0, (prop.name, state_property(prop).expr))
     failed = [n for n, e in checks if not evaluate(e, post)]
     if prop.kind == ACTION:
         inst = model.instance(steps[-1].label)
@@ -508,7 +510,7 @@ def implied(
     solver = _solver(deadline)
     s = enc.state("s")
     solver.add(enc.type_ok(s), *(enc.holds(e, s) for _, e in named))
-    answer = _check(solver, deadline, z3.Not(enc.holds(prop.expr, s)))  # type: ignore[arg-type]
+    answer = _check(solver, deadline, z3.Not(enc.holds(state_property(prop).expr, s)))
     cti = None
     if answer == z3.sat:
         cti = CTI([Step(None, (), enc.decode(solver.model(), s))], [prop.name], model.schema)
@@ -549,8 +551,3 @@ class SymbolicSuccessors:
             self.solver.add(z3.Or(self.act != j, z3.Not(self.enc.equals(self.post, t))))
         self.solver.pop()
         return sorted(out)
-
-
-def conjunction(named: Iterable[tuple[str, Expr]]) -> Expr:
-    """All the named expressions as one (for callers that want a single invariant)."""
-    return and_(*(e for _, e in named))

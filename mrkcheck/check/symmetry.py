@@ -29,6 +29,7 @@ from mrkcheck.lang.model import (
     ModelError,
     State,
     Universe,
+    state_property,
 )
 
 if TYPE_CHECKING:
@@ -316,8 +317,8 @@ class _SymmetryChecker:
     ) -> str | None:
         for position, prop in enumerate(self.model.properties):
             if prop.kind in (ALWAYS, SOMETIMES):
-                assert isinstance(prop.expr, Expr)
-                if not self._same(prop.expr, prop.expr, swap, moved):
+                expr = state_property(prop).expr
+                if not self._same(expr, expr, swap, moved):
                     return f"property {prop.name} is not mapped to itself"
             elif prop.kind == ACTION:
                 for i, inst in enumerate(self.model.instances):

@@ -91,6 +91,11 @@ def add_parser(sub: Any) -> None:
     check.add_argument("--max-depth", type=positive_int, help="stop at this BFS depth")
     check.add_argument("--max-seconds", type=positive_seconds, help="stop after this many seconds")
     check.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress on stderr (by default a live line on a terminal, a line a minute in logs)",
+    )
+    check.add_argument(
         "--allow-incomplete",
         action="store_true",
         help=f"a search cut by a limit with no violation found exits 0, not {EXIT_INCOMPLETE}",
@@ -189,7 +194,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         .liveness(args.liveness)
         .deadlock(args.deadlock)
         .limits(args.max_states, args.max_depth, args.max_seconds)
-        .progress(progress_printer(), status_printer("liveness"))
+        .progress(progress_printer(args.quiet), status_printer("liveness", args.quiet))
     )
     result = checker.run()
     clear_progress()

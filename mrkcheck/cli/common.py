@@ -8,7 +8,7 @@ import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from mrkcheck.errors import UsageError, is_blank, output_file, output_folder, unknown_name
 from mrkcheck.lang.model import Model
@@ -26,7 +26,7 @@ from mrkcheck.registry import (
 class Parser(argparse.ArgumentParser):
     """argparse with mrkcheck's rules for bad input, for every subcommand and every option."""
 
-    def error(self, message: str) -> None:  # one line, exit 150, as DESIGN.md asks
+    def error(self, message: str) -> NoReturn:  # one line, exit 150, as DESIGN.md asks
         raise UsageError(message)
 
     def _get_value(self, action: argparse.Action, arg_string: str) -> Any:

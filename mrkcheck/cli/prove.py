@@ -27,10 +27,10 @@ import sys
 import time
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mrkcheck import interrupts
-from mrkcheck.check.report import trace_table
+from mrkcheck.check.report import status_printer, trace_table
 from mrkcheck.check.result import (
     EXIT_INCOMPLETE,
     EXIT_INTERRUPTED,
@@ -53,6 +53,9 @@ from mrkcheck.cli.common import (
 from mrkcheck.errors import UsageError, positive_seconds
 from mrkcheck.lang.model import ACTION, ALWAYS, Model, Property
 from mrkcheck.registry import factory_options, load_factory, load_lemmas, load_mutants
+
+if TYPE_CHECKING:  # for annotations only: Z3 is slow to import
+    from mrkcheck.check.symbolic import SymbolicPropertyResult
 from mrkcheck.traces.itf import write_traces
 
 
@@ -70,6 +73,7 @@ def add_parser(subparsers: Any) -> None:
         help="prove invariants for any number of Regions (cutoff argument)",
     )
     p.add_argument("--max-seconds", type=positive_seconds, help="time limit for the BMC search")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument(
         "--allow-incomplete",
         action="store_true",
@@ -88,7 +92,7 @@ class _Report:
     def __init__(self, model: Model, options: dict[str, Any]):
         self.model = model
         self.options = options
-        self.bmc: CheckResult | None = None
+        self.bmc: CheckResult[SymbolicPropertyResult] | None = None
         self.induction: dict[str, Any] = {}
         self.any_size: dict[str, Any] = {}
         self.failed_proofs: list[str] = []
@@ -147,7 +151,9 @@ def _run(args: argparse.Namespace, model: Model, report: _Report, lemma_module) 
     from mrkcheck.check.symbolic import bmc  # lazily: Z3 is slow to import
 
     interrupts.enter("BMC")
-    report.bmc = bmc(model, args.depth, max_seconds=args.max_seconds, progress=_progress("bmc"))
+    report.bmc = bmc(
+        model, args.depth, max_seconds=args.max_seconds, progress=status_printer("bmc", args.quiet)
+    )
     if report.bmc.stopped == INTERRUPTED:  # bmc keeps the depths it finished
         report.stopped = INTERRUPTED
         report.cut_phase = f"BMC depth {report.bmc.options.get('bmc_depth', -1) + 1}"
@@ -267,7 +273,7 @@ def _cutoff_lines(res) -> list[str]:
     """How the cutoff was computed (docs/any-regions.md), one line per check of the route."""
     a, b = res.analysis
     step = (
-        f"params {a.params} + step witnesses {a.witnesses} (at {a.worst}) "
+        f"params {a.params} + step witnesses {a.witnesses}{f' (at {a.worst})' if a.worst else ''} "
         f"+ broken conjunct {a.conjunct_regions} + invariant witnesses {a.invariant_witnesses}"
     )
     what = "lemmas inductive" if res.route == "via lemmas" else "induction step"
@@ -305,7 +311,8 @@ def _scope_lines(report: _Report) -> list[str]:
         )
     else:
         lines.append("  proved for any number of Regions: none")
-    lines.append(f"  everything else above holds only for the instance checked ({instance})")
+    checked = f" ({instance})" if instance else ""
+    lines.append(f"  everything else above holds only for the instance checked{checked}")
     return lines
 
 
@@ -327,6 +334,7 @@ def _counterexamples(report: _Report, table) -> list[str]:
     out: list[str] = []
     assert report.bmc is not None
     for r in report.bmc.violations:
+        assert r.trace is not None  # a violation comes with its counterexample
         out += ["", f"Property {r.name} is violated; counterexample ({len(r.trace)} steps):"]
         out.append(table(r.trace))
     failures = [(n, res) for n, res in report.induction.items() if not res.holds]
@@ -413,12 +421,6 @@ def _write_traces(report: _Report, out: str) -> list[str]:
 # --- progress on a terminal -----------------------------------------------------------------------
 
 _STARTED = time.perf_counter()
-
-
-def _progress(stage: str) -> Callable[[str], None] | None:
-    if not sys.stderr.isatty():
-        return None
-    return lambda text: _say(f"{stage}: {text}")
 
 
 def _say(text: str) -> None:

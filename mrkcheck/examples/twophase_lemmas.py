@@ -7,8 +7,10 @@ proved together with the property (Lemmas' is part of the induction step), never
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from mrkcheck.examples.twophase import RMState, TMState
-from mrkcheck.lang.expr import forall
+from mrkcheck.lang.expr import Expr, ExprLike, forall
 from mrkcheck.lang.model import Invariant, Model, Property
 
 
@@ -18,7 +20,7 @@ def lemmas(model: Model) -> list[Property]:
     rm_state, tm_prepared, msg_prepared = var("rmState"), var("tmPrepared"), var("msgPrepared")
     tm, commit, abort = var("tmState").ref, var("msgCommit").ref, var("msgAbort").ref
 
-    def each(body) -> object:
+    def each(body: Callable[[tuple[str]], ExprLike]) -> Expr:
         return forall(RM, lambda r: body((r,)))
 
     named = {

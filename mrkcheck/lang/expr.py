@@ -68,10 +68,10 @@ class Expr:
     def __bool__(self) -> bool:
         raise ExprError(NO_TRUTH_VALUE)
 
-    def __eq__(self, other: object) -> bool:  # type: ignore[override]
+    def __eq__(self, other: object) -> bool:
         raise ExprError(_refused_comparison("==", "eq", self, other))
 
-    def __ne__(self, other: object) -> bool:  # type: ignore[override]
+    def __ne__(self, other: object) -> bool:
         raise ExprError(_refused_comparison("!=", "ne", self, other))
 
     def __lt__(self, other: object) -> bool:
@@ -603,7 +603,8 @@ def same(a: Expr, b: Expr) -> bool:
         return True
     if type(a) is not type(b):
         return False
-    return all(_same_field(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
+    # every node class is a dataclass, though Expr, the type of a and b, is not
+    return all(_same_field(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))  # type: ignore[arg-type]
 
 
 def _same_field(x: object, y: object) -> bool:

@@ -263,6 +263,13 @@ class ActionInstance:
 
         return and_(*(g.condition for g in self.guards))
 
+    @property
+    def refused_by_construction(self) -> bool:
+        """A guard folded to false when the model was built: the instance exists only so that the
+        model predicts the error of a call it always refuses (replicating a key into its own
+        Region), so never firing is its purpose, not the sign of a wrongly written guard."""
+        return any(isinstance(g.condition, Const) and not g.condition.value for g in self.guards)
+
     def param(self, name: str) -> str:
         return dict(self.params)[name]
 
@@ -305,6 +312,11 @@ class Transition:
     effects: Sequence[tuple[Var, ExprLike]] = ()
 
 
+# An action function: its parameters are elements of universes; None means the action does not
+# exist for that choice of parameters (e.g. Sync from a Region to itself).
+ActionBody = Callable[..., Transition | None]
+
+
 # --- properties -----------------------------------------------------------------------------------
 
 
@@ -345,6 +357,11 @@ class Property:
         """This property with every Enabled(label) placeholder replaced by ``guards[label]``."""
         return self
 
+    def for_action(self, instance: ActionInstance) -> Expr | None:
+        """What the property requires of a transition of ``instance``: None, as only action
+        properties speak of single transitions (engines may ask any property)."""
+        return None
+
 
 @dataclass(frozen=True)
 class _StateProperty(Property):
@@ -355,9 +372,24 @@ class _StateProperty(Property):
     _: KW_ONLY
     template: Expr | None = None
 
+    def unresolved(self) -> Expr:
+        """``expr`` before its Enabled(...) placeholders were resolved."""
+        return self.template if self.template is not None else self.expr
+
     def resolve(self, guards: dict[str, Expr]) -> Property:
-        template = self.template if self.template is not None else self.expr
+        template = self.unresolved()
         return replace(self, expr=substitute_enabled(template, guards), template=template)
+
+
+def state_property(prop: Property) -> _StateProperty:
+    """``prop`` as a property of states (``ALWAYS``, ``SOMETIMES``), for its ``expr``.
+
+    The engines select properties by ``kind``, which a type checker cannot narrow on; this
+    narrows by class. Any other kind here is a programming error, not a user's mistake.
+    """
+    if not isinstance(prop, _StateProperty):
+        raise TypeError(f"{prop.name} is a {prop.kind} property, not a property of states")
+    return prop
 
 
 @dataclass(frozen=True)
@@ -514,7 +546,7 @@ def _check_reads(schema: Schema, expr: Expr, where: str, allow_primed: bool) -> 
 class _ActionSchema:
     name: str
     params: tuple[tuple[str, Universe], ...]
-    body: Callable[..., Transition]
+    body: ActionBody
     environment: bool
     doc: str
 
@@ -582,10 +614,10 @@ class ModelBuilder:
 
     def action(
         self, environment: bool = False, **params: Universe | str
-    ) -> Callable[[Callable[..., Transition]], Callable[..., Transition]]:
+    ) -> Callable[[ActionBody], ActionBody]:
         """Decorator: the function's keyword parameters range over the named universes."""
 
-        def register(fn: Callable[..., Transition]) -> Callable[..., Transition]:
+        def register(fn: ActionBody) -> ActionBody:
             bound = tuple(
                 (p, self._resolve(u, f"action {fn.__name__} parameter {p}"))
                 for p, u in params.items()

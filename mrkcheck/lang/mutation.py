@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from mrkcheck.lang.expr import Expr, ExprLike, Var, lift
 from mrkcheck.lang.model import ActionInstance, Guard, Model, ModelError
@@ -77,10 +76,6 @@ def edit_effects(
         return replace(inst, effects=tuple(effects))
 
     return model.map_instances(edit)
-
-
-def with_options(model: Model, **options: Any) -> Model:
-    return replace(model, options=tuple(sorted({**dict(model.options), **options}.items())))
 
 
 def edit_instances(

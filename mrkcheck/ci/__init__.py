@@ -1,0 +1,1 @@
+"""Continuous integration: the project file, running its entries, JUnit/JSON/GitHub reports."""
