@@ -31,13 +31,12 @@ class StateGraph:
     model: Model
     states: list[State] = field(default_factory=list)
     index: dict[State, int] = field(default_factory=dict)
-    parent: array[int] = field(
-        default_factory=_ints
-    )  # BFS tree, for shortest prefixes (-1: initial)
-    via: array[int] = field(default_factory=_ints)  # the action instance of that tree edge
-    start: array[int] = field(
-        default_factory=lambda: array("i", [0])
-    )  # one more than expanded states
+    # The breadth-first tree (for shortest prefixes): where each state was first reached from
+    # (-1: an initial state) and by which action instance.
+    parent: array[int] = field(default_factory=_ints)
+    via: array[int] = field(default_factory=_ints)
+    # The edges of state n are target/instance[start[n]:start[n + 1]], for n < expanded.
+    start: array[int] = field(default_factory=lambda: array("i", [0]))
     target: array[int] = field(default_factory=_ints)
     instance: array[int] = field(default_factory=_ints)
     complete: bool = True
