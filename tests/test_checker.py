@@ -9,7 +9,10 @@ import pytest
 
 import mrkcheck
 from mrkcheck import HOLDS, UNKNOWN, VIOLATED, Checker, load_factory, load_mutants
+from mrkcheck.check.explicit import check, explore_graph
+from mrkcheck.check.liveness import add_liveness, build_graph
 from mrkcheck.cli import main
+from mrkcheck.traces.itf import dumps
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +59,45 @@ def test_stop_when_all_violated_stops_a_caught_mutant_early():
     early = Checker(model).liveness(False).stop_when_all_violated().run()
     assert full.result(mutant.breaks).status == early.result(mutant.breaks).status == VIOLATED
     assert early.stats.distinct < full.stats.distinct
+
+
+def _liveness_itf(result) -> dict[str, str | None]:
+    return {
+        r.name: r.trace and dumps(r.trace)
+        for r in result.properties
+        if r.checked.kind == "eventually"
+    }
+
+
+def test_the_graph_the_safety_search_records_is_the_graph_liveness_would_explore(two_regions):
+    recorded, explored = explore_graph(two_regions), build_graph(two_regions)
+    assert recorded.states == explored.states
+    assert list(recorded.parent) == list(explored.parent)
+    assert list(recorded.via) == list(explored.via)
+    assert list(recorded.start) == list(explored.start)
+    assert list(recorded.target) == list(explored.target)
+    assert list(recorded.instance) == list(explored.instance)
+    assert recorded.expanded == len(recorded.states) and len(recorded.target) > len(recorded.states)
+
+
+@pytest.mark.parametrize("name", ["sync_skips_rotation", "primary_deletion_never_starts"])
+def test_liveness_on_the_recorded_graph_finds_what_a_new_exploration_finds(name):
+    mutant = load_mutants("kms")[name]
+    model = mutant.build(regions=2)
+    reused = Checker(model).run()  # liveness on the graph the safety search recorded
+    explored = add_liveness(check(model), model)  # liveness exploring the graph again
+    assert _liveness_itf(reused) == _liveness_itf(explored)
+    assert VIOLATED in {r.status for r in reused.properties if r.checked.kind == "eventually"}
+
+
+def test_liveness_after_a_search_stopped_early_explores_only_the_rest():
+    mutant = load_mutants("kms")["sync_skips_rotation"]
+    model = mutant.build(regions=2).select([mutant.breaks, *mutant.also])
+    full = Checker(model).run()
+    early = Checker(model).stop_when_all_violated().run()
+    assert early.stats.distinct < full.stats.distinct  # the recorded graph was cut short
+    assert early.result(mutant.also[0]).status == VIOLATED
+    assert _liveness_itf(early) == _liveness_itf(full)
 
 
 def test_the_command_line_follows_the_same_liveness_rule(capsys):

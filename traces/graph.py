@@ -1,8 +1,8 @@
 """The explored state graph: to networkx, to DOT (as TLC's ``-dump dot``), to GraphML, as a picture.
 
-The engine's BFS keeps only a tree of parent links; the graph needs every edge, so this module
-explores again and calls the compiled step function on every reachable state. States are concrete
-(no symmetry reduction): a picture of the graph should show what the model does, not a quotient.
+The engine's breadth-first search records every edge when asked (``explore_graph``); this module
+turns that record into networkx. States are concrete (no symmetry reduction): a picture of the
+graph should show what the model does, not a quotient.
 
 Nodes are numbered in breadth-first discovery order (0 is the first initial state), which is
 deterministic, so the same model always gives the same files. An edge ``u -> v`` carries every
@@ -19,6 +19,7 @@ from typing import Any
 import networkx as nx
 
 from mrkcheck.check.compile import compile_model
+from mrkcheck.check.explicit import explore_graph
 from mrkcheck.lang.model import BOOL, Model, Schema, State
 from mrkcheck.traces.itf import is_numeric
 
@@ -38,42 +39,30 @@ def state_graph(model: Model, max_states: int | None = None) -> nx.DiGraph:
     instance labels) and ``label``. Graph attributes: ``model``, ``options`` and ``transitions``,
     the number of (state, action instance, successor) triples.
     """
-    compiled = compile_model(model)
+    explored = explore_graph(model, max_states)
+    if not explored.complete:
+        raise GraphTooLarge(f"{model.name} has more than {max_states} states")
+    violated = compile_model(model).violated
     graph: nx.DiGraph[int] = nx.DiGraph(model=model.name, options=dict(model.options))
-    ids: dict[State, int] = {}
-    frontier = [s for s in dict.fromkeys(model.initial)]
-    for s in frontier:
-        _add_node(graph, model, compiled, ids, s, 0)
-    transitions, depth = 0, 0
-    while frontier:
-        upcoming: list[State] = []
-        for s in frontier:
-            out: list[tuple[int, State]] = []
-            compiled.step(s, out, [])
-            transitions += len(out)
-            for index, t in out:
-                if t not in ids:
-                    if max_states is not None and len(ids) >= max_states:
-                        raise GraphTooLarge(f"{model.name} has more than {max_states} states")
-                    _add_node(graph, model, compiled, ids, t, depth + 1)
-                    upcoming.append(t)
-                _add_edge(graph, ids[s], ids[t], model.instances[index].label)
-        frontier, depth = upcoming, depth + 1
-    graph.graph["transitions"] = transitions
+    for node, (state, depth) in enumerate(zip(explored.states, explored.depths(), strict=True)):
+        graph.add_node(node, **_node_attributes(model, violated(state), state, depth))
+    labels = [inst.label for inst in model.instances]
+    for node in range(len(explored.states)):
+        for succ, index in explored.edges(node):
+            _add_edge(graph, node, succ, labels[index])
+    graph.graph["transitions"] = len(explored.target)
     return graph
 
 
-def _add_node(graph: nx.DiGraph, model, compiled, ids: dict, state: State, depth: int) -> None:
-    ids[state] = node = len(ids)
-    bad = compiled.violated(state) or []
+def _node_attributes(model: Model, bad: list[int] | None, state: State, depth: int) -> dict:
     attrs: dict[str, Any] = dict(model.schema.decode(state))
     attrs.update(
         state=state,
-        initial=state in model.initial,
+        initial=depth == 0,
         depth=depth,
-        violates=tuple(model.properties[p].name for p in bad),
+        violates=tuple(model.properties[p].name for p in bad or ()),
     )
-    graph.add_node(node, **attrs)
+    return attrs
 
 
 def _add_edge(graph: nx.DiGraph, u: int, v: int, label: str) -> None:

@@ -23,6 +23,7 @@ from mrkcheck import interrupts
 from mrkcheck.check.explicit import Limits, Progress, check
 from mrkcheck.check.liveness import add_liveness
 from mrkcheck.check.result import CheckResult
+from mrkcheck.check.stategraph import StateGraph
 from mrkcheck.lang.model import EVENTUALLY, Model
 
 
@@ -102,7 +103,12 @@ class Checker:
 
     def run(self) -> CheckResult:
         """The safety search, then (per the liveness rule) the ``eventually`` verdicts. Ctrl-C
-        or lack of memory keep what was found: ``stopped`` and ``cut_phase`` say where."""
+        or lack of memory keep what was found: ``stopped`` and ``cut_phase`` say where.
+
+        Without symmetry the safety search records the state graph liveness needs as it goes,
+        so that liveness does not explore again; with symmetry liveness explores the unreduced
+        graph itself."""
+        record = StateGraph(self.model) if self.checks_liveness and not self.symmetric else None
         interrupts.enter(f"{self.phase_prefix}safety search")
         result = check(
             self.model,
@@ -111,8 +117,9 @@ class Checker:
             limits=self.bounds,
             progress=self.show_stats,
             stop_when_all_violated=self.stop_early,
+            record=record,
         )
         if self.checks_liveness:
             interrupts.enter(f"{self.phase_prefix}liveness")
-            add_liveness(result, self.model, progress=self.show_status)
+            add_liveness(result, self.model, progress=self.show_status, graph=record)
         return result

@@ -26,6 +26,7 @@ from mrkcheck.check.result import (
     Step,
     Trace,
 )
+from mrkcheck.check.stategraph import StateGraph
 from mrkcheck.check.symmetry import canonicalizer
 from mrkcheck.lang.model import ACTION, ALWAYS, EVENTUALLY, SOMETIMES, Model, State
 
@@ -55,6 +56,7 @@ class _Search:
     witnesses: dict[int, Trace] = field(default_factory=dict)
     deadlock: Trace | None = None
     fired: list[int] = field(default_factory=list)  # successors generated, per action instance
+    graph: StateGraph | None = None  # every edge too, when asked (for liveness, graph export)
     compiled: Compiled = field(init=False)  # set by the caller, inside its interruptible part
 
 
@@ -66,14 +68,18 @@ def check(
     limits: Limits | None = None,
     progress: Progress | None = None,
     stop_when_all_violated: bool = True,
+    record: StateGraph | None = None,
 ) -> CheckResult:
     """Explore every reachable state of ``model`` breadth-first and check its properties.
 
+    ``record``, an empty graph, is filled with every state and edge the search explores, so that
+    liveness need not explore again (without symmetry only: fairness needs the unreduced graph).
     Ctrl-C (or SIGTERM, see :mod:`mrkcheck.interrupts`) and lack of memory end the search with
-    what it found so far (``stopped`` says which); the visited states are dropped first after a
-    MemoryError, so that building the reports has memory again."""
+    what it found so far (``stopped`` says which); the visited states (and ``record``) are dropped
+    first after a MemoryError, so that building the reports has memory again."""
+    assert record is None or not symmetry, "the recorded graph must be the unreduced one"
     limits = limits or Limits()
-    search = _Search(model, None)
+    search = _Search(model, None, graph=record)
     started = time.perf_counter()
     stopped, complete = "exhausted", True
     try:  # compiling takes a moment too: cut there, the result has zero statistics
@@ -87,6 +93,8 @@ def check(
         stopped, complete = OUT_OF_MEMORY, False
     if stopped == OUT_OF_MEMORY:
         search.parent.clear()  # traces found are already built: the visited map is not needed
+        if record is not None:
+            record.clear()
     search.stats.seconds = time.perf_counter() - started
     return _result(search, complete, stopped, symmetry)
 
@@ -99,12 +107,13 @@ def _explore(
     started: float,
     stop_when_all_violated: bool,
 ) -> str:
-    model, compiled, canon, parent, stats = (
+    model, compiled, canon, parent, stats, graph = (
         search.model,
         search.compiled,
         search.canon,
         search.parent,
         search.stats,
+        search.graph,
     )
     names = [inst.action for inst in model.instances]
     fired = search.fired = [0] * len(names)
@@ -115,6 +124,8 @@ def _explore(
         c = canon(s0) if canon else s0
         if c not in parent:
             parent[c] = (None, -1)
+            if graph is not None:
+                graph.add(c, -1, -1)
             frontier.append(c)
             _check_state(search, c)
     stats.levels.append(len(frontier))
@@ -141,10 +152,14 @@ def _explore(
                     if c in parent:
                         continue
                     parent[c] = (s, index)
+                    if graph is not None:  # numbered in discovery order, the order of expansion
+                        graph.add(c, graph.expanded, index)
                     found[index] += 1
                     upcoming.append(c)
                     if violated(c) is not None or has_goals:
                         _check_state(search, c)
+                if graph is not None:
+                    graph.expand(out)
                 for prop, index, t in bad:
                     if prop not in search.violations:
                         search.violations[prop] = _trace_to(search, s, (index, t), prop)
@@ -315,3 +330,15 @@ def reachable(model: Model, symmetry: bool = False) -> dict[State, tuple[State |
     search.compiled = compile_model(model)
     _explore(search, False, Limits(), None, time.perf_counter(), False)
     return search.parent
+
+
+def explore_graph(model: Model, max_states: int | None = None) -> StateGraph:
+    """Every reachable state and every edge of ``model`` (no symmetry reduction), recorded by one
+    search; ``complete`` is False if there are more than ``max_states`` states."""
+    graph = StateGraph(model)
+    search = _Search(model, None, graph=graph)
+    search.compiled = compile_model(model)
+    limits = Limits(max_states=None if max_states is None else max_states + 1)
+    stopped = _explore(search, False, limits, None, time.perf_counter(), False)
+    graph.complete = stopped == "exhausted"
+    return graph

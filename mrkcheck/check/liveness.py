@@ -42,66 +42,46 @@ from mrkcheck.check.result import (
     Step,
     Trace,
 )
+from mrkcheck.check.stategraph import StateGraph
 from mrkcheck.lang.model import EVENTUALLY, LeadsTo, Model, Property, State
-
-
-@dataclass
-class StateGraph:
-    """Every reachable state (no symmetry reduction: fairness is per concrete instance)."""
-
-    model: Model
-    states: list[State] = field(default_factory=list)
-    index: dict[State, int] = field(default_factory=dict)
-    edges: list[list[tuple[int, int]]] = field(default_factory=list)  # (successor, instance)
-    parent: list[int] = field(default_factory=list)  # BFS tree, for shortest prefixes
-    via: list[int] = field(default_factory=list)
-    complete: bool = True
-
-    def add(self, state: State, parent: int, via: int) -> tuple[int, bool]:
-        found = self.index.get(state)
-        if found is not None:
-            return found, False
-        n = len(self.states)
-        self.index[state] = n
-        self.states.append(state)
-        self.edges.append([])
-        self.parent.append(parent)
-        self.via.append(via)
-        return n, True
-
 
 Progress = Callable[[str], None]
 
 
 def build_graph(
-    model: Model, max_states: int | None = None, progress: Progress | None = None
+    model: Model,
+    max_states: int | None = None,
+    progress: Progress | None = None,
+    graph: StateGraph | None = None,
 ) -> StateGraph:
-    """Breadth-first exploration keeping every edge."""
+    """Breadth-first exploration keeping every edge, or the rest of it: ``graph`` is one the
+    safety search recorded, complete or (when it stopped once every property was violated)
+    expanded only up to where it stopped."""
     step = compile_model(model).step
-    graph = StateGraph(model)
-    queue: deque[int] = deque()
-    for s in model.initial:
-        n, new = graph.add(s, -1, -1)
-        if new:
-            queue.append(n)
+    if graph is None:
+        graph = StateGraph(model)
+        for s in model.initial:
+            graph.add(s, -1, -1)
+    if max_states is not None and len(graph.states) > max_states:
+        graph.complete = False
+        return graph
     next_report = time.perf_counter() + 1.0
-    while queue:
-        if progress is not None and len(graph.states) & 1023 == 0:
+    while graph.expanded < len(graph.states):
+        n = graph.expanded
+        if progress is not None and n & 1023 == 0:
             now = time.perf_counter()
             if now >= next_report:
-                progress(f"state graph: {len(graph.states):,} states, queue {len(queue):,}")
+                queue = len(graph.states) - n
+                progress(f"state graph: {len(graph.states):,} states, queue {queue:,}")
                 next_report = now + 1.0
-        n = queue.popleft()
         out: list[tuple[int, State]] = []
         step(graph.states[n], out, [])
         for instance, t in out:
-            m, new = graph.add(t, n, instance)
-            graph.edges[n].append((m, instance))
-            if new:
-                if max_states is not None and len(graph.states) > max_states:
-                    graph.complete = False
-                    return graph
-                queue.append(m)
+            _, new = graph.add(t, n, instance)
+            if new and max_states is not None and len(graph.states) > max_states:
+                graph.complete = False
+                return graph
+        graph.expand(out)
     return graph
 
 
@@ -152,7 +132,7 @@ def _reachable_within(graph: StateGraph, starts: list[int], bad: list[bool]) -> 
     queue = deque(starts)
     while queue:
         n = queue.popleft()
-        for m, _ in graph.edges[n]:
+        for m in graph.successors(n):
             if bad[m] and m not in seen:
                 seen.add(m)
                 queue.append(m)
@@ -186,7 +166,7 @@ def _fair_targets(graph: StateGraph, region: set[int], env: list[bool]) -> _Targ
     sub: nx.DiGraph[int] = nx.DiGraph()
     sub.add_nodes_from(sorted(region))
     for n in sorted(region):
-        for m, _ in graph.edges[n]:
+        for m in graph.successors(n):
             if m in region:
                 sub.add_edge(n, m)
     targets = _Targets()
@@ -204,14 +184,14 @@ def _fair_targets(graph: StateGraph, region: set[int], env: list[bool]) -> _Targ
 
 def _env_enabled(graph: StateGraph, n: int, env: list[bool]) -> set[int]:
     """The environment instances enabled in state ``n`` (those with an edge out of it)."""
-    return {i for _, i in graph.edges[n] if env[i]}
+    return {i for _, i in graph.edges(n) if env[i]}
 
 
 def _is_fair_component(graph: StateGraph, members: set[int], env: list[bool]) -> bool:
     """A component holds a weakly fair cycle iff it has an edge inside it and every environment
     instance enabled in all of its states is taken on one of its inner edges: a cycle through
     every state and those edges is then fair, and no cycle inside it can be fair otherwise."""
-    taken = {i for n in members for m, i in graph.edges[n] if m in members}
+    taken = {i for n in members for m, i in graph.edges(n) if m in members}
     if not taken:
         return False  # a single state without a self-loop: no cycle at all
     enabled_everywhere = set.intersection(*(_env_enabled(graph, n, env) for n in members))
@@ -249,7 +229,7 @@ def _path_to_witness(
     queue = deque([src])
     while queue:
         n = queue.popleft()
-        for m, i in graph.edges[n]:
+        for m, i in graph.edges(n):
             if m not in enabled:
                 continue
             if not owed or i in owed or not owed <= enabled[m]:
@@ -268,7 +248,7 @@ def _path_within(graph: StateGraph, src: int, dst: int, allowed: set[int]) -> li
     queue = deque([src])
     while queue:
         n = queue.popleft()
-        for m, i in graph.edges[n]:
+        for m, i in graph.edges(n):
             if m in allowed and m not in back:
                 back[m] = (n, i)
                 if m == dst:
@@ -300,7 +280,7 @@ def _closest_start(graph, starts, bad, targets) -> tuple[int, list[int]]:
                 while back[path[-1]] != -1:
                     path.append(back[path[-1]])
                 return start, path[::-1]
-            for m, _ in graph.edges[n]:
+            for m in graph.successors(n):
                 if bad[m] and m not in back:
                     back[m] = n
                     queue.append(m)
@@ -323,7 +303,7 @@ def _lasso(graph: StateGraph, prop: Property, start: int, entry: list[int], cycl
         n = graph.parent[n]
     prefix.reverse()
     for a, b in zip(entry, entry[1:], strict=False):
-        inst = next(i for m, i in graph.edges[a] if m == b)
+        inst = next(i for m, i in graph.edges(a) if m == b)
         prefix.append((b, inst))
     loop = len(prefix) - 1
     # The cycle ends back at its entry: drop that last state, since ``loop`` says where the last
@@ -341,15 +321,20 @@ def _step(model: Model, state: State, instance: int) -> Step:
 
 
 def check_liveness(
-    model: Model, max_states: int | None = 2_000_000, progress: Progress | None = None
+    model: Model,
+    max_states: int | None = 2_000_000,
+    progress: Progress | None = None,
+    graph: StateGraph | None = None,
 ) -> list[PropertyResult]:
-    """Every ``eventually`` property of ``model``, on one shared state graph."""
+    """Every ``eventually`` property of ``model``, on one shared state graph: ``graph`` as the
+    safety search recorded it (explored further only if that search stopped early), else a new
+    exploration."""
     props = [p for p in model.properties if p.kind == EVENTUALLY]
     if not props:
         return []
-    if progress is not None:
+    if progress is not None and (graph is None or graph.expanded < len(graph.states)):
         progress("building the state graph")
-    graph = build_graph(model, max_states, progress)
+    graph = build_graph(model, max_states, progress, graph)
     verdicts = []
     for number, prop in enumerate(props, start=1):
         if progress is not None:
@@ -363,21 +348,25 @@ def add_liveness(
     model: Model,
     max_states: int | None = 2_000_000,
     progress: Progress | None = None,
+    graph: StateGraph | None = None,
 ) -> CheckResult:
-    """Fill in the ``eventually`` verdicts of an explicit-engine ``CheckResult`` (in place).
+    """Fill in the ``eventually`` verdicts of an explicit-engine ``CheckResult`` (in place),
+    on ``graph`` if the search recorded one (see :func:`check_liveness`).
 
     Ctrl-C or lack of memory here keeps the finished safety search: the ``eventually``
-    properties stay UNKNOWN and ``stopped``/``cut_phase`` say that liveness was cut. The state
-    graph is local to :func:`check_liveness`, so after a MemoryError its memory is free again."""
+    properties stay UNKNOWN and ``stopped``/``cut_phase`` say that liveness was cut. After a
+    MemoryError the state graph is dropped, so that building the reports has memory again."""
     if not any(p.kind == EVENTUALLY for p in model.properties):
         return result
     if result.stopped not in ("exhausted", "all_violated"):
         return result  # a limit or Ctrl-C stopped the search: the graph would be cut short too
     try:
-        verdicts = {r.name: r for r in check_liveness(model, max_states, progress)}
+        verdicts = {r.name: r for r in check_liveness(model, max_states, progress, graph)}
     except KeyboardInterrupt:
         return _cut_short(result, INTERRUPTED)
     except MemoryError:
+        if graph is not None:
+            graph.clear()
         return _cut_short(result, OUT_OF_MEMORY)
     result.properties = [verdicts.get(r.name, r) for r in result.properties]
     if any(r.status == UNKNOWN for r in verdicts.values()):  # the graph reached max_states
