@@ -30,6 +30,8 @@ from mrkcheck.lang.expr import (
     ModelError,
     Transform,
     Var,
+    and_,
+    evaluate,
     fold,
     lift,
     variables_of,
@@ -259,8 +261,6 @@ class ActionInstance:
 
     @property
     def enabled(self) -> Expr:
-        from mrkcheck.lang.expr import and_
-
         return and_(*(g.condition for g in self.guards))
 
     @property
@@ -276,8 +276,6 @@ class ActionInstance:
     def refusal(self, state: State) -> Guard | None:
         """The first guard that fails in ``state`` (its ``error`` is what the call returns), or
         None when the action is enabled. Interpreted, for queries and tests, not for search."""
-        from mrkcheck.lang.expr import evaluate
-
         for guard in self.guards:
             if not evaluate(guard.condition, state):
                 return guard
@@ -285,14 +283,10 @@ class ActionInstance:
 
     def failing_guards(self, state: State) -> list[Guard]:
         """Every guard that fails in ``state`` (Q16: a caller may accept any of their errors)."""
-        from mrkcheck.lang.expr import evaluate
-
         return [g for g in self.guards if not evaluate(g.condition, state)]
 
     def apply(self, state: State) -> State:
         """The successor of ``state`` under this instance (guards are not checked)."""
-        from mrkcheck.lang.expr import evaluate
-
         out = list(state)
         for target, value in self.effects:
             out[target.slot] = evaluate(value, state)
