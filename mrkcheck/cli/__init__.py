@@ -10,6 +10,7 @@ write what was found so far.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import sys
 from collections.abc import Sequence
@@ -32,8 +33,16 @@ from mrkcheck.lang.model import ModelError
 COMMANDS = (check, listing, prove, trace, graph, conform)  # in the order of ``mrkcheck --help``
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("mrkcheck")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout without installing
+        return "(not installed)"
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="mrkcheck", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"mrkcheck {_version()}")
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
     for command in COMMANDS:
         command.add_parser(sub)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mrkcheck.errors import UsageError, is_blank, output_file, output_folder, unknown_name
+from mrkcheck.errors import UsageError, echo, is_blank, output_file, output_folder, unknown_name
 from mrkcheck.lang.model import Model
 from mrkcheck.registry import (
     DEFAULT_MODEL,
@@ -27,7 +27,27 @@ class Parser(argparse.ArgumentParser):
     """argparse with mrkcheck's rules for bad input, for every subcommand and every option."""
 
     def error(self, message: str) -> NoReturn:  # one line, exit 150, as DESIGN.md asks
+        unknown = "unrecognized arguments: "
+        if message.startswith(unknown):
+            message = self._unrecognized(message.removeprefix(unknown).split())
         raise UsageError(message)
+
+    def _unrecognized(self, words: list[str]) -> str:
+        """A mistyped flag names the closest flag of any command (``--propery`` → ``--property``)."""
+        flag = next((w.partition("=")[0] for w in words if w.startswith("-")), None)
+        if flag is None:
+            return f"unrecognized arguments: {echo(' '.join(words))}"
+        return unknown_name(
+            "option", flag, sorted(self._all_flags()), "see: mrkcheck COMMAND --help"
+        )
+
+    def _all_flags(self) -> set[str]:
+        flags = set(self._option_string_actions)
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    flags |= set(sub._option_string_actions)
+        return flags
 
     def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
         """Refuse empty values: ``--mutant "$M"`` with ``$M`` unset must not check the correct
