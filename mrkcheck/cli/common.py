@@ -5,6 +5,7 @@ and the JSON-or-text report."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -37,9 +38,13 @@ class Parser(argparse.ArgumentParser):
         flag = next((w.partition("=")[0] for w in words if w.startswith("-")), None)
         if flag is None:
             return f"unrecognized arguments: {echo(' '.join(words))}"
-        return unknown_name(
-            "option", flag, sorted(self._all_flags()), "see: mrkcheck COMMAND --help"
+        # Compared without their dashes: the shared "--" alone makes "--bogus" look like "--out".
+        names = {f.lstrip("-"): f for f in self._all_flags()}
+        close = difflib.get_close_matches(flag.lstrip("-"), sorted(names), n=1)
+        hint = (
+            f"; did you mean {names[close[0]]!r}?" if close else " (see: mrkcheck COMMAND --help)"
         )
+        return f"unknown option {echo(flag)}{hint}"
 
     def _all_flags(self) -> set[str]:
         flags = set(self._option_string_actions)
