@@ -30,7 +30,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from mrkcheck import interrupts
-from mrkcheck.check.report import status_printer, trace_table
+from mrkcheck.check.report import clear_progress, status_printer, trace_table
 from mrkcheck.check.result import (
     EXIT_INCOMPLETE,
     EXIT_INTERRUPTED,
@@ -116,7 +116,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
         report.stopped, report.cut_phase = INTERRUPTED, interrupts.current()
     except MemoryError:
         report.stopped, report.cut_phase = OUT_OF_MEMORY, interrupts.current()
-    _clear()
+    clear_progress()
     if report.bmc is None:  # cut before BMC returned: nothing established to report
         how = "interrupted" if report.stopped == INTERRUPTED else "out of memory"
         print(f"mrkcheck: {how} during {report.cut_phase}", file=sys.stderr)
@@ -427,10 +427,4 @@ def _say(text: str) -> None:
     if sys.stderr.isatty():
         elapsed = time.perf_counter() - _STARTED
         sys.stderr.write(f"\r\033[K{text} ({elapsed:.0f}s)")
-        sys.stderr.flush()
-
-
-def _clear() -> None:
-    if sys.stderr.isatty():
-        sys.stderr.write("\r\033[K")
         sys.stderr.flush()
