@@ -15,8 +15,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -40,6 +43,9 @@ MODELS = {
         build="mrkcheck.model.kms:build",
         mutants="mrkcheck.model.mutants",
         lemmas="mrkcheck.model.kms_lemmas",
+    ),
+    "workflow": Registered(
+        build="mrkcheck.model.workflow:build", mutants="mrkcheck.model.workflow"
     ),
     "twophase": Registered(
         build="mrkcheck.examples.twophase:build",
@@ -120,6 +126,30 @@ def _import(module_name: str) -> ModuleType:
         raise UsageError(f"cannot import model module {module_name!r}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - a module that fails on import is still bad input
         raise UsageError(f"model module {module_name!r} fails on import: {exc}") from None
+
+
+def import_source(source: str, what: str = "module") -> ModuleType:
+    """A Python file (``path/to/file.py``) or an importable module, imported once: what a user
+    names with ``--workflow`` or ``--properties-from``. Errors are one line (exit 150)."""
+    if not source.endswith(".py"):
+        return _import(source)
+    path = Path(source).resolve()
+    if not path.is_file():
+        raise UsageError(f"no {what} file {echo(source)}")
+    name = "mrkcheck_user_" + re.sub(r"\W", "_", str(path))
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"cannot load {what} file {echo(source)}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look their module up here
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - a user's file failing on import is bad input
+        del sys.modules[name]
+        raise UsageError(f"{what} file {echo(source)} fails on import: {exc}") from None
+    return module
 
 
 def _first_module(candidates: Sequence[str], attribute: str) -> str | None:
