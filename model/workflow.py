@@ -498,6 +498,9 @@ def compose(
     """The KMS model ``base`` with the workflows as processes, the other actors' calls as
     ``others`` says, and their properties (with ``user``'s) instead of the model's."""
     specs = [spec for source in _sources(workflows) for spec in load_workflows(source)]
+    if others not in OTHERS and ":" not in others and not others.endswith(".py"):
+        hint = "others is none, any, or a workflow: FILE.py or MODULE:NAME"
+        raise UsageError(unknown_name("choice for others", others, OTHERS, hint))
     other_specs = [] if others in OTHERS else load_workflows(others)
     if copies < 1:
         raise UsageError(f"copies must be at least 1, not {copies}")
