@@ -20,6 +20,14 @@ A project is ``mrkcheck.toml`` (keys at the top level) or the ``[tool.mrkcheck]`
 
     mutants = ["replicate_overwrites"]  # or [mutants.NAME] tables with the instance keys + breaks
 
+    [workflows.failover]                # a runbook checked against the model (docs/workflows.md)
+    workflow = "examples/workflows/failover.py"
+    others = "examples/workflows/encrypt_app.py"   # none (default), any, or a workflow
+
+An entry with ``properties_from = "myprops.py"`` also checks the properties that file's
+``properties(k)`` returns (the ``workflow`` model, which is the KMS model plus these).
+Paths are relative to the project file's folder.
+
 An instance entry asserts that its properties hold (documented counterexamples, the properties with
 ``expected = "violated"``, may be violated). A mutant entry asserts that the mutant is *caught*: the
 property it ``breaks`` is violated; a mutant that escapes fails the run. Every key and value is
@@ -69,7 +77,9 @@ ENTRY_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 MUTANT_KEYS: dict[str, type | tuple[type, ...]] = {**ENTRY_KEYS, "breaks": str}
 del MUTANT_KEYS["mutant"]  # the table's name is the mutant
-TOP_KEYS = ("model", "properties", "instances", "mutants")
+TOP_KEYS = ("model", "properties", "instances", "mutants", "workflows")
+WORKFLOW_MODEL = "workflow"  # the KMS model with workflows and user properties (its options)
+PATH_OPTIONS = ("workflow", "others", "properties_from")  # file paths, relative to the project
 
 
 class ProjectError(UsageError):
@@ -171,7 +181,7 @@ def load_project(path: Path | str) -> Project:
     prefix = "tool.mrkcheck." if path.name == PYPROJECT_FILE else ""
     entries = parse_project(data, path.name, prefix)
     lines = path.read_text(encoding="utf-8").splitlines()
-    entries = [_with_line(e, lines, prefix) for e in entries]
+    entries = [_relative_paths(_with_line(e, lines, prefix), path.parent) for e in entries]
     for entry in entries:
         _validate_build(entry, path.name)
     return Project(path, tuple(entries))
@@ -203,6 +213,7 @@ def parse_project(data: dict[str, Any], where: str, prefix: str = "") -> list[En
         for name, body in instances.items()
     ]
     entries += _mutant_entries(data.get("mutants", []), model, where, f"{prefix}mutants")
+    entries += _workflow_entries(data.get("workflows", {}), where, f"{prefix}workflows")
     if not entries:
         raise ProjectError(f"{where}: names no instances and no mutants")
     return entries
@@ -216,6 +227,19 @@ def _instance(
     fixed = _entry_fields(body, ENTRY_KEYS, model, where, key)
     fixed.setdefault("properties", properties)
     return Entry(name=name, **fixed)
+
+
+def _workflow_entries(spec: Any, where: str, key: str) -> list[Entry]:
+    """``[workflows.NAME]`` tables: ``workflow = "file.py"`` and the keys of an instance."""
+    if not isinstance(spec, dict):
+        raise ProjectError(f"{where}: {key} must be a table of [workflows.NAME] tables")
+    entries = []
+    for name, body in spec.items():
+        if not isinstance(body, dict) or not isinstance(body.get("workflow"), str):
+            raise ProjectError(f'{where}: {key}.{name} needs workflow = "FILE.py" (or MODULE:NAME)')
+        fixed = _entry_fields(body, ENTRY_KEYS, WORKFLOW_MODEL, where, f"{key}.{name}")
+        entries.append(Entry(name=f"workflow:{name}", **fixed))
+    return entries
 
 
 def _mutant_entries(spec: Any, model: str, where: str, key: str) -> list[Entry]:
@@ -248,6 +272,8 @@ def _entry_fields(
 ) -> dict[str, Any]:
     """Split an entry's table into Entry fields and model options, checking every key's type."""
     model = _typed(body, "model", str, where, f"{key}.") or model
+    if "properties_from" in body and model == DEFAULT_MODEL:
+        model = WORKFLOW_MODEL  # the KMS model, with the user's properties
     known = _model_options(model, where, key)
     fields: dict[str, Any] = {"model": model}
     options: dict[str, Any] = {}
@@ -342,7 +368,28 @@ def _validate_build(entry: Entry, where: str) -> None:
         raise ProjectError(f"{where}: {_entry_key(entry)}: {exc}") from None
 
 
+def _relative_paths(entry: Entry, folder: Path) -> Entry:
+    """File options (``workflow = "runbook.py"``) are relative to the project file's folder."""
+    options = dict(entry.options)
+    for name in PATH_OPTIONS:
+        value = options.get(name)
+        if isinstance(value, str) and value.endswith(".py") and not Path(value).is_absolute():
+            options[name] = ",".join(_from(folder, part.strip()) for part in value.split(","))
+    return replace(entry, options=options)
+
+
+def _from(folder: Path, path: str) -> str:
+    """``path`` of the project's ``folder``, written relative to the current folder if it can be."""
+    target = (folder / path).resolve()
+    try:
+        return str(target.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(target)
+
+
 def _entry_key(entry: Entry) -> str:
+    if entry.name.startswith("workflow:"):
+        return f"workflows.{entry.name.removeprefix('workflow:')}"
     if entry.expect == CAUGHT:
         return f"mutants.{entry.mutant}"
     return f"instances.{entry.name}"
@@ -354,6 +401,8 @@ def _with_line(entry: Entry, lines: list[str], prefix: str) -> Entry:
     caught = entry.expect == CAUGHT
     name = entry.mutant if caught and entry.mutant else entry.name
     group = "mutants" if caught else "instances"
+    if entry.name.startswith("workflow:"):
+        name, group = entry.name.removeprefix("workflow:"), "workflows"
     table = re.compile(rf"^\s*\[\s*{re.escape(prefix + group)}\.[\"']?{re.escape(name)}[\"']?\s*\]")
     listed = re.compile(rf"[\"']{re.escape(name)}[\"']")
     in_list = False
