@@ -392,7 +392,15 @@ class _Compiler:
             Branch(step.action, params, inst.enabled, self._loc(i + 1), (*inst.effects, *reset))
         )
         handlers = dict(step.on)
-        for error, condition in self._outcomes(inst):
+        outcomes = self._outcomes(inst)
+        errors = [error for error, _ in outcomes]
+        for error in handlers:
+            if error not in errors:
+                hint = f"{step.action} can return {', '.join(errors)}"
+                raise UsageError(
+                    f"{self.w.name} step {here}: {unknown_name('error', error, errors, hint)}"
+                )
+        for error, condition in outcomes:
             outcome = (*params, ("error", error))
             target = handlers.get(error)
             if target is None:

@@ -136,7 +136,8 @@ def import_source(source: str, what: str = "module") -> ModuleType:
     path = Path(source).resolve()
     if not path.is_file():
         raise UsageError(f"no {what} file {echo(source)}")
-    name = "mrkcheck_user_" + re.sub(r"\W", "_", str(path))
+    # Keyed by the file's modification time too: a notebook or test that edits it gets the edit.
+    name = "mrkcheck_user_" + re.sub(r"\W", "_", f"{path}@{path.stat().st_mtime_ns}")
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)

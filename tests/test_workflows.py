@@ -1,0 +1,358 @@
+"""Workflows (issue 14): the gallery's verdicts, what a workflow step means in the model, the
+command line and the project file, and user properties.
+
+What a compiled workflow does is checked against two things it is not built from: the interpreted
+``Scenario.call`` (the error a refused call returns) and ``observe.describe_key`` (the views
+DescribeKey may return), on every reachable state of the 2-Region model."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from mrkcheck.check.checker import Checker
+from mrkcheck.check.explicit import reachable
+from mrkcheck.check.result import CheckResult, Trace
+from mrkcheck.cli import main
+from mrkcheck.lang.expr import evaluate
+from mrkcheck.lang.model import Model
+from mrkcheck.lang.scenario import Scenario
+from mrkcheck.model import workflow as wf
+from mrkcheck.model.kms import KmsOptions, declare
+from mrkcheck.model.kms import build as build_kms
+from mrkcheck.model.observe import describe_key
+from mrkcheck.traces.replay import replay
+
+REPO = Path(__file__).resolve().parent.parent
+GALLERY = REPO / "examples" / "workflows"
+
+
+def check(source: str | Path, **options) -> CheckResult:
+    model = wf.build(workflow=str(source), **options)
+    return Checker(model).run()
+
+
+def violated(result: CheckResult) -> dict[str, int]:
+    """Each violated property and the length of its counterexample."""
+    return {r.name: len(r.trace) for r in result.violations if r.trace is not None}
+
+
+# --- the gallery ----------------------------------------------------------------------------------
+
+# file, exit code, {violated property: counterexample length}, the last step of the safety ones
+VERDICTS = [
+    (
+        "failover_naive.py",
+        12,
+        {"failover.no_unexpected_failure": 3},
+        "failover: ScheduleKeyDeletion",
+    ),
+    ("failover.py", 0, {}, None),
+    (
+        "replicate_then_encrypt.py",
+        12,
+        {"replicate_then_encrypt.no_unexpected_failure": 2},
+        "replicate_then_encrypt: Encrypt",
+    ),
+    ("delete_primary_naive.py", 13, {"delete_primary_naive.finishes": 1}, None),
+    ("delete_primary.py", 0, {}, None),
+    ("rotation_status.py", 12, {"rotation_status.assertions": 2}, "rotation_status: DescribeKey"),
+    ("rotation_status_wait.py", 0, {}, None),
+    (
+        "two_operators.py",
+        12,
+        {"promote_eu.no_unexpected_failure": 2, "promote_ap.no_unexpected_failure": 2},
+        ": UpdatePrimaryRegion",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "code", "found", "last"), VERDICTS, ids=[v[0] for v in VERDICTS])
+def test_each_runbook_gets_the_verdict_its_docstring_states(name, code, found, last):
+    result = check(GALLERY / name)
+    assert result.exit_code == code
+    assert violated(result) == found
+    stated = re.search(r"\(exit (\d+)", (GALLERY / name).read_text().split('"""')[1])
+    assert stated is not None and int(stated.group(1)) == code
+    for r in result.violations:
+        assert r.trace is not None
+        assert replay(wf.build(workflow=str(GALLERY / name)), r.trace).ok
+        if last is not None:  # the last step is the failing call or observation, labelled
+            assert last in r.trace.steps[-1].label
+            assert "error=" in r.trace.steps[-1].label or "DescribeKey" in last
+
+
+def test_the_fixed_failover_passes_alongside_an_application_and_not_with_any_actor():
+    app = str(GALLERY / "encrypt_app.py")
+    alongside = check(GALLERY / "failover.py", others=app)
+    assert alongside.exit_code == 0
+    assert alongside.stats.distinct > check(GALLERY / "failover.py").stats.distinct
+    anyone = wf.build(workflow=str(GALLERY / "failover.py"), others="any", regions=2)
+    result = Checker(anyone).liveness(False).run()
+    assert "failover.no_unexpected_failure" in violated(result)
+    assert any(
+        not step.action.startswith("failover:") for step in result.violations[0].trace.steps[1:]
+    )
+
+
+def test_two_copies_of_one_runbook_collide():
+    result = check(GALLERY / "failover.py", copies=2)
+    assert violated(result)["failover.no_unexpected_failure"] == 2
+    labels = [s.label for s in result.violations[0].trace.steps[1:]]
+    assert {label.split(":")[0] for label in labels} == {"failover#1", "failover#2"}
+
+
+# --- what a step means: the model's own predictions -----------------------------------------------
+
+
+def _kms_state(model: Model, state: tuple[int, ...], base: Model) -> tuple[int, ...]:
+    return state[: base.schema.width]
+
+
+def test_every_counterexample_step_is_what_the_model_predicts():
+    """Each call's outcome in a counterexample is ``Scenario.call``'s prediction on the KMS model;
+    each observation is one of ``describe_key``'s views."""
+    base = build_kms()
+    for name, code, _, _ in VERDICTS:
+        if code != 12:
+            continue
+        model = wf.build(workflow=str(GALLERY / name))
+        for r in Checker(model).run().violations:
+            _agrees(r.trace, model, base)
+
+
+def _agrees(trace: Trace, model: Model, base: Model) -> None:
+    for before, step in zip(trace.steps, trace.steps[1:], strict=False):
+        state = _kms_state(model, before.state, base)
+        if step.action is None or ": " not in step.action:
+            continue
+        action = step.action.split(": ", 1)[1]
+        params = dict(step.params)
+        if action == "DescribeKey":
+            views = [
+                _describe(v, base, state, params)
+                for v in describe_key(base, state, params["s"], params["r"])
+            ]
+            assert params["saw"] in (views or [wf.NOT_FOUND_VIEW])
+            continue
+        call = {k: v for k, v in params.items() if k not in ("at", "error", "retry")}
+        assert Scenario(base, state).call(action, **call) == params.get("error")
+
+
+def _describe(view: dict, base: Model, state: tuple[int, ...], params: dict) -> str:
+    rotation = base.decode(state)["rotation"][(params["s"], params["r"])] == "true"
+    key_type = view["MultiRegionConfiguration"]["MultiRegionKeyType"]
+    return wf.View(params["r"], view["KeyState"], key_type, rotation).describe()
+
+
+@pytest.fixture(scope="module")
+def two_regions():
+    base = build_kms(regions=2)
+    return base, declare(KmsOptions(regions=2))[1], list(reachable(base))
+
+
+def test_a_poll_sees_exactly_the_views_describe_key_allows(two_regions):
+    base, kms, states = two_regions
+    for r in kms.Region:
+        candidates = [(v, wf.view_allowed(kms, "k1", v)) for v in wf.candidate_views(r)]
+        for state in states:
+            seen = {v.describe() for v, allowed in candidates if evaluate(allowed, state)}
+            documented = {
+                _describe(v, base, state, {"s": "k1", "r": r})
+                for v in describe_key(base, state, "k1", r)
+            }
+            assert seen == (documented or {wf.NOT_FOUND_VIEW})
+
+
+def test_a_call_has_exactly_one_outcome_the_one_scenario_predicts(two_regions):
+    base, kms, states = two_regions
+    compiler = wf._Compiler(base, kms, None, wf.Workflow("w"))  # type: ignore[arg-type]
+    api = [i for i in base.instances if not i.environment]
+    outcomes = {i.label: compiler._outcomes(i) for i in api}
+    for state in states[::3]:
+        for inst in api:
+            refused = inst.refusal(state)
+            fired = [e for e, cond in outcomes[inst.label] if evaluate(cond, state)]
+            if refused is None:
+                assert fired == [] and evaluate(inst.enabled, state)
+            else:
+                assert fired == [refused.error or "refused"]
+
+
+# --- the language: retries, bounded waits, errors -------------------------------------------------
+
+START = '["CreateKey(r=us-east-1, origin=AWS_KMS)"]'
+
+
+def runbook(tmp_path: Path, body: str, name: str = "runbook.py") -> Path:
+    text = (
+        "from mrkcheck.model.workflow import END, NEXT, RETRY, Workflow, workflow\n\n"
+        f"@workflow(start={START})\ndef book(w: Workflow) -> None:\n"
+        + "".join(f"    {line}\n" for line in body.strip().splitlines())
+    )
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_retrying_a_refused_call_until_it_succeeds_passes(tmp_path):
+    path = runbook(
+        tmp_path,
+        """
+w.call("ReplicateKey", r="us-east-1", replica="eu-west-1")
+w.call("Encrypt", r="eu-west-1", on={"KMSInvalidStateException": RETRY})
+""",
+    )
+    assert check(path).exit_code == 0
+
+
+def test_bounded_retries_and_bounded_waits_can_run_out(tmp_path):
+    retries = runbook(
+        tmp_path,
+        """
+w.call("ReplicateKey", r="us-east-1", replica="eu-west-1")
+w.call("Encrypt", r="eu-west-1", on={"KMSInvalidStateException": RETRY}, attempts=2)
+""",
+        "retries.py",
+    )
+    result = check(retries)
+    assert violated(result) == {"book.no_unexpected_failure": 3}
+    assert [("retry", "yes") in s.params for s in result.violations[0].trace.steps[1:]] == [
+        False,
+        True,
+        False,
+    ]
+    waits = runbook(
+        tmp_path,
+        """
+w.call("ReplicateKey", r="us-east-1", replica="eu-west-1")
+w.wait("eu-west-1", until=lambda v: v.enabled, polls=2)
+""",
+        "waits.py",
+    )
+    assert violated(check(waits)) == {"book.no_unexpected_failure": 3}
+    handled = runbook(
+        tmp_path,
+        """
+w.call("ReplicateKey", r="us-east-1", replica="eu-west-1")
+w.label("poll")
+w.wait("eu-west-1", until=lambda v: v.enabled, polls=2, on_timeout="poll")
+w.call("Encrypt", r="eu-west-1")
+""",
+        "handled.py",
+    )
+    assert check(handled).exit_code == 0
+
+
+def test_a_handled_error_can_branch_and_fail_is_an_assertion(tmp_path):
+    path = runbook(
+        tmp_path,
+        """
+w.call("ReplicateKey", r="us-east-1", replica="eu-west-1")
+w.call("Encrypt", r="eu-west-1", on={"KMSInvalidStateException": "creating"})
+w.end()
+w.label("creating")
+w.fail("the replica was still Creating")
+""",
+    )
+    result = check(path)
+    assert violated(result) == {"book.assertions": 3}
+    pc = result.violations[0].trace.states()[-1]["book.pc"]
+    assert pc == "failed: the replica was still Creating"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('w.call("Encrypt", r="mars-1")', "unknown call"),
+        ('w.call("Encrypts", r="us-east-1")', "did you mean 'Encrypt'"),
+        ('w.wait("eu-west-9", until=lambda v: v.enabled)', "unknown Region"),
+        ('w.check("us-east-1", lambda v: v.nope, "x")', "fails on the view"),
+        (
+            'w.call("Encrypt", r="us-east-1", on={"KMSInvalidStateException": "nowhere"})',
+            "unknown label",
+        ),
+        ('w.call("Encrypt", r="us-east-1", on={"KMSInvalidState": END})', "did you mean"),
+        ("pass", "has no steps"),
+    ],
+)
+def test_a_bad_runbook_is_one_line_and_exit_150(tmp_path, capsys, body, message):
+    path = runbook(tmp_path, body)
+    assert main(["check", "--workflow", str(path)]) == 150
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_command_line_takes_a_file_a_file_and_name_and_writes_a_trace_that_replays(
+    tmp_path, capsys
+):
+    naive = str(GALLERY / "failover_naive.py")
+    assert main(["check", "--workflow", f"{naive}:failover", "--out", str(tmp_path)]) == 12
+    out = capsys.readouterr().out
+    assert (
+        "failover: ScheduleKeyDeletion(s=k1, r=us-east-1, at=3, error=KMSInvalidStateException)"
+        in out
+    )
+    (written,) = tmp_path.glob("*.itf.json")
+    assert main(["trace", "check", str(written)]) == 0
+    assert main(["check", "--workflow", f"{naive}:failovr"]) == 150
+    assert main(["check", "--workflow", naive, "--others", "anyy"]) == 150
+    assert "did you mean 'any'" in capsys.readouterr().err
+
+
+# --- user properties, from a module or a project file ---------------------------------------------
+
+PROPS = """
+from mrkcheck import Invariant, count
+from mrkcheck.model.rules import Role
+
+
+def properties(k):
+    return [
+        Invariant(
+            "at_most_one_primary",
+            count(k.Region, lambda r: k.role["k1", r].eq(Role.PRIMARY)).le(1),
+        ),
+    ]
+"""
+
+
+def test_a_user_property_from_a_project_file_is_checked_and_a_mutant_breaking_it_caught(
+    tmp_path, monkeypatch, capsys
+):
+    (tmp_path / "myprops.py").write_text(PROPS)
+    (tmp_path / "mrkcheck.toml").write_text(
+        '[instances.mine]\nproperties_from = "myprops.py"\nproperties = ["at_most_one_primary"]\n'
+        "regions = 2\n\n"
+        '[mutants.promote_before_demote]\nproperties_from = "myprops.py"\n'
+        'breaks = "at_most_one_primary"\nregions = 2\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--json", "report.json"]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    text = json.dumps(report)
+    assert "at_most_one_primary" in text and "caught" in text
+    # A property that does not hold is reported, not ignored.
+    (tmp_path / "myprops.py").write_text(PROPS.replace(".le(1)", ".le(0)"))
+    assert main(["check", "--instance", "mine"]) == 12
+
+
+def test_properties_from_on_the_command_line(tmp_path, capsys):
+    (tmp_path / "myprops.py").write_text(PROPS)
+    props = str(tmp_path / "myprops.py")
+    args = [
+        "check",
+        "--properties-from",
+        props,
+        "--regions",
+        "2",
+        "--property",
+        "at_most_one_primary",
+    ]
+    assert main(args) == 0
+    assert main([*args, "--mutant", "promote_before_demote"]) == 12
+    (tmp_path / "bad.py").write_text("def properties(k):\n    return [1]\n")
+    assert main(["check", "--properties-from", str(tmp_path / "bad.py")]) == 150
