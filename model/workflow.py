@@ -46,6 +46,7 @@ from mrkcheck.lang.model import (
     ModelError,
     Property,
     State,
+    Variable,
     instance_label,
     resolve_properties,
 )
@@ -321,6 +322,18 @@ def _instance(model: Model, action: str, params: dict[str, str], where: str) -> 
     raise UsageError(f"{where}: {unknown_name('call', label, wanted, 'check the parameters')}")
 
 
+@dataclass(frozen=True)
+class _Bound:
+    """A bounded retry or poll: its counter slot, how many tries, how the last failed try is
+    labelled, and where it goes (a location, or None: the workflow fails as ``end``)."""
+
+    counter: Variable
+    limit: int
+    params: tuple
+    then: str | None
+    end: str
+
+
 @dataclass
 class _Compiler:
     """Turns one recorded workflow into a :class:`Process` of the extended model."""
@@ -411,16 +424,12 @@ class _Compiler:
                 self.process.at(here).append(
                     Branch(step.action, outcome, condition, self._target(target, i), reset)
                 )
-            elif counter is None:
+            elif counter is None or step.attempts is None:
                 self.process.at(here).append(Branch(step.action, outcome, condition, here))
             else:
-                more = and_(condition, counter.ref.lt(step.attempts - 1))
-                bump = ((counter.ref, counter.ref + 1),)
-                self.process.at(here).append(
-                    Branch(step.action, (*outcome, ("retry", "yes")), more, here, bump)
-                )
-                last = and_(condition, counter.ref.ge(step.attempts - 1))
-                self._branch_to_end(here, step.action, outcome, last, f"unexpected {error}", False)
+                again = (*outcome, ("retry", "yes"))
+                bound = _Bound(counter, step.attempts, outcome, None, f"unexpected {error}")
+                self._again(here, step.action, again, condition, bound)
 
     def _outcomes(self, inst: ActionInstance) -> list[tuple[str, Expr]]:
         """Each error the call can return, with the condition under which it does: its guard is
@@ -434,7 +443,7 @@ class _Compiler:
             conditions.setdefault(error, []).append(fails)
         return [(error, or_(*parts)) for error, parts in conditions.items()]
 
-    def _counter(self, i: int, bound: int):
+    def _counter(self, i: int, bound: int) -> Variable:
         return self.ext.variable(f"{self.w.name}.tries@{i + 1}", range(0, bound))
 
     # --- observations -------------------------------------------------------------------------
@@ -464,20 +473,24 @@ class _Compiler:
                 self._poll_again(i, step, counter, params, seen)
 
     def _poll_again(self, i: int, step: Observe, counter: Any, params: tuple, seen: Expr) -> None:
-        here = self._loc(i)
         assert step.polls is not None
-        more = and_(seen, counter.ref.lt(step.polls - 1))
-        self.process.at(here).append(
-            Branch("DescribeKey", params, more, here, ((counter.ref, counter.ref + 1),))
-        )
-        last = and_(seen, counter.ref.ge(step.polls - 1))
         timeout = (*params, ("timeout", "yes"))
-        if step.on_timeout is None:
-            self._branch_to_end(here, "DescribeKey", timeout, last, "timed out", False)
+        target = None if step.on_timeout is None else self._target(step.on_timeout, i)
+        bound = _Bound(counter, step.polls, timeout, target, "timed out")
+        self._again(self._loc(i), "DescribeKey", params, seen, bound)
+
+    def _again(self, here: str, action: str, params: tuple, condition: Expr, b: _Bound) -> None:
+        """Try again (stay ``here``, count one more) while the count is below the bound; the last
+        try that fails goes to ``b.then`` (the count reset), or ends the workflow as ``b.end``."""
+        more = and_(condition, b.counter.ref.lt(b.limit - 1))
+        bump = ((b.counter.ref, b.counter.ref + 1),)
+        self.process.at(here).append(Branch(action, params, more, here, bump))
+        last = and_(condition, b.counter.ref.ge(b.limit - 1))
+        if b.then is None:
+            self._branch_to_end(here, action, b.params, last, b.end, False)
         else:
-            reset = ((counter.ref, ZERO),)
-            target = self._target(step.on_timeout, i)
-            self.process.at(here).append(Branch("DescribeKey", timeout, last, target, reset))
+            reset = ((b.counter.ref, ZERO),)
+            self.process.at(here).append(Branch(action, b.params, last, b.then, reset))
 
     def _satisfies(self, step: Observe, view: View) -> bool:
         try:
