@@ -356,3 +356,35 @@ def test_properties_from_on_the_command_line(tmp_path, capsys):
     assert main([*args, "--mutant", "promote_before_demote"]) == 12
     (tmp_path / "bad.py").write_text("def properties(k):\n    return [1]\n")
     assert main(["check", "--properties-from", str(tmp_path / "bad.py")]) == 150
+
+
+# --- the same workflow on an endpoint -------------------------------------------------------------
+
+
+def test_a_run_on_a_conformant_endpoint_is_a_run_of_the_model(tmp_path, capsys):
+    out = tmp_path / "run.itf.json"
+    failover = str(GALLERY / "failover.py")
+    assert main(["run", "--workflow", failover, "--against-mutant", "none", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "failover: ScheduleKeyDeletion(s=k1, r=us-east-1) -> success" in printed
+    assert main(["trace", "check", str(out)]) == 0
+    steps = json.loads(out.read_text())["states"]
+    labels = [s["#meta"]["action"] for s in steps]
+    assert "CompleteUpdate" in labels  # the endpoint's own step, explained by the model
+
+
+def test_a_run_that_is_not_a_run_of_the_model_is_named_at_its_first_wrong_step(tmp_path, capsys):
+    out = tmp_path / "run.itf.json"
+    naive = str(GALLERY / "delete_primary_naive.py")
+    args = ["run", "--workflow", naive, "-o", str(out)]
+    assert main([*args, "--against-mutant", "no_pending_replica_deletion"]) == 12
+    assert main(["trace", "check", str(out)]) == 12
+    assert "step 2: delete_primary_naive: DescribeKey" in capsys.readouterr().out
+
+
+def test_moto_diverges_on_the_naive_deletion(tmp_path, capsys):
+    """moto 5.2.5 (pinned) shows the primary pending deletion at once, with its replica kept."""
+    pytest.importorskip("moto")
+    naive = str(GALLERY / "delete_primary_naive.py")
+    assert main(["run", "--workflow", naive, "--in-process", "--key-ref", "id"]) == 12
+    assert "PendingDeletion" in capsys.readouterr().out

@@ -193,6 +193,16 @@ class ModelKmsClient:
         self.world.call("Decrypt", "Decrypt", s=s, r=self.region)
         return {"Plaintext": plaintext, "KeyId": self.world.arn(s, self.region)}
 
+    def get_key_rotation_status(self, KeyId: str) -> dict[str, Any]:
+        """This key's copy of the shared rotation flag (a replica's lags until a Sync)."""
+        s = self._key(KeyId, "GetKeyRotationStatus")
+        if self.world.scenario.value("key_state", s, self.region) == "Absent":
+            raise _client_error(
+                "NotFoundException", f"Key '{KeyId}' does not exist", "GetKeyRotationStatus"
+            )
+        enabled = self.world.scenario.value("rotation", s, self.region) == "true"
+        return {"KeyRotationEnabled": enabled}
+
     def describe_key(self, KeyId: str) -> dict[str, Any]:
         s = self._key(KeyId, "DescribeKey")
         metadata = self.world.metadata(s, self.region)

@@ -1,0 +1,225 @@
+"""Run a workflow against a real KMS endpoint through boto3, and record the run as a trace.
+
+The workflow model (``mrkcheck.model.workflow``) says what each step may do; here the steps are
+made for real: each call goes to the endpoint (:class:`~mrkcheck.traces.conform_endpoint.Endpoint`),
+each wait or check polls DescribeKey (and GetKeyRotationStatus), and the branch the workflow takes
+is the one whose outcome the endpoint gave. The endpoint's own steps (a replica finishing
+Creating, an update completing, a Sync) are invisible; they are *explained*: before each workflow
+step the shortest sequence of environment steps of the model (breadth-first, at most
+:data:`EXPLAIN_DEPTH`) after which that outcome is possible is put in the trace before it.
+
+An outcome that no such sequence explains (an error the model does not predict there, a view no
+reachable state shows) ends the run: it is recorded as the step it was, so that
+``mrkcheck trace check`` on the trace names it as the first step that is not a run of the model
+(exit 12). Otherwise the trace is a run of the model and ``trace check`` says so (exit 0).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mrkcheck.check.result import Step, Trace
+from mrkcheck.errors import UsageError
+from mrkcheck.lang.expr import evaluate
+from mrkcheck.lang.model import ActionInstance, Model, State
+from mrkcheck.model.kms import KmsOptions, declare, option_fields
+from mrkcheck.model.workflow import (
+    DONE,
+    View,
+    candidate_views,
+    load_workflows,
+    parse_label,
+    view_allowed,
+)
+
+from .conform_endpoint import CALLS, Endpoint
+
+EXPLAIN_DEPTH = 6  # environment steps put before one workflow step, at most
+CALL_PARAMS = ("at", "error", "retry", "saw", "timeout")  # a step's params that are not the call's
+
+
+@dataclass
+class WorkflowRun:
+    """The recorded run: the trace, and why it stopped (empty: every workflow reached its end)."""
+
+    trace: Trace
+    problem: str = ""
+    log: list[str] = field(default_factory=list)
+
+
+def run_on_endpoint(
+    model: Model,
+    clients: Mapping[str, Any],
+    key_ref: str = "arn",
+    interval: float = 0.0,
+    max_steps: int = 200,
+) -> WorkflowRun:
+    """Run the workflows of ``model`` (built by ``mrkcheck.model.workflow.build``) on the
+    endpoint behind ``clients`` (one boto3 KMS client per Region); ``interval`` seconds between
+    two polls of a wait."""
+    endpoint = Endpoint(clients, key_ref)
+    runner = _Runner(model, endpoint, interval)
+    runner.set_up()
+    for _ in range(max_steps):
+        if runner.problem or not runner.step_one():
+            break
+    else:
+        runner.problem = f"stopped after {max_steps} steps"
+    trace = Trace(model.schema, runner.steps, None, model.name, None, dict(model.options))
+    return WorkflowRun(trace, runner.problem, runner.log)
+
+
+@dataclass
+class _Runner:
+    model: Model
+    endpoint: Endpoint
+    interval: float
+    steps: list[Step] = field(default_factory=list)
+    problem: str = ""
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def state(self) -> State:
+        return self.steps[-1].state
+
+    # --- the start: the workflow's start steps, made for real ---------------------------------
+
+    def set_up(self) -> None:
+        specs = load_workflows(str(self.model.option("workflow", "")))
+        start, key_set = next(((s.start, s.key_set) for s in specs if s.start), ((), "k1"))
+        for text in start:
+            action, params = parse_label(text, key_set)
+            if action in CALLS:
+                outcome = self.endpoint.call(action, params)
+                if outcome.error:
+                    raise UsageError(f"start step {text} failed on the endpoint: {outcome.error}")
+                self.log.append(f"start: {text}")
+        self.steps = [Step(None, (), self.model.initial[0])]
+        self._await_start(key_set)
+
+    def _await_start(self, key_set: str, polls: int = 60) -> None:
+        """Poll each Region until the endpoint shows what the start state shows (its own steps,
+        such as a replica finishing Creating, take a while on a real endpoint)."""
+        kms = declare(KmsOptions(**self._kms_options()))[1]
+        for region in kms.Region:
+            allowed = {
+                v.describe()
+                for v in candidate_views(region)
+                if evaluate(view_allowed(kms, key_set, v), self.state)
+            }
+            for _ in range(polls):
+                said = self._observe(key_set, region)
+                if said in allowed:
+                    break
+                time.sleep(self.interval)
+            else:
+                raise UsageError(
+                    f"the endpoint shows {said} in {region}, not the start state's {sorted(allowed)}"
+                )
+
+    def _kms_options(self) -> dict[str, Any]:
+        names = {f.name for f in option_fields()}
+        return {k: v for k, v in self.model.options if k in names}
+
+    # --- one workflow step --------------------------------------------------------------------
+
+    def step_one(self) -> bool:
+        """Make the next step of the first workflow not at its end; False when all are."""
+        for pc in self._counters():
+            location = pc.domain.show(self.state[pc.first_slot])
+            process = pc.name.removesuffix(".pc")
+            branches = self._branches(process, location)
+            if branches:
+                self._take(process, branches)
+                return True
+            if location != DONE:
+                self.log.append(f"{process}: stopped at {location}")
+        return False
+
+    def _counters(self) -> list[Any]:
+        return [v for v in self.model.schema.variables if v.name.endswith(".pc")]
+
+    def _branches(self, process: str, location: str) -> list[ActionInstance]:
+        prefix = f"{process}: "
+        return [
+            i
+            for i in self.model.instances
+            if i.action.startswith(prefix) and dict(i.params).get("at") == location
+        ]
+
+    def _take(self, process: str, branches: list[ActionInstance]) -> None:
+        first = branches[0]
+        action = first.action.split(": ", 1)[1]
+        call = {k: v for k, v in first.params if k not in CALL_PARAMS}
+        if action in ("goto", "fail"):
+            said, matching = action, branches
+        elif action == "DescribeKey":
+            said = self._observe(call["s"], call["r"])
+            matching = [b for b in branches if dict(b.params).get("saw") == said]
+            time.sleep(self.interval)  # a poll: give the endpoint time before the next one
+        else:
+            outcome = self.endpoint.call(action, call)
+            if outcome.not_implemented:
+                self.problem = f"{action} is not implemented by the endpoint"
+                return
+            said = outcome.error or "success"
+            matching = [b for b in branches if dict(b.params).get("error") == outcome.error]
+        self.log.append(
+            f"{process}: {action}({', '.join(f'{k}={v}' for k, v in call.items())}) -> {said}"
+        )
+        self._record(first, matching, said)
+
+    def _observe(self, key_set: str, region: str) -> str:
+        view = self.endpoint.describe(key_set, region)
+        if view is None:
+            return View(region, "Absent", "NONE", False).describe()
+        if "DescribeKeyError" in view:
+            return str(view["DescribeKeyError"])
+        client = self.endpoint.clients[region]
+        status = client.get_key_rotation_status(KeyId=self.endpoint.ref(key_set, region))
+        rotation = bool(status.get("KeyRotationEnabled"))
+        return View(
+            region, str(view["KeyState"]), str(view["MultiRegionKeyType"]), rotation
+        ).describe()
+
+    # --- explaining an outcome by the endpoint's invisible steps -------------------------------
+
+    def _record(self, first: ActionInstance, matching: list[ActionInstance], said: str) -> None:
+        for path, inst in self._explain(matching):
+            self.steps += path
+            self.steps.append(Step(inst.action, inst.params, inst.apply(self.state)))
+            return
+        # Not a run of the model: record the step as it happened, and stop.
+        if matching:
+            inst = matching[0]
+            self.steps.append(Step(inst.action, inst.params, inst.apply(self.state)))
+        else:
+            params = tuple((k, v) for k, v in first.params if k not in ("error", "saw"))
+            key = "saw" if "saw" in dict(first.params) else "error"
+            self.steps.append(Step(first.action, (*params, (key, said)), self.state))
+        self.problem = f"{first.action} -> {said}: not explained by the model"
+
+    def _explain(self, matching: list[ActionInstance]):
+        """(environment steps, instance): the fewest environment steps after which one of the
+        matching instances is enabled; nothing if none within EXPLAIN_DEPTH."""
+        environment = [i for i in self.model.instances if i.environment and ": " not in i.action]
+        seen = {self.state}
+        queue: deque[tuple[State, list[Step]]] = deque([(self.state, [])])
+        while queue:
+            state, path = queue.popleft()
+            for inst in matching:
+                if inst.refusal(state) is None:
+                    yield path, inst
+                    return
+            if len(path) >= EXPLAIN_DEPTH:
+                continue
+            for env in environment:
+                if env.refusal(state) is None:
+                    nxt = env.apply(state)
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        queue.append((nxt, [*path, Step(env.action, env.params, nxt)]))
