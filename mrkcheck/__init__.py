@@ -53,6 +53,12 @@ _PUBLIC = {
     **dict.fromkeys(("trace_table", "summary_text"), "mrkcheck.check.report"),
     # models by name
     **dict.fromkeys(("load_factory", "load_mutants"), "mrkcheck.registry"),
+    # the KMS model's vocabulary, for users' properties and workflows (docs/workflows.md)
+    "Kms": "mrkcheck.model.kms",
+    **dict.fromkeys(("KeyState", "Role"), "mrkcheck.model.rules"),
+    **dict.fromkeys(
+        ("workflow", "Workflow", "View", "NEXT", "END", "RETRY"), "mrkcheck.model.workflow"
+    ),
 }
 
 __all__ = sorted(_PUBLIC)

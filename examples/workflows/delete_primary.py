@@ -11,7 +11,7 @@ rule 2) before a poll sees the key, and from then on DescribeKey answers NotFoun
 ever; mrkcheck reports that as a 5-step lasso violating ``delete_primary.finishes``.
 """
 
-from mrkcheck.model.workflow import Workflow, workflow
+from mrkcheck import Workflow, workflow
 
 START = (
     "CreateKey(r=us-east-1, origin=AWS_KMS)",

@@ -8,7 +8,7 @@ DescribeKey for ever while no environment step can change the key. Safety holds 
 The documented way is delete_primary.py: UpdatePrimaryRegion first.
 """
 
-from mrkcheck.model.workflow import Workflow, workflow
+from mrkcheck import Workflow, workflow
 
 START = (
     "CreateKey(r=us-east-1, origin=AWS_KMS)",

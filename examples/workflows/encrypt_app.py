@@ -6,7 +6,7 @@ checked). Encrypt is allowed while a key is Updating (§4), so it does not distu
 refused Encrypt (the old primary, once pending deletion) ends the application.
 """
 
-from mrkcheck.model.workflow import END, Workflow, workflow
+from mrkcheck import END, Workflow, workflow
 
 START = (
     "CreateKey(r=us-east-1, origin=AWS_KMS)",

@@ -13,7 +13,7 @@ key is refused (``--others examples/workflows/encrypt_app.py``). With ``--others
 not: another actor may, for example, disable the new primary while the runbook waits.
 """
 
-from mrkcheck.model.workflow import Workflow, workflow
+from mrkcheck import Workflow, workflow
 
 START = (
     "CreateKey(r=us-east-1, origin=AWS_KMS)",

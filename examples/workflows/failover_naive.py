@@ -14,7 +14,7 @@ violated; the counterexample's last step is the failing call::
 The fix (failover.py) waits for the *old* primary to be an Enabled replica.
 """
 
-from mrkcheck.model.workflow import Workflow, workflow
+from mrkcheck import Workflow, workflow
 
 START = (
     "CreateKey(r=us-east-1, origin=AWS_KMS)",

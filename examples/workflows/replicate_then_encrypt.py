@@ -7,7 +7,7 @@ cryptographic operations (§4 Encrypt, footnote 14: KMSInvalidStateException). m
 violated. The fix is a ``w.wait("eu-west-1", until=lambda v: v.enabled)`` between the two calls.
 """
 
-from mrkcheck.model.workflow import Workflow, workflow
+from mrkcheck import Workflow, workflow
 
 
 @workflow(start=["CreateKey(r=us-east-1, origin=AWS_KMS)"])

@@ -7,7 +7,7 @@ rotation still off: ``rotation_status.assertions`` is violated in 2 steps, the l
 DescribeKey/GetKeyRotationStatus observation. rotation_status_wait.py waits for it and passes.
 """
 
-from mrkcheck.model.workflow import Workflow, workflow
+from mrkcheck import Workflow, workflow
 
 START = (
     "CreateKey(r=us-east-1, origin=AWS_KMS)",

@@ -7,7 +7,7 @@ replica shows rotation on it keeps showing it (only DisableKeyRotation, which no
 turns it off): the check holds.
 """
 
-from mrkcheck.model.workflow import Workflow, workflow
+from mrkcheck import Workflow, workflow
 
 START = (
     "CreateKey(r=us-east-1, origin=AWS_KMS)",

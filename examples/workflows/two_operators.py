@@ -7,7 +7,7 @@ replica, §3.3: the roles swap at the call) and is refused (KMSInvalidStateExcep
 primary Region can be chosen at a time; the operators must agree first.
 """
 
-from mrkcheck.model.workflow import Workflow, workflow
+from mrkcheck import Workflow, workflow
 
 START = (
     "CreateKey(r=us-east-1, origin=AWS_KMS)",
