@@ -388,3 +388,16 @@ def test_moto_diverges_on_the_naive_deletion(tmp_path, capsys):
     naive = str(GALLERY / "delete_primary_naive.py")
     assert main(["run", "--workflow", naive, "--in-process", "--key-ref", "id"]) == 12
     assert "PendingDeletion" in capsys.readouterr().out
+
+
+def test_a_property_false_in_the_initial_state_is_violated_by_a_trace_of_no_step(tmp_path):
+    """A 0-step trace is falsy (``len``): both engines must still call it a violation."""
+    from mrkcheck.check.symbolic import bmc
+
+    (tmp_path / "initially.py").write_text(PROPS.replace(".le(1)", ".ge(1)"))
+    model = wf.build(properties_from=str(tmp_path / "initially.py"), regions=2)
+    model = model.select(["at_most_one_primary"])
+    result = Checker(model).run()
+    assert result.exit_code == 12 and violated(result) == {"at_most_one_primary": 0}
+    (symbolic,) = bmc(model, 1).properties
+    assert symbolic.status == "violated" and len(symbolic.trace) == 0

@@ -272,14 +272,14 @@ def _step(model: Model, index: int, state: State) -> Step:
 
 
 def _result(search: _Search, complete: bool, stopped: str, symmetry: bool) -> CheckResult:
-    results = []
+    results = []  # (a trace of 0 steps, a violation in an initial state, is falsy: `is not None`)
     for position, prop in enumerate(search.model.properties):
         if prop.kind in (ALWAYS, ACTION):
             trace = search.violations.get(position)
-            status = VIOLATED if trace else (HOLDS if complete else UNKNOWN)
+            status = VIOLATED if trace is not None else (HOLDS if complete else UNKNOWN)
         elif prop.kind == SOMETIMES:
             trace = search.witnesses.get(position)
-            status = HOLDS if trace else (VIOLATED if complete else UNKNOWN)
+            status = HOLDS if trace is not None else (VIOLATED if complete else UNKNOWN)
         else:
             assert prop.kind == EVENTUALLY
             trace, status = None, UNKNOWN  # liveness is the liveness engine's job

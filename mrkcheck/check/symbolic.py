@@ -273,13 +273,15 @@ def bmc(
 
 def _bmc_verdict(prop: Property, trace: Trace | None, searched: int) -> SymbolicPropertyResult:
     if prop.kind == SOMETIMES:
-        status = HOLDS if trace else UNKNOWN
+        status = HOLDS if trace is not None else UNKNOWN
     elif prop.kind in (ALWAYS, ACTION):
-        status = VIOLATED if trace else UNKNOWN
+        status = VIOLATED if trace is not None else UNKNOWN
     else:
         status = UNKNOWN  # liveness is not the symbolic engine's job
     bound = (
-        None if trace or searched < 0 or prop.kind not in (ALWAYS, ACTION, SOMETIMES) else searched
+        None
+        if trace is not None or searched < 0 or prop.kind not in (ALWAYS, ACTION, SOMETIMES)
+        else searched
     )
     return SymbolicPropertyResult(prop, status, trace, bound, "bmc")
 

@@ -150,7 +150,7 @@ def _run_entry(entry: Entry, project: Project, args: argparse.Namespace) -> Run:
     if entry.mutant:
         result.options["mutant"] = entry.mutant
     result.incomplete_ok = getattr(args, "allow_incomplete", False)
-    has_traces = result.deadlock is not None or any(r.trace for r in result.properties)
+    has_traces = result.deadlock is not None or any(r.trace is not None for r in result.properties)
     if args.out and has_traces:
         write_traces(result, str(Path(args.out) / _folder_name(entry.name)))
     return _run(entry, project, result)

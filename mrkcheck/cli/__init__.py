@@ -30,7 +30,8 @@ from mrkcheck.cli.common import Parser
 from mrkcheck.errors import UsageError
 from mrkcheck.lang.model import ModelError
 
-COMMANDS = (check, listing, prove, trace, graph, conform, run)  # in the order of ``mrkcheck --help``
+# in the order of ``mrkcheck --help``
+COMMANDS = (check, listing, prove, trace, graph, conform, run)
 
 
 def _version() -> str:
