@@ -257,6 +257,15 @@ def workflow(
     return mark(fn) if fn is not None else mark
 
 
+def key_with_replicas(primary: str, *replicas: str, origin: str = "AWS_KMS") -> tuple[str, ...]:
+    """Start steps for the usual set-up: a primary key in ``primary`` and an Enabled replica in
+    each of ``replicas`` (each created, then finished Creating)."""
+    steps = [f"CreateKey(r={primary}, origin={origin})"]
+    for replica in replicas:
+        steps += [f"ReplicateKey(r={primary}, replica={replica})", f"CompleteCreate(r={replica})"]
+    return tuple(steps)
+
+
 def load_workflows(source: str) -> list[WorkflowSpec]:
     """The workflows of ``file.py``, ``file.py:name``, ``module`` or ``module:name``: every
     workflow a file or module defines (they run concurrently), or the one named."""

@@ -11,13 +11,9 @@ rule 2) before a poll sees the key, and from then on DescribeKey answers NotFoun
 ever; mrkcheck reports that as a 5-step lasso violating ``delete_primary.finishes``.
 """
 
-from mrkcheck import Workflow, workflow
+from mrkcheck import Workflow, key_with_replicas, workflow
 
-START = (
-    "CreateKey(r=us-east-1, origin=AWS_KMS)",
-    "ReplicateKey(r=us-east-1, replica=eu-west-1)",
-    "CompleteCreate(r=eu-west-1)",
-)
+START = key_with_replicas("us-east-1", "eu-west-1")
 
 
 @workflow(start=START)

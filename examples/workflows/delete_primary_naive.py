@@ -8,13 +8,9 @@ DescribeKey for ever while no environment step can change the key. Safety holds 
 The documented way is delete_primary.py: UpdatePrimaryRegion first.
 """
 
-from mrkcheck import Workflow, workflow
+from mrkcheck import Workflow, key_with_replicas, workflow
 
-START = (
-    "CreateKey(r=us-east-1, origin=AWS_KMS)",
-    "ReplicateKey(r=us-east-1, replica=eu-west-1)",
-    "CompleteCreate(r=eu-west-1)",
-)
+START = key_with_replicas("us-east-1", "eu-west-1")
 
 
 @workflow(start=START)

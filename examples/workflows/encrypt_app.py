@@ -6,13 +6,9 @@ checked). Encrypt is allowed while a key is Updating (§4), so it does not distu
 refused Encrypt (the old primary, once pending deletion) ends the application.
 """
 
-from mrkcheck import END, Workflow, workflow
+from mrkcheck import END, Workflow, key_with_replicas, workflow
 
-START = (
-    "CreateKey(r=us-east-1, origin=AWS_KMS)",
-    "ReplicateKey(r=us-east-1, replica=eu-west-1)",
-    "CompleteCreate(r=eu-west-1)",
-)
+START = key_with_replicas("us-east-1", "eu-west-1")
 
 
 @workflow(start=START)

@@ -7,13 +7,9 @@ rotation still off: ``rotation_status.assertions`` is violated in 2 steps, the l
 DescribeKey/GetKeyRotationStatus observation. rotation_status_wait.py waits for it and passes.
 """
 
-from mrkcheck import Workflow, workflow
+from mrkcheck import Workflow, key_with_replicas, workflow
 
-START = (
-    "CreateKey(r=us-east-1, origin=AWS_KMS)",
-    "ReplicateKey(r=us-east-1, replica=eu-west-1)",
-    "CompleteCreate(r=eu-west-1)",
-)
+START = key_with_replicas("us-east-1", "eu-west-1")
 
 
 @workflow(start=START)

@@ -7,13 +7,9 @@ replica shows rotation on it keeps showing it (only DisableKeyRotation, which no
 turns it off): the check holds.
 """
 
-from mrkcheck import Workflow, workflow
+from mrkcheck import Workflow, key_with_replicas, workflow
 
-START = (
-    "CreateKey(r=us-east-1, origin=AWS_KMS)",
-    "ReplicateKey(r=us-east-1, replica=eu-west-1)",
-    "CompleteCreate(r=eu-west-1)",
-)
+START = key_with_replicas("us-east-1", "eu-west-1")
 
 
 @workflow(start=START)

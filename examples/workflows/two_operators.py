@@ -7,15 +7,9 @@ replica, §3.3: the roles swap at the call) and is refused (KMSInvalidStateExcep
 primary Region can be chosen at a time; the operators must agree first.
 """
 
-from mrkcheck import Workflow, workflow
+from mrkcheck import Workflow, key_with_replicas, workflow
 
-START = (
-    "CreateKey(r=us-east-1, origin=AWS_KMS)",
-    "ReplicateKey(r=us-east-1, replica=eu-west-1)",
-    "CompleteCreate(r=eu-west-1)",
-    "ReplicateKey(r=us-east-1, replica=ap-southeast-2)",
-    "CompleteCreate(r=ap-southeast-2)",
-)
+START = key_with_replicas("us-east-1", "eu-west-1", "ap-southeast-2")
 
 
 def _promote(w: Workflow, region: str) -> None:
