@@ -57,7 +57,8 @@ _PUBLIC = {
     "Kms": "mrkcheck.model.kms",
     **dict.fromkeys(("KeyState", "Role"), "mrkcheck.model.rules"),
     **dict.fromkeys(
-        ("workflow", "Workflow", "View", "NEXT", "END", "RETRY", "key_with_replicas"), "mrkcheck.model.workflow"
+        ("workflow", "Workflow", "View", "NEXT", "END", "RETRY", "key_with_replicas"),
+        "mrkcheck.model.workflow",
     ),
 }
 

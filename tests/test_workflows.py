@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -401,3 +405,17 @@ def test_a_property_false_in_the_initial_state_is_violated_by_a_trace_of_no_step
     assert result.exit_code == 12 and violated(result) == {"at_most_one_primary": 0}
     (symbolic,) = bmc(model, 1).properties
     assert symbolic.status == "violated" and len(symbolic.trace) == 0
+
+
+def test_an_interrupted_run_is_written_and_is_a_run_of_the_model(tmp_path):
+    """The naive deletion polls for ever on a conformant endpoint; Ctrl-C keeps the polls made."""
+    out = tmp_path / "run.itf.json"
+    naive = str(GALLERY / "delete_primary_naive.py")
+    command = [sys.executable, "-m", "mrkcheck", "run", "--workflow", naive]
+    command += ["--against-mutant", "none", "--interval", "0.05", "--max-steps", "100000"]
+    proc = subprocess.Popen([*command, "-o", str(out)], stdout=subprocess.PIPE, text=True)
+    time.sleep(3)  # started and polling by then (it never stops by itself)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    assert main(["trace", "check", str(out)]) == 0
+    assert len(json.loads(out.read_text())["states"]) > 2

@@ -49,6 +49,7 @@ class WorkflowRun:
     trace: Trace
     problem: str = ""
     log: list[str] = field(default_factory=list)
+    interrupted: bool = False
 
 
 def run_on_endpoint(
@@ -64,13 +65,17 @@ def run_on_endpoint(
     endpoint = Endpoint(clients, key_ref)
     runner = _Runner(model, endpoint, interval)
     runner.set_up()
-    for _ in range(max_steps):
-        if runner.problem or not runner.step_one():
-            break
-    else:
-        runner.problem = f"stopped after {max_steps} steps"
+    interrupted = False
+    try:
+        for _ in range(max_steps):
+            if runner.problem or not runner.step_one():
+                break
+        else:
+            runner.problem = f"stopped after {max_steps} steps"
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the steps made so far are still a run
+        interrupted, runner.problem = True, f"interrupted after {len(runner.steps) - 1} steps"
     trace = Trace(model.schema, runner.steps, None, model.name, None, dict(model.options))
-    return WorkflowRun(trace, runner.problem, runner.log)
+    return WorkflowRun(trace, runner.problem, runner.log, interrupted)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from mrkcheck import interrupts
-from mrkcheck.check.result import EXIT_INCOMPLETE, EXIT_OK, EXIT_SAFETY
+from mrkcheck.check.result import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_SAFETY
 from mrkcheck.errors import UsageError, output_file
 from mrkcheck.registry import factory_options, load_factory, parse_set
 
@@ -69,6 +69,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}")
     verdict = replay(model, run.trace)
     print(verdict.line())
+    if run.interrupted:
+        print(f"mrkcheck: {run.problem}: the run above is partial", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if not verdict.ok:
         return EXIT_SAFETY
     if verdict.violates:  # a run of the model in which the workflow failed
