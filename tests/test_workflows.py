@@ -419,3 +419,24 @@ def test_an_interrupted_run_is_written_and_is_a_run_of_the_model(tmp_path):
     assert proc.wait(timeout=60) == 130
     assert main(["trace", "check", str(out)]) == 0
     assert len(json.loads(out.read_text())["states"]) > 2
+
+
+def test_workflow_entries_of_a_project_file_with_junit_and_json(tmp_path, monkeypatch, capsys):
+    (tmp_path / "runbooks").mkdir()
+    for name in ("failover.py", "failover_naive.py"):
+        (tmp_path / "runbooks" / name).write_text((GALLERY / name).read_text())
+    (tmp_path / "mrkcheck.toml").write_text(
+        '[workflows.fixed]\nworkflow = "runbooks/failover.py"\n\n'
+        '[workflows.naive]\nworkflow = "runbooks/failover_naive.py"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--junit", "report.xml", "--json", "report.json"]) == 12
+    out = capsys.readouterr().out
+    assert re.search(r"PASS  workflow:fixed .* 3 hold", out)
+    assert re.search(r"FAIL  workflow:naive .* failed: failover.no_unexpected_failure", out)
+    junit = (tmp_path / "report.xml").read_text()
+    assert 'name="failover.finishes"' in junit and junit.count("<failure") == 1
+    assert "workflow:naive" in (tmp_path / "report.json").read_text()
+    (tmp_path / "mrkcheck.toml").write_text("[workflows.broken]\nothers = 'any'\n")
+    assert main(["check"]) == 150
+    assert "workflows.broken needs workflow" in capsys.readouterr().err
