@@ -77,12 +77,15 @@ class View:
 
     ``key_type`` is the MultiRegionKeyType shown (PRIMARY or REPLICA), which during Updating may
     be the stale one or REPLICA for both keys; ``exists`` is false when the call would fail with
-    NotFoundException."""
+    NotFoundException. ``rotation`` is what GetKeyRotationStatus returns: this key's copy of the
+    shared flag (a replica's lags until a Sync), false while the key is pending deletion (§6,
+    ROT), None where the call fails (imported key material: UnsupportedOperationException, §4
+    fn6/fn7)."""
 
     region: str
     key_state: str
     key_type: str
-    rotation: bool
+    rotation: bool | None
 
     @property
     def exists(self) -> bool:
@@ -95,8 +98,12 @@ class View:
     def describe(self) -> str:
         if not self.exists:
             return NOT_FOUND_VIEW
-        rotation = "rotation on" if self.rotation else "rotation off"
-        return f"{self.key_type}/{self.key_state}/{rotation}"
+        rotation = {True: "rotation on", False: "rotation off", None: "rotation n/a"}
+        return f"{self.key_type}/{self.key_state}/{rotation[self.rotation]}"
+
+
+ROTATION_VALUES: tuple[bool | None, ...] = (False, True, None)
+PENDING = (KeyState.PendingDeletion, KeyState.PendingReplicaDeletion)
 
 
 def candidate_views(region: str) -> list[View]:
@@ -106,7 +113,7 @@ def candidate_views(region: str) -> list[View]:
         if state is KeyState.Absent:
             continue
         for role in (Role.PRIMARY, Role.REPLICA):
-            views += [View(region, state.name, role.name, rot) for rot in (False, True)]
+            views += [View(region, state.name, role.name, rot) for rot in ROTATION_VALUES]
     return views
 
 
@@ -118,8 +125,16 @@ def view_allowed(k: Kms, s: str, view: View) -> Expr:
     return and_(
         k.key_state[s, r].eq(KeyState[view.key_state]),
         may_show(k, s, r, Role[view.key_type]),
-        k.rotation[s, r].eq(int(view.rotation)),
+        rotation_shows(k, s, r, view.rotation),
     )
+
+
+def rotation_shows(k: Kms, s: str, r: str, value: bool | None) -> Expr:
+    """GetKeyRotationStatus on the key of set ``s`` in ``r`` returns ``value`` (None: refused)."""
+    if value is None:
+        return k.is_external(s)
+    on = and_(k.rotation[s, r].eq(1), ~k.in_state(s, r, *PENDING))
+    return and_(~k.is_external(s), on if value else ~on)
 
 
 # --- the language ---------------------------------------------------------------------------------

@@ -147,7 +147,15 @@ def _agrees(trace: Trace, model: Model, base: Model) -> None:
 
 
 def _describe(view: dict, base: Model, state: tuple[int, ...], params: dict) -> str:
-    rotation = base.decode(state)["rotation"][(params["s"], params["r"])] == "true"
+    """describe_key's view with GetKeyRotationStatus as docs/semantics.md says: refused for
+    imported material (fn6/fn7), false while pending deletion (§6), else the key's flag."""
+    values = base.decode(state)
+    key = (params["s"], params["r"])
+    rotation: bool | None = values["rotation"][key] == "true"
+    if view["KeyState"] in ("PendingDeletion", "PendingReplicaDeletion"):
+        rotation = False
+    if values["origin"][(params["s"],)] == "EXTERNAL":
+        rotation = None
     key_type = view["MultiRegionConfiguration"]["MultiRegionKeyType"]
     return wf.View(params["r"], view["KeyState"], key_type, rotation).describe()
 

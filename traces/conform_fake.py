@@ -194,14 +194,20 @@ class ModelKmsClient:
         return {"Plaintext": plaintext, "KeyId": self.world.arn(s, self.region)}
 
     def get_key_rotation_status(self, KeyId: str) -> dict[str, Any]:
-        """This key's copy of the shared rotation flag (a replica's lags until a Sync)."""
+        """This key's copy of the shared rotation flag (a replica's lags until a Sync); false
+        while pending deletion (§6); refused for imported material (§4 fn6/fn7)."""
         s = self._key(KeyId, "GetKeyRotationStatus")
         if self.world.scenario.value("key_state", s, self.region) == "Absent":
             raise _client_error(
                 "NotFoundException", f"Key '{KeyId}' does not exist", "GetKeyRotationStatus"
             )
-        enabled = self.world.scenario.value("rotation", s, self.region) == "true"
-        return {"KeyRotationEnabled": enabled}
+        if self.world.scenario.value("origin", s) == "EXTERNAL":
+            raise _client_error(
+                "UnsupportedOperationException", "imported key material", "GetKeyRotationStatus"
+            )
+        state = self.world.scenario.value("key_state", s, self.region)
+        flag = self.world.scenario.value("rotation", s, self.region) == "true"
+        return {"KeyRotationEnabled": flag and not state.startswith("Pending")}
 
     def describe_key(self, KeyId: str) -> dict[str, Any]:
         s = self._key(KeyId, "DescribeKey")

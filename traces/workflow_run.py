@@ -184,12 +184,21 @@ class _Runner:
             return View(region, "Absent", "NONE", False).describe()
         if "DescribeKeyError" in view:
             return str(view["DescribeKeyError"])
-        client = self.endpoint.clients[region]
-        status = client.get_key_rotation_status(KeyId=self.endpoint.ref(key_set, region))
-        rotation = bool(status.get("KeyRotationEnabled"))
+        rotation = self._rotation(key_set, region)
         return View(
             region, str(view["KeyState"]), str(view["MultiRegionKeyType"]), rotation
         ).describe()
+
+    def _rotation(self, key_set: str, region: str) -> bool | None:
+        """GetKeyRotationStatus: the flag, or None where the endpoint refuses the call (an
+        endpoint that cannot be reached raises EndpointError from ``_failure``)."""
+        client = self.endpoint.clients[region]
+        try:
+            status = client.get_key_rotation_status(KeyId=self.endpoint.ref(key_set, region))
+        except Exception as exc:  # noqa: BLE001 - a refusal is an observation
+            self.endpoint._failure(exc)
+            return None
+        return bool(status.get("KeyRotationEnabled"))
 
     # --- explaining an outcome by the endpoint's invisible steps -------------------------------
 
