@@ -55,6 +55,7 @@ from mrkcheck.lang.process import Branch, Extension, Process
 from mrkcheck.lang.scenario import Scenario
 from mrkcheck.registry import import_source
 
+from .kms import OPTION_DOCS as KMS_OPTION_DOCS
 from .kms import Kms, KmsOptions, declare, option_fields
 from .kms import build as build_kms
 from .mutants import MUTANTS as KMS_MUTANTS
@@ -694,6 +695,17 @@ def _recorded(model: Model, own: dict[str, Any]) -> Model:
     changed = {k: v for k, v in own.items() if v != defaults[k]}
     return replace(model, options=tuple(sorted({**dict(model.options), **changed}.items())))
 
+
+# Read by `mrkcheck list options workflow`: this model's own options, then the KMS model's.
+OPTION_DOCS = {
+    "workflow": "workflows to check: FILE.py, FILE.py:NAME or MODULE:NAME, comma-separated "
+    "(every @workflow of a file runs concurrently)",
+    "others": "other actors: none (default), any (any API call at any moment), or a workflow "
+    "run alongside",
+    "copies": "copies of each workflow run at once (default 1)",
+    "properties_from": "a Python file or module whose properties(k) adds properties",
+    **KMS_OPTION_DOCS,
+}
 
 _OWN = [
     inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
