@@ -143,6 +143,8 @@ def rotation_shows(k: Kms, s: str, r: str, value: bool | None) -> Expr:
 
 @dataclass(frozen=True)
 class Call:
+    """``w.call``: an API call, where each error leads (``on``), how often to retry."""
+
     action: str
     params: tuple[tuple[str, str], ...]
     on: tuple[tuple[str, str], ...]
@@ -151,6 +153,8 @@ class Call:
 
 @dataclass(frozen=True)
 class Observe:
+    """``w.wait`` or ``w.check``: DescribeKey on one key, and what its view must satisfy."""
+
     region: str
     test: Callable[[View], Any]
     message: str
@@ -161,11 +165,15 @@ class Observe:
 
 @dataclass(frozen=True)
 class Jump:
+    """``w.goto`` (a label) or ``w.end`` (END)."""
+
     target: str
 
 
 @dataclass(frozen=True)
 class Fail:
+    """``w.fail``: reaching it is an assertion failure."""
+
     message: str
 
 
@@ -248,8 +256,17 @@ class WorkflowSpec:
     key_set: str = "k1"
 
     def record(self, name: str | None = None) -> Workflow:
+        """Run the function once on a fresh recorder: its steps are the runbook."""
         w = Workflow(name or self.name, self.key_set)
-        self.body(w)
+        try:
+            self.body(w)
+        except (UsageError, ModelError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's function failing is bad input
+            raise UsageError(
+                f"workflow {self.name} fails while its steps are recorded: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
         return w
 
 
