@@ -440,6 +440,11 @@ class _Compiler:
     def _call(self, i: int, step: Call) -> None:
         here = self._loc(i)
         inst = _instance(self.model, step.action, dict(step.params), f"workflow {self.w.name}")
+        if inst.environment:
+            raise UsageError(
+                f"workflow {self.w.name}: {step.action} is a step KMS takes on its own, not a "
+                "call (wait for what it does instead)"
+            )
         counter = self._counter(i, step.attempts) if step.attempts else None
         reset = ((counter.ref, ZERO),) if counter else ()
         params = (*step.params, ("at", here))

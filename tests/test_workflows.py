@@ -290,6 +290,7 @@ w.fail("the replica was still Creating")
         ('w.call("Encrypt", r="us-east-1", on={"KMSInvalidState": END})', "did you mean"),
         ("pass", "has no steps"),
         ("1 / 0", "fails while its steps are recorded: ZeroDivisionError"),
+        ('w.call("CompleteCreate", r="us-east-1")', "a step KMS takes on its own"),
     ],
 )
 def test_a_bad_runbook_is_one_line_and_exit_150(tmp_path, capsys, body, message):
