@@ -465,3 +465,18 @@ def test_z3_bounded_model_checking_agrees_with_the_gallery():
         symbolic = bmc(model, depth).properties
         lengths = {p.name: len(p.trace) for p in symbolic if p.trace is not None}
         assert lengths == found, name
+
+
+def test_with_guard_order_any_a_refused_call_may_return_any_failing_guards_error():
+    base = build_kms(regions=2, guard_order="any")
+    kms = declare(KmsOptions(regions=2, guard_order="any"))[1]
+    compiler = wf._Compiler(base, kms, None, wf.Workflow("w"))  # type: ignore[arg-type]
+    api = [i for i in base.instances if not i.environment]
+    outcomes = {i.label: compiler._outcomes(i) for i in api}
+    several = 0
+    for state in list(reachable(base))[::5]:
+        for inst in api:
+            fired = {e for e, cond in outcomes[inst.label] if evaluate(cond, state)}
+            assert fired == {g.error or "refused" for g in inst.failing_guards(state)}
+            several += len(fired) > 1
+    assert several > 0  # the option matters: some calls may fail in more than one way
