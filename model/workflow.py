@@ -4,8 +4,7 @@ A workflow is a plain Python function that *describes* a runbook, step by step, 
 :class:`Workflow`; it runs once, when the model is built, and what it records is compiled into the
 KMS model as one more process (:mod:`mrkcheck.lang.process`)::
 
-    @workflow(start=["CreateKey(r=us-east-1, origin=AWS_KMS)", "ReplicateKey(r=us-east-1, replica=eu-west-1)",
-                     "CompleteCreate(r=eu-west-1)"])
+    @workflow(start=key_with_replicas("us-east-1", "eu-west-1"))
     def failover(w: Workflow) -> None:
         w.call("UpdatePrimaryRegion", r="us-east-1", primary="eu-west-1")
         w.wait("us-east-1", until=lambda v: v.key_type == "REPLICA" and v.enabled)
