@@ -86,6 +86,7 @@ class _Runner:
     steps: list[Step] = field(default_factory=list)
     problem: str = ""
     log: list[str] = field(default_factory=list)
+    turn: int = 0  # the workflow whose turn it is
 
     @property
     def state(self) -> State:
@@ -133,17 +134,24 @@ class _Runner:
     # --- one workflow step --------------------------------------------------------------------
 
     def step_one(self) -> bool:
-        """Make the next step of the first workflow not at its end; False when all are."""
-        for pc in self._counters():
-            location = pc.domain.show(self.state[pc.first_slot])
+        """One step of the next workflow in turn that is not at its end (several workflows take
+        turns, one step each); False when every one is at its end."""
+        counters = self._counters()
+        for k in range(len(counters)):
+            pc = counters[(self.turn + k) % len(counters)]
             process = pc.name.removesuffix(".pc")
-            branches = self._branches(process, location)
+            branches = self._branches(process, self._location(pc))
             if branches:
+                self.turn = (self.turn + k + 1) % len(counters)
                 self._take(process, branches)
                 return True
-            if location != DONE:
-                self.log.append(f"{process}: stopped at {location}")
+        for pc in counters:
+            if self._location(pc) != DONE:
+                self.log.append(f"{pc.name.removesuffix('.pc')}: stopped at {self._location(pc)}")
         return False
+
+    def _location(self, pc: Any) -> str:
+        return pc.domain.show(self.state[pc.first_slot])
 
     def _counters(self) -> list[Any]:
         return [v for v in self.model.schema.variables if v.name.endswith(".pc")]
