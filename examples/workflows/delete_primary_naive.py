@@ -5,7 +5,7 @@ it waits for its replicas to be deleted (§5 rule 3): with a replica that is to 
 ever. The runbook waits for the old primary to show PendingDeletion, which never happens:
 ``delete_primary_naive.finishes`` is violated by a lasso in which the workflow polls
 DescribeKey for ever while no environment step can change the key. Safety holds (no call fails).
-The documented way is delete_primary.py: UpdatePrimaryRegion first.
+The documented way is delete_primary.py: UpdatePrimaryRegion first (§5 rule 8).
 """
 
 from mrkcheck import Workflow, key_with_replicas, workflow
