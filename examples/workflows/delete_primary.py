@@ -4,7 +4,8 @@ To delete a primary but keep its replicas, call UpdatePrimaryRegion first, then 
 key as a replica (§5 rule 8; seed 000): the runbook promotes the replica in eu-west-1, waits until
 the old primary is an Enabled REPLICA (the Updating state has ended for both keys), schedules its
 deletion (a replica goes to PendingDeletion at once, §5 rule 2), waits until DescribeKey shows it
-PendingDeletion *or gone*, and checks that eu-west-1 is now the Enabled primary. Every view DescribeKey may show is explored; every property holds.
+PendingDeletion *or gone*, and checks that eu-west-1 is now the Enabled primary. Every view
+DescribeKey may show is explored; every property holds.
 
 Waiting for PendingDeletion alone does not finish: the waiting period may end (DeletionDue, §5
 rule 2) before a poll sees the key, and from then on DescribeKey answers NotFoundException for
