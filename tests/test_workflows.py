@@ -486,3 +486,14 @@ def test_with_guard_order_any_a_refused_call_may_return_any_failing_guards_error
             assert fired == {g.error or "refused" for g in inst.failing_guards(state)}
             several += len(fired) > 1
     assert several > 0  # the option matters: some calls may fail in more than one way
+
+
+def test_waiting_for_pending_deletion_alone_may_never_finish(tmp_path):
+    """What delete_primary.py's docstring says of its first version."""
+    text = (GALLERY / "delete_primary.py").read_text()
+    first = text.replace(" or not v.exists)", ")")
+    assert first != text
+    (tmp_path / "first.py").write_text(first)
+    result = check(tmp_path / "first.py")
+    assert result.exit_code == 13 and violated(result) == {"delete_primary.finishes": 5}
+    assert result.violations[0].trace.steps[-1].label == "DeletionDue(s=k1, r=us-east-1)"
