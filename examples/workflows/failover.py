@@ -10,7 +10,9 @@ its checks, no unexpected error, and it finishes (CompleteUpdate is a fair envir
 
 It also passes with a concurrent application that encrypts in both Regions and retries while a
 key is refused (``--others examples/workflows/encrypt_app.py``). With ``--others any`` it does
-not: another actor may, for example, disable the new primary while the runbook waits.
+not: in 2 steps another actor's UpdatePrimaryRegion comes first and the runbook's own call is
+refused; in 6 steps another actor schedules the deletion of the key in eu-west-1 and the final
+check fails.
 """
 
 from mrkcheck import Workflow, key_with_replicas, workflow
