@@ -8,7 +8,7 @@ ScheduleKeyDeletion on the old primary, now an Enabled replica, succeeds (§4: a
 Enabled) and the runbook checks that eu-west-1 is the primary and Enabled. Every property holds:
 its checks, no unexpected error, and it finishes (CompleteUpdate is a fair environment step).
 
-It also passes with a concurrent application that encrypts in both Regions and retries while a
+It also passes with a concurrent application that encrypts in both Regions and stops when a
 key is refused (``--others examples/workflows/encrypt_app.py``). With ``--others any`` it does
 not: in 2 steps another actor's UpdatePrimaryRegion comes first and the runbook's own call is
 refused; in 6 steps another actor schedules the deletion of the key in eu-west-1 and the final
