@@ -32,6 +32,7 @@ from mrkcheck.check.result import (
 )
 from mrkcheck.ci.project import find_project, load_project
 from mrkcheck.ci.run import report_single, run_project
+from mrkcheck.cli import workflows
 from mrkcheck.cli.common import (
     add_model_options,
     add_output_options,
@@ -112,50 +113,7 @@ def add_parser(sub: Any) -> None:
     check.set_defaults(run=cmd_check)
 
     _add_project_options(check)
-    _add_workflow_options(check)
-
-
-def _add_workflow_options(check: argparse.ArgumentParser) -> None:
-    """``--workflow``, ``--others``, ``--copies``, ``--properties-from``: the ``workflow`` model
-    (docs/workflows.md), set as its options are."""
-    check.add_argument(
-        "--workflow",
-        action="append",
-        metavar="FILE.py|MODULE[:NAME]",
-        help="check this workflow against the KMS model (repeatable: they run concurrently)",
-    )
-    check.add_argument(
-        "--others",
-        metavar="none|any|WORKFLOW",
-        help="other actors: none (default), any API call, or a workflow run alongside",
-    )
-    check.add_argument("--copies", metavar="N", help="run N copies of each workflow at once")
-    check.add_argument(
-        "--properties-from",
-        metavar="FILE.py|MODULE",
-        help="add the properties its properties(k) function returns",
-    )
-
-
-def workflow_options(args: argparse.Namespace) -> None:
-    """The workflow flags as options of the ``workflow`` model (which they select)."""
-    flags = {
-        "workflow": ",".join(args.workflow or []),
-        "others": args.others,
-        "copies": args.copies,
-        "properties_from": args.properties_from,
-    }
-    given = {k: v for k, v in flags.items() if v}
-    if not given:
-        return
-    if args.model not in (None, DEFAULT_MODEL, "workflow"):
-        raise UsageError(
-            f"--{next(iter(given)).replace('_', '-')} checks the kms model, not {echo(args.model)}"
-        )
-    if not flags["workflow"] and (args.others or args.copies):
-        raise UsageError("--others and --copies need --workflow")
-    args.model = "workflow"
-    args.set = [*(args.set or []), *(f"{k}={v}" for k, v in given.items())]
+    workflows.add_options(check)
 
 
 def _add_project_options(check: argparse.ArgumentParser) -> None:
@@ -230,7 +188,7 @@ def project_path(args: argparse.Namespace) -> Path | None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    workflow_options(args)
+    workflows.apply(args)  # --workflow and friends select the workflow model
     if (code := route_check(args)) is not None:  # no model, no universe flag: the project file
         return code
     interrupts.enter("building the model")
