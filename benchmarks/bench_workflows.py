@@ -33,6 +33,7 @@ CASES = [
     ("rotation_status", "rotation_status.py", {}),
     ("rotation_status_wait", "rotation_status_wait.py", {}),
     ("two_operators", "two_operators.py", {}),
+    ("failover_watch_replica", "failover_watch_replica.py", {}),
 ]
 
 

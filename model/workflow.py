@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mrkcheck.errors import UsageError, echo, unknown_name
-from mrkcheck.lang.expr import FALSE, Expr, and_, lift, not_, or_
+from mrkcheck.lang.expr import FALSE, Expr, and_, exists, forall, lift, not_, or_
 from mrkcheck.lang.model import (
     ActionInstance,
     Invariant,
@@ -65,6 +65,7 @@ ZERO = lift(0)
 NEXT, END, RETRY = "<next>", "<end>", "<retry>"  # where an outcome may lead besides a label
 DONE = "done"
 NOT_FOUND_VIEW = "NotFoundException"  # DescribeKey of a key that does not exist
+DETAILS = ("rotation", "primary_region")  # fields of a View a poll is split on only if they matter
 _MARK = "__mrkcheck_workflow__"
 
 
@@ -76,16 +77,18 @@ class View:
     """What DescribeKey (and GetKeyRotationStatus) show of one key, as a workflow reads it.
 
     ``key_type`` is the MultiRegionKeyType shown (PRIMARY or REPLICA), which during Updating may
-    be the stale one or REPLICA for both keys; ``exists`` is false when the call would fail with
-    NotFoundException. ``rotation`` is what GetKeyRotationStatus returns: this key's copy of the
-    shared flag (a replica's lags until a Sync), false while the key is pending deletion (§6,
-    ROT), None where the call fails (imported key material: UnsupportedOperationException, §4
-    fn6/fn7)."""
+    be the stale one or REPLICA for both keys; ``primary_region`` the Region of the PrimaryKey it
+    names, which may still be the old primary's during Updating; ``exists`` is false when the call
+    fails with NotFoundException. ``rotation`` is what GetKeyRotationStatus returns: this key's
+    copy of the shared flag (a replica's lags until a Sync), false while the key is pending
+    deletion (§6, ROT), None where the call fails (imported key material:
+    UnsupportedOperationException, §4 fn6/fn7)."""
 
     region: str
     key_state: str
     key_type: str
     rotation: bool | None
+    primary_region: str | None = None
 
     @property
     def exists(self) -> bool:
@@ -95,38 +98,105 @@ class View:
     def enabled(self) -> bool:
         return self.key_state == KeyState.Enabled.name
 
-    def describe(self) -> str:
+    def describe(self, fields: Sequence[str] = DETAILS) -> str:
+        """``REPLICA/Enabled``, then the ``fields`` of :data:`DETAILS` asked for."""
         if not self.exists:
             return NOT_FOUND_VIEW
-        rotation = {True: "rotation on", False: "rotation off", None: "rotation n/a"}
-        return f"{self.key_type}/{self.key_state}/{rotation[self.rotation]}"
+        parts = [self.key_type, self.key_state]
+        if "rotation" in fields:
+            parts.append(
+                {True: "rotation on", False: "rotation off", None: "rotation n/a"}[self.rotation]
+            )
+        if "primary_region" in fields:
+            parts.append(f"primary {self.primary_region or 'none'}")
+        return "/".join(parts)
 
 
 ROTATION_VALUES: tuple[bool | None, ...] = (False, True, None)
 PENDING = (KeyState.PendingDeletion, KeyState.PendingReplicaDeletion)
 
 
-def candidate_views(region: str) -> list[View]:
+def candidate_views(region: str, regions: Sequence[str]) -> list[View]:
     """Every view of a key in ``region`` that some state could show (the model decides which)."""
     views = [View(region, KeyState.Absent.name, Role.NONE.name, False)]
     for state in KeyState:
         if state is KeyState.Absent:
             continue
         for role in (Role.PRIMARY, Role.REPLICA):
-            views += [View(region, state.name, role.name, rot) for rot in ROTATION_VALUES]
+            for rot in ROTATION_VALUES:
+                views += [View(region, state.name, role.name, rot, p) for p in (*regions, None)]
     return views
 
 
-def view_allowed(k: Kms, s: str, view: View) -> Expr:
-    """The documents allow DescribeKey to show ``view`` of the key of set ``s`` in its Region."""
+def view_allowed(k: Kms, s: str, view: View, fields: Sequence[str] = DETAILS) -> Expr:
+    """The documents allow DescribeKey to show ``view`` of the key of set ``s`` in its Region,
+    as far as its ``fields`` (of :data:`DETAILS`) go: the others may be anything."""
     r = view.region
     if not view.exists:
         return k.key_state[s, r].eq(KeyState.Absent)
+    shown = (
+        type_and_primary(k, s, r, view.key_type, view.primary_region)
+        if "primary_region" in fields
+        else may_show(k, s, r, Role[view.key_type])
+    )
     return and_(
         k.key_state[s, r].eq(KeyState[view.key_state]),
-        may_show(k, s, r, Role[view.key_type]),
-        rotation_shows(k, s, r, view.rotation),
+        shown,
+        rotation_shows(k, s, r, view.rotation) if "rotation" in fields else and_(),
     )
+
+
+def type_and_primary(k: Kms, s: str, r: str, key_type: str, primary: str | None) -> Expr:
+    """DescribeKey in ``r`` may show this MultiRegionKeyType with this PrimaryKey Region
+    (:func:`mrkcheck.model.observe.describe_key`): the key's role and the current primary; and
+    while an update runs, for a key of the pair, its role before the swap with the old primary,
+    or REPLICA with the current one; for another key, its role with the old primary."""
+    updating = k.in_state(s, r, KeyState.Updating)
+    own = k.role[s, r].eq(Role[key_type])
+    stale = k.is_primary(s, r) if key_type == Role.REPLICA.name else k.is_replica(s, r)
+    in_pair = or_(
+        and_(stale, _names_old_primary(k, s, primary)),
+        and_(key_type == Role.REPLICA.name, _names_primary(k, s, primary)),
+    )
+    return and_(
+        k.exists(s, r),
+        or_(
+            and_(own, _names_primary(k, s, primary)),
+            and_(updating, in_pair),
+            and_(k.any_updating(s), ~updating, own, _names_old_primary(k, s, primary)),
+        ),
+    )
+
+
+def _names_primary(k: Kms, s: str, region: str | None) -> Expr:
+    if region is None:
+        return forall(k.Region, lambda x: ~k.is_primary(s, x))
+    return k.is_primary(s, region)
+
+
+def _names_old_primary(k: Kms, s: str, region: str | None) -> Expr:
+    """``region`` is the demoted key of an update in progress (None: there is none)."""
+
+    def demoted(x: str) -> Expr:
+        return and_(k.in_state(s, x, KeyState.Updating), ~k.is_primary(s, x))
+
+    if region is None:
+        return ~exists(k.Region, demoted)
+    return demoted(region)
+
+
+def relevant_details(test: Callable[[View], Any], views: Sequence[View]) -> tuple[str, ...]:
+    """The fields of :data:`DETAILS` whose value can change what ``test`` says of a view: a poll
+    is split on those only, so its branches (and labels) stay few and readable."""
+    verdicts = {v: bool(test(v)) for v in views}
+    out = []
+    for name in DETAILS:
+        groups: dict[View, set[bool]] = {}
+        for v, verdict in verdicts.items():
+            groups.setdefault(replace(v, **{name: None}), set()).add(verdict)
+        if any(len(g) > 1 for g in groups.values()):
+            out.append(name)
+    return tuple(out)
 
 
 def rotation_shows(k: Kms, s: str, r: str, value: bool | None) -> Expr:
@@ -501,10 +571,16 @@ class _Compiler:
                 f"{self.w.name}: {unknown_name('Region', step.region, self.kms.Region.elements)}"
             )
         counter = self._counter(i, step.polls) if step.polls else None
-        for view in candidate_views(step.region):
-            seen = view_allowed(self.kms, s, view)
-            params = (("s", s), ("r", step.region), ("saw", view.describe()), ("at", here))
-            if self._satisfies(step, view):
+        views = candidate_views(step.region, self.kms.Region.elements)
+        verdicts = {v: self._satisfies(step, v) for v in views}
+        fields = relevant_details(verdicts.__getitem__, views)
+        shown: dict[str, View] = {}  # one view per label: the fields that matter, no others
+        for v in views:
+            shown.setdefault(v.describe(fields), v)
+        for label, view in shown.items():
+            seen = view_allowed(self.kms, s, view, fields)
+            params = (("s", s), ("r", step.region), ("saw", label), ("at", here))
+            if verdicts[view]:
                 reset = ((counter.ref, ZERO),) if counter else ()
                 self.process.at(here).append(
                     Branch("DescribeKey", params, seen, self._loc(i + 1), reset)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from mrkcheck.check.checker import Checker
+from mrkcheck.check.compile import to_python
 from mrkcheck.check.explicit import reachable
 from mrkcheck.check.result import CheckResult, Trace
 from mrkcheck.cli import main
@@ -29,6 +30,7 @@ from mrkcheck.model.kms import KmsOptions, declare
 from mrkcheck.model.kms import build as build_kms
 from mrkcheck.model.observe import describe_key
 from mrkcheck.traces.replay import replay
+from mrkcheck.traces.workflow_run import FIELD_CHOICES
 
 REPO = Path(__file__).resolve().parent.parent
 GALLERY = REPO / "examples" / "workflows"
@@ -75,6 +77,12 @@ VERDICTS = [
         12,
         {"promote_eu.no_unexpected_failure": 2, "promote_ap.no_unexpected_failure": 2},
         "UpdatePrimaryRegion(s=k1, r=us-east-1, primary=",
+    ),
+    (
+        "failover_watch_replica.py",
+        12,
+        {"failover_watch_replica.assertions": 3},
+        "failover_watch_replica: DescribeKey(s=k1, r=eu-west-1, saw=PRIMARY/Updating, at=3)",
     ),
 ]
 
@@ -142,17 +150,19 @@ def _agrees(trace: Trace, model: Model, base: Model) -> None:
         action = step.action.split(": ", 1)[1]
         params = dict(step.params)
         if action == "DescribeKey":
-            views = [
-                _describe(v, base, state, params)
-                for v in describe_key(base, state, params["s"], params["r"])
-            ]
-            assert params["saw"] in (views or [wf.NOT_FOUND_VIEW])
+            views = describe_key(base, state, params["s"], params["r"])
+            labels = {
+                _as_view(v, base, state, params).describe(fields)
+                for v in views
+                for fields in FIELD_CHOICES
+            }
+            assert params["saw"] in (labels or {wf.NOT_FOUND_VIEW})
             continue
         call = {k: v for k, v in params.items() if k not in ("at", "error", "retry")}
         assert Scenario(base, state).call(action, **call) == params.get("error")
 
 
-def _describe(view: dict, base: Model, state: tuple[int, ...], params: dict) -> str:
+def _as_view(view: dict, base: Model, state: tuple[int, ...], params: dict) -> wf.View:
     """describe_key's view with GetKeyRotationStatus as docs/semantics.md says: refused for
     imported material (fn6/fn7), false while pending deletion (§6), else the key's flag."""
     values = base.decode(state)
@@ -162,8 +172,9 @@ def _describe(view: dict, base: Model, state: tuple[int, ...], params: dict) -> 
         rotation = False
     if values["origin"][(params["s"],)] == "EXTERNAL":
         rotation = None
-    key_type = view["MultiRegionConfiguration"]["MultiRegionKeyType"]
-    return wf.View(params["r"], view["KeyState"], key_type, rotation).describe()
+    conf = view["MultiRegionConfiguration"]
+    primary = conf["PrimaryKey"]["Region"]
+    return wf.View(params["r"], view["KeyState"], conf["MultiRegionKeyType"], rotation, primary)
 
 
 @pytest.fixture(scope="module")
@@ -172,17 +183,33 @@ def two_regions():
     return base, declare(KmsOptions(regions=2))[1], list(reachable(base))
 
 
+def _compiled(expr):
+    return eval(f"lambda s: {to_python(expr)}")  # noqa: S307 - our own generated source
+
+
 def test_a_poll_sees_exactly_the_views_describe_key_allows(two_regions):
+    """Every view (type, state, rotation, PrimaryKey Region) and every projection of them a
+    poll splits on, on every reachable state of the 2-Region model."""
     base, kms, states = two_regions
     for r in kms.Region:
-        candidates = [(v, wf.view_allowed(kms, "k1", v)) for v in wf.candidate_views(r)]
+        views = wf.candidate_views(r, kms.Region.elements)
+        full = [(v, _compiled(wf.view_allowed(kms, "k1", v))) for v in views]
+        projected = {
+            fields: [(v, _compiled(wf.view_allowed(kms, "k1", v, fields))) for v in views]
+            for fields in FIELD_CHOICES
+        }
         for state in states:
-            seen = {v.describe() for v, allowed in candidates if evaluate(allowed, state)}
             documented = {
-                _describe(v, base, state, {"s": "k1", "r": r})
+                _as_view(v, base, state, {"s": "k1", "r": r})
                 for v in describe_key(base, state, "k1", r)
             }
-            assert seen == (documented or {wf.NOT_FOUND_VIEW})
+            seen = {v for v, allowed in full if allowed(state)}
+            assert {v.describe() for v in seen} == (
+                {v.describe() for v in documented} or {wf.NOT_FOUND_VIEW}
+            )
+            for fields, conditions in projected.items():
+                shown = {v.describe(fields) for v, allowed in conditions if allowed(state)}
+                assert shown == {v.describe(fields) for v in seen}
 
 
 def test_a_call_has_exactly_one_outcome_the_one_scenario_predicts(two_regions):

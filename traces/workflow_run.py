@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import combinations
 from typing import Any
 
 from mrkcheck.check.result import Step, Trace
@@ -28,6 +29,7 @@ from mrkcheck.lang.expr import evaluate
 from mrkcheck.lang.model import ActionInstance, Model, State
 from mrkcheck.model.kms import KmsOptions, declare, option_fields
 from mrkcheck.model.workflow import (
+    DETAILS,
     DONE,
     View,
     candidate_views,
@@ -40,6 +42,7 @@ from .conform_endpoint import CALLS, Endpoint
 
 EXPLAIN_DEPTH = 6  # environment steps put before one workflow step, at most
 CALL_PARAMS = ("at", "error", "retry", "saw", "timeout")  # a step's params that are not the call's
+FIELD_CHOICES = [f for n in range(len(DETAILS) + 1) for f in combinations(DETAILS, n)]
 
 
 @dataclass
@@ -114,11 +117,11 @@ class _Runner:
         for region in kms.Region:
             allowed = {
                 v.describe()
-                for v in candidate_views(region)
+                for v in candidate_views(region, kms.Region.elements)
                 if evaluate(view_allowed(kms, key_set, v), self.state)
             }
             for _ in range(polls):
-                said = self._observe(key_set, region)
+                said = self._observe(key_set, region).describe()
                 if said in allowed:
                     break
                 time.sleep(self.interval)
@@ -171,8 +174,10 @@ class _Runner:
         if action in ("goto", "fail"):
             said, matching = action, branches
         elif action == "DescribeKey":
-            said = self._observe(call["s"], call["r"])
-            matching = [b for b in branches if dict(b.params).get("saw") == said]
+            view = self._observe(call["s"], call["r"])
+            labels = {view.describe(fields) for fields in FIELD_CHOICES}  # as a poll may name it
+            matching = [b for b in branches if dict(b.params).get("saw") in labels]
+            said = next((str(dict(b.params)["saw"]) for b in matching), view.describe())
             time.sleep(self.interval)  # a poll: give the endpoint time before the next one
         else:
             outcome = self.endpoint.call(action, call)
@@ -186,16 +191,17 @@ class _Runner:
         )
         self._record(first, matching, said)
 
-    def _observe(self, key_set: str, region: str) -> str:
-        view = self.endpoint.describe(key_set, region)
-        if view is None:
-            return View(region, "Absent", "NONE", False).describe()
-        if "DescribeKeyError" in view:
-            return str(view["DescribeKeyError"])
+    def _observe(self, key_set: str, region: str) -> View:
+        """DescribeKey and GetKeyRotationStatus on the endpoint, as a :class:`View` (a failure
+        other than NotFoundException shows as a key state no model state has)."""
+        shown = self.endpoint.describe(key_set, region)
+        if shown is None:
+            return View(region, "Absent", "NONE", False)
+        if "DescribeKeyError" in shown:
+            return View(region, str(shown["DescribeKeyError"]), "?", None)
         rotation = self._rotation(key_set, region)
-        return View(
-            region, str(view["KeyState"]), str(view["MultiRegionKeyType"]), rotation
-        ).describe()
+        key_type, primary = str(shown["MultiRegionKeyType"]), shown["PrimaryRegion"]
+        return View(region, str(shown["KeyState"]), key_type, rotation, primary)
 
     def _rotation(self, key_set: str, region: str) -> bool | None:
         """GetKeyRotationStatus: the flag, or None where the endpoint refuses the call (an

@@ -8,7 +8,7 @@ with KMSInvalidStateException (§4, footnote 15). Property ``failover.no_unexpec
 violated; the counterexample's last step is the failing call::
 
     1  failover: UpdatePrimaryRegion(s=k1, r=us-east-1, primary=eu-west-1, at=1)
-    2  failover: DescribeKey(s=k1, r=eu-west-1, saw=PRIMARY/Updating/rotation off, at=2)
+    2  failover: DescribeKey(s=k1, r=eu-west-1, saw=PRIMARY/Updating, at=2)
     3  failover: ScheduleKeyDeletion(s=k1, r=us-east-1, at=3, error=KMSInvalidStateException)
 
 The fix (failover.py) waits for the *old* primary to be an Enabled replica.
