@@ -191,9 +191,10 @@ def relevant_details(test: Callable[[View], Any], views: Sequence[View]) -> tupl
     verdicts = {v: bool(test(v)) for v in views}
     out = []
     for name in DETAILS:
-        groups: dict[View, set[bool]] = {}
+        groups: dict[tuple, set[bool]] = {}
         for v, verdict in verdicts.items():
-            groups.setdefault(replace(v, **{name: None}), set()).add(verdict)
+            others = tuple(getattr(v, f) for f in ("key_state", "key_type", *DETAILS) if f != name)
+            groups.setdefault(others, set()).add(verdict)
         if any(len(g) > 1 for g in groups.values()):
             out.append(name)
     return tuple(out)
