@@ -524,3 +524,10 @@ def test_waiting_for_pending_deletion_alone_may_never_finish(tmp_path):
     result = check(tmp_path / "first.py")
     assert result.exit_code == 13 and violated(result) == {"delete_primary.finishes": 5}
     assert result.violations[0].trace.steps[-1].label == "DeletionDue(s=k1, r=us-east-1)"
+
+
+def test_the_example_of_docs_workflows_md_runs_and_passes(tmp_path):
+    text = (REPO / "docs" / "workflows.md").read_text()
+    (example,) = re.findall(r"```python\n(.*?)```", text, re.S)
+    (tmp_path / "example.py").write_text(example)
+    assert check(tmp_path / "example.py").exit_code == 0
