@@ -423,10 +423,20 @@ def start_state(model: Model, steps: Sequence[str], key_set: str) -> State:
     return scenario.state
 
 
+REGION_PARAMS = ("r", "replica", "primary")  # the parameters of model/actions.py that are Regions
+
+
 def _instance(model: Model, action: str, params: dict[str, str], where: str) -> ActionInstance:
     label = instance_label(action, params.items())
     if action not in model.action_names:
         raise UsageError(f"{where}: {unknown_name('action', action, model.action_names)}")
+    regions = model.universe("Region").elements
+    for name in REGION_PARAMS:
+        if name in params and params[name] not in regions:
+            raise UsageError(
+                f"{where}: {action}: {unknown_name('Region', params[name], regions)} (this "
+                f"instance has {', '.join(regions)}: set --regions)"
+            )
     for inst in model.instances:
         if inst.label == label:
             return inst

@@ -312,7 +312,8 @@ w.fail("the replica was still Creating")
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ('w.call("Encrypt", r="mars-1")', "unknown call"),
+        ('w.call("Encrypt", r="mars-1")', "unknown Region 'mars-1'"),
+        ('w.call("Encrypt", r="us-east-1", replica="eu-west-1")', "unknown call"),
         ('w.call("Encrypts", r="us-east-1")', "did you mean 'Encrypt'"),
         ('w.wait("eu-west-9", until=lambda v: v.enabled)', "unknown Region"),
         ('w.check("us-east-1", lambda v: v.nope, "x")', "fails on the view"),
