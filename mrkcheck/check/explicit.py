@@ -230,9 +230,8 @@ def _trace_to(
         chain.append(last)
     steps = _concretize(search, chain, prop if last is not None else None)
     name = None if prop is None else search.model.properties[prop].name
-    return Trace(
-        search.model.schema, steps, None, search.model.name, name, dict(search.model.options)
-    )
+    model = search.model
+    return Trace(model.schema, steps, None, model.name, name, dict(model.options), model.source)
 
 
 def _concretize(

@@ -29,6 +29,12 @@ EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)
 EXIT_BAD_INPUT = 150
 EXIT_INTERNAL = 255
 
+# The first column of a counterexample to induction, where a run would say Init.
+CTI_LABEL = "CTI"
+CTI_NOTE = (
+    "a counterexample to induction: an arbitrary state satisfying the invariant, maybe unreachable"
+)
+
 LIMIT_STOPS = ("max_states", "max_depth", "max_seconds")  # how a search cut by a limit stopped
 INTERRUPTED, OUT_OF_MEMORY = "interrupted", "out_of_memory"  # how a cut-short search stopped
 
@@ -58,6 +64,10 @@ class Trace:
     model: str = ""
     property_name: str | None = None  # the property the trace violates (None: just a run)
     options: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # how to build the model again (Model.source); empty: ``model`` is a name
+    # A counterexample to induction: the first state is an arbitrary one satisfying the
+    # induction hypothesis, maybe unreachable, not an initial state.
+    cti: bool = False
 
     def __len__(self) -> int:
         """The number of transitions (so an initial state alone has length 0)."""
@@ -72,6 +82,21 @@ class Trace:
             other.property_name,
             other.model,
         ) and [v.name for v in self.schema.variables] == [v.name for v in other.schema.variables]
+
+    def label(self, i: int) -> str:
+        """What led to step ``i``: ``Init``, the action with its parameters, ``CTI`` for the first
+        state of a counterexample to induction, ``step i`` where the file names no action."""
+        if i == 0 and self.cti:
+            return CTI_LABEL
+        if i > 0 and self.steps[i].action is None:
+            return f"step {i}"
+        return self.steps[i].label
+
+    def __repr__(self) -> str:  # the dataclass repr holds the schema and every state
+        kind = "counterexample to induction" if self.cti else "trace"
+        what = f", violates {self.property_name}" if self.property_name else ""
+        loop = f", loops back to step {self.loop}" if self.loop is not None else ""
+        return f"<{kind} of {self.model or '?'}: {len(self)} steps{what}{loop}>"
 
     def states(self) -> list[dict[str, Any]]:
         return [self.schema.decode(step.state) for step in self.steps]

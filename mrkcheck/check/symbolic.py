@@ -99,7 +99,7 @@ class CTI:
     def trace(self, model: str = "", prop: str | None = None) -> Trace:
         """The CTI as a trace (its first state satisfies the hypothesis, not Init)."""
         assert self.schema is not None
-        return Trace(self.schema, self.steps, None, model, prop)
+        return Trace(self.schema, self.steps, None, model, prop, cti=True)
 
     @property
     def pre(self) -> State:
@@ -166,7 +166,7 @@ def _steps(enc: Encoding, zm: z3.ModelRef, states: list[Z3State], acts: list) ->
 
 
 def _trace(model: Model, steps: list[Step], prop: str | None) -> Trace:
-    return Trace(model.schema, steps, None, model.name, prop, dict(model.options))
+    return Trace(model.schema, steps, None, model.name, prop, dict(model.options), model.source)
 
 
 def _named(lemmas: Iterable[Lemma]) -> list[tuple[str, Expr]]:

@@ -55,4 +55,5 @@ class Scenario:
             self.model.name,
             None,
             dict(self.model.options),
+            self.model.source,
         )
