@@ -150,14 +150,33 @@ def _schema(rows: list[Row]) -> Schema:
     for var, key, values in rows:
         if key is not None and variables and variables[-1].name == var:
             continue
-        domain = Domain(f"values of {var}", tuple(values))
         if key is None:
-            variables.append(Variable(var, domain, (), slot))
+            variables.append(Variable(var, _domain(var, values), (), slot))
             slot += 1
             continue
         keyed = [r for r in rows if r[0] == var]
-        texts = tuple(dict.fromkeys(v for r in keyed for v in r[2]))
+        texts = list(dict.fromkeys(v for r in keyed for v in r[2]))
         universe = Universe(f"keys of {var}", tuple(str(r[1]) for r in keyed))
-        variables.append(Variable(var, Domain(f"values of {var}", texts), (universe,), slot))
+        variables.append(Variable(var, _domain(var, texts), (universe,), slot))
         slot += len(keyed)
     return Schema(tuple(variables))
+
+
+MAX_RANGE = 10_000  # integer rows spanning more are kept as names (no arithmetic in --eval)
+
+
+def _domain(var: str, texts: list[str]) -> Domain:
+    """Integers as a range, so that they are stored as themselves and ``--eval`` can add and
+    compare them, followed by any other values (``-``, absent); values without numbers as the
+    names seen, in order of appearance."""
+    name = f"values of {var}"
+    numbers = [int(t) for t in texts if _is_int(t)]
+    if not numbers or max(numbers) - min(numbers) > MAX_RANGE:
+        return Domain(name, tuple(texts))
+    lo, hi = min(numbers), max(numbers)
+    others = tuple(t for t in texts if not _is_int(t))
+    return Domain(name, tuple(str(i) for i in range(lo, hi + 1)) + others, lo)
+
+
+def _is_int(text: str) -> bool:
+    return text.lstrip("-").isdigit() and text.isascii()

@@ -130,8 +130,14 @@ def load_trace(args: argparse.Namespace, generic: bool = False) -> tuple[Trace, 
     doc = load_json(read_text(name), name)
     header = read_header(doc, name)
     source = args.model or header.model_source()
-    if generic and not args.model and not _buildable(header):
-        return generic_trace(doc, name), None
+    if not args.model and not _buildable(header):
+        if generic:
+            return generic_trace(doc, name), None
+        if header.source:
+            raise TraceFormatError(
+                f"{name}: written by another tool for {header.source!r}, which mrkcheck cannot "
+                "build: `trace show` draws it; to replay it pass --model"
+            )
     if not source:
         raise TraceFormatError(f"{name}: header #meta.source names no model; pass --model")
     model = _build(source, header.options, args, name)

@@ -22,7 +22,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from mrkcheck.errors import unknown_name
+from mrkcheck.errors import UsageError, unknown_name
 from mrkcheck.lang.expr import (
     BOOL,
     And,
@@ -31,7 +31,6 @@ from mrkcheck.lang.expr import (
     Const,
     Expr,
     Ite,
-    ModelError,
     Not,
     Or,
     Quantified,
@@ -44,11 +43,29 @@ from mrkcheck.lang.expr import (
     lift,
     not_,
     or_,
+    variables_of,
 )
-from mrkcheck.lang.model import Schema, Universe
+from mrkcheck.lang.model import Domain, Schema, Universe
 
 
-class QueryError(ModelError):
+def numbers_in(domain: Domain) -> int:
+    """How many of a domain's first values are the numbers lo, lo+1, ... stored as themselves
+    (a range; in another tool's trace, a range followed by names such as ``-``, absent)."""
+    if domain.sort == BOOL:
+        return 2
+    count = 0
+    for k, text in enumerate(domain.values):
+        if text != str(domain.lo + k):
+            break
+        count += 1
+    return count
+
+
+def _numeric(domain: Domain) -> bool:
+    return numbers_in(domain) > 0
+
+
+class QueryError(UsageError):
     """An expression the user typed cannot be read against the model (one line, exit 150)."""
 
 
@@ -92,7 +109,7 @@ class _Reader:
         self.schema, self.universes, self.text = schema, universes, text
 
     def fail(self, why: str) -> QueryError:
-        return QueryError(f"in {self.text!r}: {why}")
+        return QueryError(f"expression {self.text!r}: {why}")
 
     def read(self, node: ast.AST, env: dict[str, str]) -> Expr | _Name:
         method = getattr(self, f"_{type(node).__name__.lower()}", None)
@@ -110,7 +127,7 @@ class _Reader:
         if isinstance(node.value, bool | int):
             return lift(node.value)
         if isinstance(node.value, str):
-            return _Name(node.value)
+            return _Name(env.get(node.value, node.value))
         raise self.fail(f"{node.value!r} is not a value")
 
     def _name(self, node: ast.Name, env) -> Expr | _Name:
@@ -155,8 +172,7 @@ class _Reader:
             if isinstance(op, ast.In | ast.NotIn):
                 found = self._member(left, right_node, env)
                 parts.append(not_(found) if isinstance(op, ast.NotIn) else found)
-                left = self.read(right_node, env)
-                continue
+                continue  # a chain goes on from a list of values: x in (A, B) < y is refused
             if type(op) not in _OPS:
                 raise self.fail(f"{type(op).__name__} is not a comparison this syntax has")
             right = self.read(right_node, env)
@@ -165,13 +181,26 @@ class _Reader:
         return and_(*parts)
 
     def _comparison(self, op: str, left: Expr | _Name, right: Expr | _Name) -> Expr:
+        if op in ("<", "<=", ">", ">="):
+            self._numbers(left, right, op=op)
         a, b = self._value(left, right), self._value(right, left)
         if op in (">", ">="):
             a, b, op = b, a, op.replace(">", "<")
         return compare(op, a, b)
 
+    def _numbers(self, *operands: Expr | _Name, op: str) -> None:
+        """Arithmetic and order need numbers: a slot of named values stores their positions."""
+        for e in operands:
+            if isinstance(e, Var) and not _numeric(self.schema.variable(e.name).domain):
+                raise self.fail(f"{e.label} takes named values, not numbers: {op} means nothing")
+
     def _value(self, side: Expr | _Name, other: Expr | _Name) -> Expr:
-        """A value name read in the domain of the variable on the other side."""
+        """A value name read in the domain of the variable on the other side (a number too,
+        when that domain names its values: a trace of another tool's model)."""
+        if isinstance(side, Const) and side.sort != BOOL and isinstance(other, Var):
+            domain = self.schema.variable(other.name).domain
+            if not _numeric(domain):
+                side = _Name(str(side.value))
         if not isinstance(side, _Name):
             return side
         if not isinstance(other, Var):
@@ -202,7 +231,9 @@ class _Reader:
         ops = {ast.Add: "+", ast.Sub: "-"}
         if type(node.op) not in ops:
             raise self.fail("only + and - are arithmetic here")
-        return arith(ops[type(node.op)], self.expr(node.left, env), self.expr(node.right, env))
+        left, right = self.expr(node.left, env), self.expr(node.right, env)
+        self._numbers(left, right, op=ops[type(node.op)])
+        return arith(ops[type(node.op)], left, right)
 
     def _call(self, node: ast.Call, env) -> Expr:
         """``sum|any|all(<expr> for x in Universe)``."""
@@ -272,4 +303,23 @@ def show_value(expr: Expr, value: int, schema: Schema) -> str:
 
 
 def evaluate_along(expr: Expr, states: list[tuple[int, ...]], schema: Schema) -> list[str]:
-    return [show_value(expr, evaluate(expr, s), schema) for s in states]
+    """The value of ``expr`` in each state; ``-`` where arithmetic or order would read a slot
+    holding a name rather than a number (a key absent from a map in another tool's trace)."""
+    counted = [] if isinstance(expr, Var) else _counted_slots(expr, schema)
+    return [
+        "-"
+        if any(not lo <= s[slot] < lo + n for slot, lo, n in counted)
+        else show_value(expr, evaluate(expr, s), schema)
+        for s in states
+    ]
+
+
+def _counted_slots(expr: Expr, schema: Schema) -> list[tuple[int, int, int]]:
+    """(slot, lo, numbers) of every slot read as a number by ``expr``."""
+    out = []
+    for var in variables_of(expr):
+        domain = schema.variable(var.name).domain
+        n = numbers_in(domain)
+        if domain.sort != BOOL and 0 < n < len(domain.values):
+            out.append((var.slot, domain.lo, n))
+    return out
