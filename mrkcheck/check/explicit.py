@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mrkcheck.check.compile import Compiled, compile_model
+from mrkcheck.check.compile import Compiled, EvaluationError, compile_model
 from mrkcheck.check.result import (
     HOLDS,
     INTERRUPTED,
@@ -188,6 +188,9 @@ def _explore(
                 stats.depth += 1
                 stats.levels.append(len(frontier))
         return "exhausted"
+    except EvaluationError as exc:  # the run that reaches the state, as TLC prints it
+        exc.trace = _trace_to(search, s, None)
+        raise
     finally:
         stats.distinct = len(parent)
         stats.queue = len(frontier)

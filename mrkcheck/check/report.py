@@ -66,6 +66,17 @@ def trace_table(
     return "\n".join(lines)
 
 
+def evaluation_error_text(trace: Trace, action: str, expression: str) -> str:
+    """The run that reaches an evaluation error and the step that fails, as TLC prints "the
+    behavior up to this point"."""
+    failing = f"  {len(trace.steps):>3}  {action}: evaluation fails" if action else ""
+    if expression:
+        failing += f" in {expression}"
+    lines = [f"The run that reaches the error ({len(trace)} steps), then the failing step:"]
+    lines += [step_list(trace), failing, trace_table(trace)]
+    return "\n".join(line for line in lines if line)
+
+
 def step_list(trace: Trace) -> str:
     """The full action label of every step (the table clips them to keep columns narrow)."""
     lines = [f"  {i:>3}  {trace.label(i)}" for i in range(len(trace.steps))]

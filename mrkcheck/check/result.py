@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any, Generic, TypeVar
 
+from mrkcheck.errors import clip
 from mrkcheck.lang.model import EVENTUALLY, Property, Schema, State, Verdict
 
 HOLDS, VIOLATED, UNKNOWN = Verdict  # UNKNOWN: the search stopped (limit, interrupt) first
@@ -54,7 +56,7 @@ class Step:
         return f"{self.action}({', '.join(f'{k}={v}' for k, v in self.params)})"
 
 
-@dataclass
+@dataclass(repr=False)
 class Trace:
     """A run of a model: ``steps[0]`` is initial; ``loop`` is the index a lasso returns to."""
 
@@ -153,7 +155,7 @@ class Stats:
         }
 
 
-@dataclass
+@dataclass(repr=False)
 class PropertyResult:
     """The verdict on one property (``checked``) and, when violated, its counterexample."""
 
@@ -164,6 +166,16 @@ class PropertyResult:
     @property
     def name(self) -> str:
         return self.checked.name
+
+    def __repr__(self) -> str:
+        trace = "" if self.trace is None else f", trace of {len(self.trace)} steps"
+        return f"<PropertyResult {self.name}: {self.status}{trace}>"
+
+    def _repr_html_(self) -> str:
+        """The verdict and, when violated, the counterexample's view."""
+        head = f"<p><b>{escape(self.name)}</b> ({self.checked.kind}): {self.status}</p>"
+        view = self.trace._repr_html_() if self.trace is not None else None
+        return head + (view or "")
 
     @property
     def as_expected(self) -> bool:
@@ -176,7 +188,7 @@ class PropertyResult:
 R = TypeVar("R", bound=PropertyResult)
 
 
-@dataclass
+@dataclass(repr=False)
 class CheckResult(Generic[R]):
     """What a check found: statistics, a verdict per property, and a deadlock if any."""
 
@@ -194,6 +206,15 @@ class CheckResult(Generic[R]):
     never_enabled: list[str] | None = None
     cut_phase: str = ""  # the phase a limit, an interrupt or lack of memory cut ("liveness"...)
     incomplete_ok: bool = False  # --allow-incomplete: a search cut by a limit may exit 0
+
+    def __repr__(self) -> str:  # the dataclass repr holds every trace
+        verdicts = ", ".join(f"{r.name}={r.status}" for r in self.properties)
+        s = self.stats
+        return clip(
+            f"<CheckResult {self.model} ({self.engine}, {self.stopped}): {s.distinct:,} distinct, "
+            f"{s.generated:,} generated, depth {s.depth}; exit code {self.exit_code}; {verdicts}>",
+            1000,
+        )
 
     def result(self, name: str) -> R:
         for r in self.properties:

@@ -62,7 +62,7 @@ Progress = Callable[[str], None]
 # --- results --------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(repr=False)
 class SymbolicPropertyResult(PropertyResult):
     """A verdict of the symbolic engine. ``bounded_depth`` set means "no violation in any run of
     at most that many steps" and nothing more; ``method`` says how a HOLDS was proved."""
@@ -342,10 +342,13 @@ def _check_domain(model: Model, enc: Encoding, run: _Unrolling, deadline: float 
             for i, v in enumerate(steps[-1].state)
             if not enc.bounds[i][0] <= v <= enc.bounds[i][1]
         ]
-        raise EvaluationError(
+        error = EvaluationError(
             f"{steps[-1].label} sets {', '.join(bad)} outside its domain "
-            f"after {len(steps) - 1} steps"
+            f"after {len(steps) - 1} steps",
+            steps[-1].label,
         )
+        error.trace = _trace(model, steps[:-1], None)  # the run up to the failing step
+        raise error
 
 
 # --- induction ------------------------------------------------------------------------------------
