@@ -361,6 +361,23 @@ def read_text(path: str | Path) -> str:
         raise TraceFormatError(f"{path}: cannot read: {exc}") from None
 
 
+def write_ctis(
+    model: str, ctis: dict[str, Trace], out: str, mutant: str | None = None
+) -> list[str]:
+    """Counterexamples to induction (by property) as ``<model>-<property>-cti.itf.json``; their
+    header says ``"start": "CTI"``, so the viewers label the first state as such."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, trace in ctis.items():
+        if mutant:  # so that `trace check` replays it against the mutant
+            trace.options["mutant"] = mutant
+        path = folder / f"{model}-{name}-cti.itf.json"
+        write_itf(trace, path)
+        written.append(str(path))
+    return written
+
+
 def write_traces(result: CheckResult, out: str) -> list[str]:
     """Every counterexample of a result as ``<model>-<property>.itf.json`` in folder ``out``."""
     folder = Path(out)

@@ -57,7 +57,8 @@ def trace_table(
     ]
     lines.insert(2, "  ".join("-" * w for w in widths))
     constant = len(slots) - len(moving)
-    notes = [f"{constant} other slots keep their initial value"] if constant else []
+    start = "their value in the first state" if trace.cti else "their initial value"
+    notes = [f"{constant} other slots keep {start}"] if constant else []
     notes.append("* marks a change")
     if witnesses:
         notes.append("! marks the values that make the property false")

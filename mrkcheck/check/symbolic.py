@@ -96,9 +96,13 @@ class CTI:
     failed: list[str]
     schema: Schema | None = None  # of the model the CTI lives in (for printing)
 
-    def trace(self, model: str = "", prop: str | None = None) -> Trace:
-        """The CTI as a trace (its first state satisfies the hypothesis, not Init)."""
+    def trace(self, model: str | Model = "", prop: str | None = None) -> Trace:
+        """The CTI as a trace (its first state satisfies the hypothesis, not Init); given the
+        model itself, the trace also says how to build it again (its options and source)."""
         assert self.schema is not None
+        if isinstance(model, Model):
+            options, source = dict(model.options), model.source
+            return Trace(self.schema, self.steps, None, model.name, prop, options, source, True)
         return Trace(self.schema, self.steps, None, model, prop, cti=True)
 
     @property
