@@ -100,6 +100,15 @@ class Trace:
         loop = f", loops back to step {self.loop}" if self.loop is not None else ""
         return f"<{kind} of {self.model or '?'}: {len(self)} steps{what}{loop}>"
 
+    def evaluate(self, text: str) -> list[str]:
+        """The value of an expression (``sum(role[k1, r] == PRIMARY for r in Region)``, syntax in
+        :mod:`mrkcheck.lang.query`) in every state of the trace, readable."""
+        from mrkcheck.lang.query import evaluate_along, parse_query
+
+        universes = {u.name: u for var in self.schema.variables for u in var.over}
+        expr = parse_query(text, self.schema, tuple(universes.values()))
+        return evaluate_along(expr, [step.state for step in self.steps], self.schema)
+
     def states(self) -> list[dict[str, Any]]:
         return [self.schema.decode(step.state) for step in self.steps]
 

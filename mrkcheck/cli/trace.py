@@ -25,8 +25,8 @@ from mrkcheck.check.report import loop_line, trace_table
 from mrkcheck.check.result import CTI_LABEL, CTI_NOTE, EXIT_BAD_INPUT, EXIT_OK, EXIT_SAFETY, Trace
 from mrkcheck.errors import UsageError, echo, output_file, unknown_name
 from mrkcheck.lang.expr import evaluate
-from mrkcheck.lang.model import ALWAYS, Model, Property, Universe, state_property
-from mrkcheck.lang.query import evaluate_along, parse_query, witnesses
+from mrkcheck.lang.model import ALWAYS, Model, Property, state_property
+from mrkcheck.lang.query import witnesses
 from mrkcheck.registry import (
     MODELS,
     factory_options,
@@ -229,12 +229,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 def _extras(trace: Trace, model: Model | None, args: argparse.Namespace) -> Extras:
     """What the model adds to the view: a lasso's explanation, the violation's witnesses, the
     ``--eval`` expressions (these read the file's own variables when the model is unknown)."""
-    universes = model.universes if model is not None else _universes(trace)
     states = [step.state for step in trace.steps]
-    evals = []
-    for text in args.eval or []:
-        expr = parse_query(text, trace.schema, universes)
-        evals.append((text, tuple(evaluate_along(expr, states, trace.schema))))
+    evals = [(text, tuple(trace.evaluate(text))) for text in args.eval or []]
     lasso: list[str] = []
     witnessed: set[int] = set()
     prop = _property(model, trace)
@@ -247,11 +243,6 @@ def _extras(trace: Trace, model: Model | None, args: argparse.Namespace) -> Extr
         if not evaluate(expr, states[-1]):
             witnessed = witnesses(expr, states[-1])
     return Extras(tuple(lasso), frozenset(witnessed), tuple(evals), args.changed_only)
-
-
-def _universes(trace: Trace) -> tuple[Universe, ...]:
-    found = {u.name: u for var in trace.schema.variables for u in var.over}
-    return tuple(found.values())
 
 
 def _property(model: Model | None, trace: Trace) -> Property | None:
