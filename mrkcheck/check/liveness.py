@@ -441,7 +441,9 @@ def _fairness_lines(model: Model, trace: Trace) -> list[str]:
             f"Then step {last} repeats forever (stuttering): no environment step is enabled in "
             "it, and API calls are never forced (a user may stop calling), so this is a fair run."
         ]
-    labels = {(i.action, i.params): k for k, i in enumerate(model.instances)}
+    labels: dict[tuple[str | None, tuple], int] = {
+        (i.action, i.params): k for k, i in enumerate(model.instances)
+    }
     taken = {labels[(s.action, s.params)]: n for n, s in enumerate(trace.steps) if n > loop}
     closing = [i for i, t in moves[-1] if t == trace.steps[loop].state]
     if closing:

@@ -160,9 +160,9 @@ class _Reader:
             index.append(element.text)
         if len(index) != len(var.over):
             raise self.fail(f"{var.name} takes {len(var.over)} indices, not {len(index)}")
-        for element, universe in zip(index, var.over, strict=True):
-            if element not in universe.elements:
-                raise self.fail(unknown_name(f"element of {universe.name}", element, universe))
+        for name, universe in zip(index, var.over, strict=True):
+            if name not in universe.elements:
+                raise self.fail(unknown_name(f"element of {universe.name}", name, universe))
         return var[tuple(index)]
 
     def _compare(self, node: ast.Compare, env) -> Expr:
