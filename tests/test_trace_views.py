@@ -284,13 +284,18 @@ def test_a_lasso_is_drawn_as_a_loop_with_why_it_is_fair(tmp_path, capsys):
     assert "back to step 4" in _figure_texts(LASSO)  # the picture: bracket, arrow and words
 
 
-def _figure_texts(path):
+def _open(path):
+    """A trace file and its model, as ``trace show`` reads them."""
     from mrkcheck.cli.trace import load_trace
 
     class Args:
         file, model, set, mutant = str(path), None, None, None
 
-    trace, _ = load_trace(Args())
+    return load_trace(Args())
+
+
+def _figure_texts(path):
+    trace, _ = _open(path)
     return {t.get_text() for t in trace_figure(trace).findobj(lambda o: hasattr(o, "get_text"))}
 
 
@@ -395,3 +400,15 @@ def test_notebook_display_of_a_kms_model_names_its_parts(kms_default):
     for word in ("key_state", "Region", "ReplicateKey", "one_primary_per_key_set", "environment"):
         assert word in html
     assert len(html) < 50_000
+
+
+def test_the_picture_outlines_the_witnesses_in_red():
+    from mrkcheck.traces.picture import WITNESS
+
+    trace, model = _open(TWO_PRIMARIES)
+    prop = state_property(model.get_property("one_primary_per_key_set"))
+    found = witnesses(prop.expr, trace.steps[-1].state)
+    lanes = trace_figure(trace, witnesses=found).axes[0]
+    red = [p for p in lanes.patches if p.get_edgecolor()[:3] == (214 / 255, 39 / 255, 40 / 255)]
+    assert WITNESS == "#d62728" and len(red) == 2  # the two Regions whose keys are PRIMARY
+    assert [round(p.get_x() + 0.42) for p in red] == [len(trace)] * 2  # in the last column

@@ -192,8 +192,8 @@ def _draw_lanes(ax, trace: Trace, layout: Layout, witnesses: Collection[int]) ->
             slot = layout.colour.slot(lane)
             edge = CHANGED if slot in changed else "white"
             lw = 2.6 if slot in changed else 1.0
-            if i == n - 1 and slot in witnesses:
-                edge, lw = WITNESS, 3.4
+            if i == n - 1 and _lane_slots(layout, lane) & set(witnesses):
+                edge, lw = WITNESS, 3.4  # its colour or its marker makes the property false
             face = colours[step.state[slot]]
             ax.add_patch(
                 Rectangle((i - 0.42, row - 0.4), 0.84, 0.8, facecolor=face, edgecolor=edge, lw=lw)
@@ -219,6 +219,15 @@ def _columns(ax, trace: Trace, rows: int) -> None:
     ax.tick_params(axis="both", length=0, labelsize=8)
     for spine in ax.spines.values():
         spine.set_visible(False)
+
+
+def _lane_slots(layout: Layout, lane: tuple[str, ...]) -> set[int]:
+    """The slots a lane's cell shows: its colour and its marker."""
+    assert layout.colour is not None
+    slots = {layout.colour.slot(lane)}
+    if layout.marker is not None:
+        slots.add(layout.marker.slot(lane[-len(layout.marker.over) :]))
+    return slots
 
 
 def _draw_marker(ax, i, row, step, lane, layout, markers, changed) -> None:
