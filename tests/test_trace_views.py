@@ -412,3 +412,30 @@ def test_the_picture_outlines_the_witnesses_in_red():
     red = [p for p in lanes.patches if p.get_edgecolor()[:3] == (214 / 255, 39 / 255, 40 / 255)]
     assert WITNESS == "#d62728" and len(red) == 2  # the two Regions whose keys are PRIMARY
     assert [round(p.get_x() + 0.42) for p in red] == [len(trace)] * 2  # in the last column
+
+
+VISIBLE_ROWS_JS = """(function () {
+  var cur = document.querySelector('section.step.current');
+  return Array.from(cur.querySelectorAll('tr')).filter(function (tr) {
+    return tr.offsetParent !== null && tr.querySelector('td');
+  }).length;
+})()"""
+
+
+def test_the_changed_only_checkbox_hides_and_shows_rows_in_a_browser(tmp_path, capsys):
+    from tools.browser import Browser, find_chromium
+
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("no chromium (.ci/run installs Debian's)")
+    page_file = tmp_path / "p.html"
+    run(["trace", "show", TWO_PRIMARIES, "--changed-only", "-o", page_file], capsys)
+    with Browser(executable) as browser:
+        page = browser.open(page_file.as_uri())
+        hidden = page.evaluate(VISIBLE_ROWS_JS)
+        page.click("input.changed-only")
+        shown = page.evaluate(VISIBLE_ROWS_JS)
+        page.click("input.changed-only")
+        assert page.evaluate(VISIBLE_ROWS_JS) == hidden
+    # rows: k1 at each of 3 Regions, and k1 (created, origin...); ap-southeast-2's never changes
+    assert (hidden, shown) == (3, 4)
