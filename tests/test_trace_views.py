@@ -439,3 +439,12 @@ def test_the_changed_only_checkbox_hides_and_shows_rows_in_a_browser(tmp_path, c
         assert page.evaluate(VISIBLE_ROWS_JS) == hidden
     # rows: k1 at each of 3 Regions, and k1 (created, origin...); ap-southeast-2's never changes
     assert (hidden, shown) == (3, 4)
+
+
+def test_an_unfair_loop_is_not_explained_away(capsys):
+    unfair = Path(__file__).resolve().parent / "fixtures" / "unfair-sync_never_runs.itf.json"
+    code, out, _ = run(["trace", "show", unfair], capsys)
+    assert code == 0 and "It is NOT a weakly fair run" in out
+    assert "AutomaticRotation(s=k1, r=us-east-1): enabled throughout and never taken" in out
+    code, out, _ = run(["trace", "check", unfair], capsys)  # replay agrees on the culprit
+    assert code == 12 and "AutomaticRotation(s=k1, r=us-east-1) is enabled in every state" in out

@@ -182,9 +182,19 @@ def _body(trace: Trace, ident: str, picture: bool, rule: str, extras: Extras) ->
 
 
 def _lasso(lines: tuple[str, ...]) -> str:
-    items = "".join(f"<li>{escape(line.strip())}</li>" for line in lines[1:])
-    more = f"<ul>{items}</ul>" if items else ""
-    return f'<div class="lasso">{escape(lines[0])}{more}</div>'
+    """Why a lasso is a counterexample: indented lines (one per environment step) nest."""
+    items, nested = [], []
+    for line in lines:
+        if line.startswith("  "):
+            nested.append(f"<li>{escape(line.strip())}</li>")
+            continue
+        if nested:
+            items[-1] = items[-1][:-5] + f"<ul>{''.join(nested)}</ul></li>"
+            nested = []
+        items.append(f"<li>{escape(line)}</li>")
+    if nested:
+        items[-1] = items[-1][:-5] + f"<ul>{''.join(nested)}</ul></li>"
+    return f'<div class="lasso"><b>Why this is a counterexample</b><ul>{"".join(items)}</ul></div>'
 
 
 def _property_banner(trace: Trace, rule: str) -> str:

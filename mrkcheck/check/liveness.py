@@ -403,7 +403,7 @@ def _text(model: Model, expr) -> str:
     from mrkcheck.lang.expr import show
 
     schema = model.schema
-    return clip(show(expr, lambda var, v: schema.variable(var.name).domain.show(v)), 160)
+    return clip(show(expr, lambda var, v: schema.variable(var.name).domain.show(v)), 120)
 
 
 def _violated_case(model: Model, prop: LeadsTo, states: list[State], loop: int) -> list[str]:
@@ -413,11 +413,14 @@ def _violated_case(model: Model, prop: LeadsTo, states: list[State], loop: int) 
         for i, state in enumerate(states):
             starts = evaluate(premise, state) if premise is not None else i == 0
             if starts and not any(evaluate(goal, t) for t in states[min(i, loop) :]):
-                why = "the run starts" if premise is None else f"{_text(model, premise)} holds"
+                start = "the run starts" if premise is None else "the premise holds"
+                first = f"At step {i} {start}" + (
+                    "." if premise is None else f": {_text(model, premise)}"
+                )
                 return [
-                    f"At step {i} {why}; from there on {_text(model, goal)} never holds: it is "
-                    f"false in steps {min(i, loop)}-{len(states) - 1}, and the run stays in them "
-                    "forever."
+                    first,
+                    f"From there on the goal never holds (it is false in steps {min(i, loop)}-"
+                    f"{len(states) - 1}, and the run stays in them forever): {_text(model, goal)}",
                 ]
     return []
 
@@ -448,24 +451,27 @@ def _fairness_lines(model: Model, trace: Trace) -> list[str]:
     closing = [i for i, t in moves[-1] if t == trace.steps[loop].state]
     if closing:
         taken.setdefault(closing[0], last + 1)
-    lines = [
-        f"Then steps {loop}-{last} repeat forever: after step {last} the run goes back to step "
-        f"{loop}. It is a weakly fair run: every environment step enabled in the loop is taken in "
-        "it or disabled in one of its states:"
-    ]
+    witnesses, fair = [], True
     for k in env:
         if not any(k in e for e in enabled):
             continue
         label = model.instances[k].label
-        if k in taken:
-            where = "back to step " + str(loop) if taken[k] > last else f"at step {taken[k]}"
-            lines.append(f"  {label}: taken {where}")
-            continue
         off = next((loop + n for n, e in enumerate(enabled) if k not in e), None)
-        lines.append(
-            f"  {label}: disabled at step {off}"
-            if off is not None
-            else f"  {label}: enabled throughout and never taken: NOT a fair run"
-        )
+        if k in taken:
+            where = f"back to step {loop}" if taken[k] > last else f"at step {taken[k]}"
+            witnesses.append(f"  {label}: taken {where}")
+        elif off is not None:
+            witnesses.append(f"  {label}: disabled at step {off}")
+        else:
+            witnesses.append(f"  {label}: enabled throughout and never taken")
+            fair = False
+    verdict = (
+        "It is a weakly fair run: every environment step enabled in the loop is taken in it or "
+        "disabled in one of its states"
+        if fair
+        else "It is NOT a weakly fair run: an environment step is enabled throughout and never taken"
+    )
+    head = f"Then steps {loop}-{last} repeat forever (after step {last}, back to step {loop})."
+    lines = [f"{head} {verdict}" + (":" if witnesses else ".")] + witnesses
     lines.append("API calls are not fair (a user may stop calling); none is owed.")
     return lines

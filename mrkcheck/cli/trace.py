@@ -131,6 +131,10 @@ def load_trace(args: argparse.Namespace, generic: bool = False) -> tuple[Trace, 
     header = read_header(doc, name)
     source = args.model or header.model_source()
     if not args.model and not _buildable(header):
+        if generic and (args.set or args.mutant):
+            raise UsageError(
+                f"{name} names no model mrkcheck can build: --set and --mutant need --model"
+            )
         if generic:
             return generic_trace(doc, name), None
         if header.source:
