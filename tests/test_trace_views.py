@@ -448,3 +448,13 @@ def test_an_unfair_loop_is_not_explained_away(capsys):
     assert "AutomaticRotation(s=k1, r=us-east-1): enabled throughout and never taken" in out
     code, out, _ = run(["trace", "check", unfair], capsys)  # replay agrees on the culprit
     assert code == 12 and "AutomaticRotation(s=k1, r=us-east-1) is enabled in every state" in out
+
+
+def test_an_action_propertys_witnesses_are_read_across_the_last_step(capsys):
+    overwrite = EXAMPLES / "kms-replicate_overwrites.itf.json"  # a replica written over a key
+    code, out, _ = run(["trace", "show", overwrite], capsys)
+    assert code == 0
+    assert out.rstrip().endswith(
+        "one_key_per_region is false across the last step because of: "
+        "key_state[k1,eu-west-1] = Creating"
+    )

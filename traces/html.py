@@ -122,6 +122,7 @@ class Extras:
     witnesses: frozenset[int] = frozenset()
     evals: tuple[tuple[str, tuple[str, ...]], ...] = ()
     changed_only: bool = False
+    where: str = "in the last state"  # or "across the last step", for an action property
 
 
 def trace_html(
@@ -272,7 +273,8 @@ def _step_section(trace: Trace, i: int, extras: Extras) -> str:
         parts.append(f'<p class="loop">The loop starts here (step {i}).</p>')
     if trace.property_name and last and trace.loop is None:
         parts.append(
-            f'<p class="violation">{escape(trace.property_name)} is false in this state'
+            f'<p class="violation">{escape(trace.property_name)} is false '
+            + ("in this state" if extras.where == "in the last state" else "across this step")
             + ("; the outlined cells make it false." if extras.witnesses else ".")
             + "</p>"
         )

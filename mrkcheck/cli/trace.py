@@ -25,7 +25,7 @@ from mrkcheck.check.report import loop_line, trace_table
 from mrkcheck.check.result import CTI_LABEL, CTI_NOTE, EXIT_BAD_INPUT, EXIT_OK, EXIT_SAFETY, Trace
 from mrkcheck.errors import UsageError, echo, output_file, unknown_name
 from mrkcheck.lang.expr import evaluate
-from mrkcheck.lang.model import ALWAYS, Model, Property, state_property
+from mrkcheck.lang.model import ACTION, ALWAYS, Model, Property, state_property
 from mrkcheck.lang.query import witnesses
 from mrkcheck.registry import (
     MODELS,
@@ -233,7 +233,6 @@ def cmd_show(args: argparse.Namespace) -> int:
 def _extras(trace: Trace, model: Model | None, args: argparse.Namespace) -> Extras:
     """What the model adds to the view: a lasso's explanation, the violation's witnesses, the
     ``--eval`` expressions (these read the file's own variables when the model is unknown)."""
-    states = [step.state for step in trace.steps]
     evals = [(text, tuple(trace.evaluate(text))) for text in args.eval or []]
     lasso: list[str] = []
     witnessed: set[int] = set()
@@ -242,11 +241,29 @@ def _extras(trace: Trace, model: Model | None, args: argparse.Namespace) -> Extr
         from mrkcheck.check.liveness import explain_lasso
 
         lasso = explain_lasso(model, trace)
-    elif prop is not None and prop.kind == ALWAYS and trace.loop is None:
+    elif prop is not None and trace.loop is None:
+        witnessed = _witnesses(model, prop, trace)
+    where = (
+        "across the last step" if prop is not None and prop.kind == ACTION else "in the last state"
+    )
+    return Extras(tuple(lasso), frozenset(witnessed), tuple(evals), args.changed_only, where)
+
+
+def _witnesses(model: Model | None, prop: Property, trace: Trace) -> set[int]:
+    """The slots that make ``prop`` false at the end of ``trace``: in its last state (an
+    invariant), or across its last step (an action property)."""
+    last = trace.steps[-1]
+    if prop.kind == ALWAYS:
         expr = state_property(prop).expr
-        if not evaluate(expr, states[-1]):
-            witnessed = witnesses(expr, states[-1])
-    return Extras(tuple(lasso), frozenset(witnessed), tuple(evals), args.changed_only)
+        return witnesses(expr, last.state) if not evaluate(expr, last.state) else set()
+    if prop.kind != ACTION or model is None or len(trace.steps) < 2 or last.action is None:
+        return set()
+    instance = model.instance(last.label)
+    step = prop.for_action(instance)
+    before = trace.steps[-2].state
+    if step is None or evaluate(step, before, last.state):
+        return set()
+    return witnesses(step, before, last.state)
 
 
 def _property(model: Model | None, trace: Trace) -> Property | None:
@@ -309,10 +326,8 @@ def trace_text(trace: Trace, rule: str = "", extras: Extras | None = None) -> st
             for var, idx, slot in trace.schema.slots()
             if slot in extras.witnesses
         ]
-        lines += [
-            "",
-            f"{trace.property_name} is false in the last state because of: " + ", ".join(named),
-        ]
+        because = f"{trace.property_name} is false {extras.where} because of: "
+        lines += ["", because + ", ".join(named)]
     if extras.lasso:
         lines += ["", "Why this is a counterexample:", *extras.lasso]
     return "\n".join(lines)

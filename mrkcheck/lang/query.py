@@ -265,31 +265,36 @@ class _Reader:
 # --- why an expression has its value --------------------------------------------------------------
 
 
-def witnesses(expr: Expr, state: tuple[int, ...]) -> set[int]:
-    """The slots that make ``expr`` have its value in ``state`` (see the module docstring)."""
-    if isinstance(expr, Var):
-        return {expr.slot}
-    if isinstance(expr, Const):
-        return set()
-    if isinstance(expr, Not):
-        return witnesses(expr.arg, state)
-    if isinstance(expr, And | Or):
-        decisive = 0 if isinstance(expr, And) else 1
-        for arg in expr.args:
-            if evaluate(arg, state) == decisive:
-                return witnesses(arg, state)  # the first conjunct (disjunct) that decides it
-        return set().union(*(witnesses(a, state) for a in expr.args))
-    if isinstance(expr, Ite):
-        branch = expr.then if evaluate(expr.cond, state) else expr.other
-        return witnesses(expr.cond, state) | witnesses(branch, state)
-    if isinstance(expr, Arith) and expr.op == "+":
-        terms = [t for t in (expr.left, expr.right) if isinstance(t, Arith) or evaluate(t, state)]
-        return set().union(set(), *(witnesses(t, state) for t in terms))
-    if isinstance(expr, Compare | Arith):
-        return witnesses(expr.left, state) | witnesses(expr.right, state)
-    if isinstance(expr, Quantified):
-        return set().union(set(), *(witnesses(t, state) for _, t in expr.terms))
-    return set()
+def witnesses(expr: Expr, state: tuple[int, ...], post: tuple[int, ...] | None = None) -> set[int]:
+    """The slots that make ``expr`` have its value in ``state`` (and ``post``, the state after a
+    step, for an action property's primed variables; see the module docstring)."""
+
+    def value(e: Expr) -> int:
+        return evaluate(e, state, post)
+
+    def why(e: Expr) -> set[int]:
+        if isinstance(e, Var):
+            return {e.slot}
+        if isinstance(e, Not):
+            return why(e.arg)
+        if isinstance(e, And | Or):
+            decisive = 0 if isinstance(e, And) else 1
+            for arg in e.args:
+                if value(arg) == decisive:
+                    return why(arg)  # the first conjunct (disjunct) that decides it
+            return set().union(*(why(a) for a in e.args))
+        if isinstance(e, Ite):
+            return why(e.cond) | why(e.then if value(e.cond) else e.other)
+        if isinstance(e, Arith) and e.op == "+":  # a count: only the terms that count
+            terms = [t for t in (e.left, e.right) if isinstance(t, Arith) or value(t)]
+            return set().union(set(), *(why(t) for t in terms))
+        if isinstance(e, Compare | Arith):
+            return why(e.left) | why(e.right)
+        if isinstance(e, Quantified):
+            return set().union(set(), *(why(t) for _, t in e.terms))
+        return set()  # a constant
+
+    return why(expr)
 
 
 def show_value(expr: Expr, value: int, schema: Schema) -> str:
