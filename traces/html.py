@@ -184,7 +184,8 @@ def _body(trace: Trace, ident: str, picture: bool, rule: str, extras: Extras) ->
 
 def _lasso(lines: tuple[str, ...]) -> str:
     """Why a lasso is a counterexample: indented lines (one per environment step) nest."""
-    items, nested = [], []
+    items: list[str] = []
+    nested: list[str] = []
     for line in lines:
         if line.startswith("  "):
             nested.append(f"<li>{escape(line.strip())}</li>")
