@@ -458,3 +458,21 @@ def test_an_action_propertys_witnesses_are_read_across_the_last_step(capsys):
         "one_key_per_region is false across the last step because of: "
         "key_state[k1,eu-west-1] = Creating"
     )
+
+
+def test_a_broken_foreign_file_is_one_line(tmp_path, capsys):
+    broken = json.loads(json.dumps(FOREIGN))
+    del broken["states"][1]["owners"]
+    broken["states"][2]["pc"] = {"#bigint": "x"}
+    path = tmp_path / "broken.itf.json"
+    path.write_text(json.dumps(broken))
+    code, out, err = run(["trace", "show", path], capsys)
+    assert (code, out) == (150, "")
+    assert err == f"mrkcheck: bad trace: {path}: state 1: variable owners is missing\n"
+
+
+def test_an_empty_map_is_one_row():
+    doc = {"vars": ["m"], "states": [{"m": {"#map": []}}, {"m": {"#map": []}}]}
+    trace = generic_trace(load_json(json.dumps(doc)))
+    assert [v.name for v in trace.schema.variables] == ["m"]
+    assert trace.schema.variables[0].domain.values == ("<<>>",)

@@ -123,10 +123,10 @@ def _rows(names: list[str], states: list[dict[str, Any]]) -> list[Row]:
     rows: list[Row] = []
     for var in names:
         split = [_entries(s[var]) for s in states]
-        if all(e is not None for e in split):
-            keys = list(dict.fromkeys(k for e in split if e is not None for k in e))
+        keys = list(dict.fromkeys(k for e in split if e is not None for k in e))
+        if keys and all(e is not None for e in split):
             rows += [(var, key, []) for key in keys]
-        else:
+        else:  # not always a map or record, or always an empty one: one row
             rows.append((var, None, []))
     for var, key, domain in rows:
         for state in states:
