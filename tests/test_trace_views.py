@@ -391,6 +391,7 @@ def test_short_reprs_and_html_for_what_a_notebook_shows(kms_default):
         assert isinstance(html, str) and "<table" in html, type(obj)
     assert repr(state).startswith("State(rmState[rm1]=working, rmState[rm2]=working")
     assert state["rmState", "rm1"] == "working"
+    assert trace.show(len(trace))["rmState", "rm2"] == "committed"
     assert "<th>rmState</th>" in state._repr_html_()
     assert "<td>working</td>" in state._repr_html_()  # decoded, not a tuple of ints
 

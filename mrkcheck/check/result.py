@@ -8,7 +8,7 @@ from html import escape
 from typing import Any, Generic, TypeVar
 
 from mrkcheck.errors import clip
-from mrkcheck.lang.model import EVENTUALLY, Property, Schema, State, Verdict
+from mrkcheck.lang.model import EVENTUALLY, Property, Schema, State, StateView, Verdict
 
 HOLDS, VIOLATED, UNKNOWN = Verdict  # UNKNOWN: the search stopped (limit, interrupt) first
 
@@ -99,6 +99,10 @@ class Trace:
         what = f", violates {self.property_name}" if self.property_name else ""
         loop = f", loops back to step {self.loop}" if self.loop is not None else ""
         return f"<{kind} of {self.model or '?'}: {len(self)} steps{what}{loop}>"
+
+    def show(self, i: int) -> StateView:
+        """Step ``i``'s state, readable (a table of named slots in a notebook)."""
+        return StateView(self.schema, self.steps[i].state)
 
     def evaluate(self, text: str) -> list[str]:
         """The value of an expression (``sum(role[k1, r] == PRIMARY for r in Region)``, syntax in
