@@ -203,7 +203,9 @@ def _property_banner(trace: Trace, rule: str) -> str:
     if trace.property_name:
         where = f"after {len(trace)} steps (in step {len(trace.steps) - 1})."
         if trace.loop is not None:
-            where = f"by a run that loops forever (steps {trace.loop}-{len(trace.steps) - 1})."
+            last = len(trace.steps) - 1
+            how = f"steps {trace.loop}-{last}" if trace.loop < last else f"step {last} stutters"
+            where = f"by a run that loops forever ({how})."
         elif trace.cti:
             where = f"by a step from an arbitrary state (in step {len(trace.steps) - 1})."
         text = (

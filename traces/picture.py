@@ -169,9 +169,13 @@ def figure_title(trace: Trace) -> str:
     if trace.cti:
         return f"{head}: counterexample to induction of {trace.property_name or 'an invariant'}"
     if trace.property_name and trace.loop is not None:
+        how = (
+            f"steps {trace.loop}-{len(trace)}"
+            if trace.loop < len(trace)
+            else f"step {trace.loop} stutters"
+        )
         return (
-            f"{head}: property {trace.property_name} violated by a run that loops forever "
-            f"(steps {trace.loop}-{len(trace)})"
+            f"{head}: property {trace.property_name} violated by a run that loops forever ({how})"
         )
     if trace.property_name:
         return f"{head}: property {trace.property_name} violated after {len(trace)} steps"
@@ -274,12 +278,11 @@ def _loop_arrow(ax, trace: Trace) -> None:
     ax.text(
         (trace.loop + last) / 2, bottom + 0.3, text, ha="center", va="top", fontsize=8, color=LOOP
     )
-    start = (last + 0.3, bottom + 0.1) if trace.loop < last else (last + 0.3, bottom + 0.1)
-    end = (trace.loop - 0.3, bottom + 0.1) if trace.loop < last else (last - 0.3, bottom + 0.1)
+    end = trace.loop - 0.3 if trace.loop < last else last - 0.3
     arrow = FancyArrowPatch(
-        start,
-        end,
-        connectionstyle="arc3,rad=-0.35" if trace.loop < last else "arc3,rad=-1.2",
+        (last + 0.3, bottom + 0.1),
+        (end, bottom + 0.1),
+        connectionstyle="arc3,rad=-0.35" if trace.loop < last else "arc3,rad=-0.5",
         arrowstyle="-|>",
         mutation_scale=12,
         color=LOOP,

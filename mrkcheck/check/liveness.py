@@ -417,10 +417,12 @@ def _violated_case(model: Model, prop: LeadsTo, states: list[State], loop: int) 
                 first = f"At step {i} {start}" + (
                     "." if premise is None else f": {_text(model, premise)}"
                 )
+                span = (min(i, loop), len(states) - 1)
+                steps = f"steps {span[0]}-{span[1]}" if span[0] < span[1] else f"step {span[1]}"
                 return [
                     first,
-                    f"From there on the goal never holds (it is false in steps {min(i, loop)}-"
-                    f"{len(states) - 1}, and the run stays in them forever): {_text(model, goal)}",
+                    f"From there on the goal never holds (it is false in {steps}, and the run "
+                    f"stays there forever): {_text(model, goal)}",
                 ]
     return []
 
