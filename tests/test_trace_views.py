@@ -477,3 +477,35 @@ def test_an_empty_map_is_one_row():
     trace = generic_trace(load_json(json.dumps(doc)))
     assert [v.name for v in trace.schema.variables] == ["m"]
     assert trace.schema.variables[0].domain.values == ("<<>>",)
+
+
+MUTANT_FILE = """
+from mrkcheck import Mutant, Transition
+from mrkcheck.lang.mutation import edit_effects
+
+from usermodel import build
+
+
+def _double(**options):
+    return edit_effects(build(**options), "Inc", lambda inst, target, value: value + 1)
+
+
+MUTANTS = [Mutant("double_step", "Inc adds two", "small", _double)]
+"""
+
+
+def test_a_user_models_mutant_next_to_it_is_found_and_remembered(user_folder, capsys):
+    (user_folder / "usermodel_mutants.py").write_text(MUTANT_FILE)
+    spec = f"{user_folder}/usermodel.py:build"
+    code, out, _ = run(
+        ["check", spec, "--mutant", "double_step", "--out", user_folder / "out", "-D", "limit=4"],
+        capsys,
+    )
+    assert code == 12
+    trace = user_folder / "out" / "counter-small.itf.json"
+    header = json.loads(trace.read_text())["#meta"]
+    assert header["options"] == {"limit": 4, "mutant": "double_step"}
+    code, out, _ = run(["trace", "check", trace], capsys)
+    assert code == 0 and "its last state violates small" in out
+    code, out, _ = run(["trace", "check", trace, "--mutant", "none"], capsys)
+    assert code == 12 and "leads elsewhere" in out  # the real model adds one, not two
