@@ -61,7 +61,7 @@ def user_folder(tmp_path, monkeypatch):
     (tmp_path / "usermodel.py").write_text(USER_MODEL)
     monkeypatch.setattr(sys, "path", list(sys.path))
     yield tmp_path
-    for name in [m for m in sys.modules if "usermodel" in m]:
+    for name in [m for m in sys.modules if "usermodel" in m or m.startswith("mrkcheck_user_")]:
         del sys.modules[name]
 
 
@@ -213,9 +213,9 @@ def build(limit: int = 2):
 """
 
 
-def test_an_evaluation_error_prints_the_run_that_reaches_it(tmp_path, capsys):
-    (tmp_path / "overflow.py").write_text(OVERFLOW)
-    code, out, err = run(["check", f"{tmp_path}/overflow.py:build"], capsys)
+def test_an_evaluation_error_prints_the_run_that_reaches_it(user_folder, capsys):
+    (user_folder / "overflow.py").write_text(OVERFLOW)
+    code, out, err = run(["check", f"{user_folder}/overflow.py:build"], capsys)
     assert code == 75
     assert err == "mrkcheck: evaluation error: Inc() would set n to 3, outside its domain\n"
     assert "The run that reaches the error (3 steps), then the failing step:" in out
@@ -225,7 +225,7 @@ def test_an_evaluation_error_prints_the_run_that_reaches_it(tmp_path, capsys):
     assert re.search(r"^n +0 +0 +\*1 +\*2$", out, re.MULTILINE)
 
 
-def test_the_evaluation_error_carries_a_real_run(tmp_path, user_folder):
+def test_the_evaluation_error_carries_a_real_run(user_folder):
     (user_folder / "overflow2.py").write_text(OVERFLOW)
     model = model_builder(f"{user_folder}/overflow2.py:build")()
     with pytest.raises(EvaluationError) as caught:
