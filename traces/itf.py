@@ -8,7 +8,10 @@ to it (``"Init"`` for the first) and the action's parameters; the header ``#meta
 model and options produced the trace, and which property it violates.
 
 Reading needs the model (its schema gives domains and universes): :func:`read_header` tells
-which model to build, :func:`from_itf` checks every value against it. Anything wrong is a
+which model to build (``source``: a registered name, ``module:function`` or a model file, with
+``source-file``, its absolute path, to reopen it from another folder), :func:`from_itf` checks
+every value against it. A file of another tool without its model is read by
+:mod:`mrkcheck.traces.foreign`. Anything wrong is a
 :class:`TraceFormatError` whose message is one line naming the state and variable at fault.
 """
 
