@@ -12,13 +12,14 @@ error, never taken for "no mutants" or "no lemmas".
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import inspect
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -71,7 +72,11 @@ def registered(spec: str) -> Registered:
                 "model", spec, MODELS, f"use one of {', '.join(MODELS)} or module:function"
             )
         )
-    module_name = spec.partition(":")[0]
+    module_name = spec.rpartition(":")[0]
+    if is_file_spec(module_name):
+        folder, stem = str(Path(module_name).parent), Path(module_name).stem
+        mutants = _first_file((f"{folder}/{stem}_mutants.py", module_name), "MUTANTS")
+        return Registered(spec, mutants, _first_file((f"{folder}/{stem}_lemmas.py",), "lemmas"))
     package = module_name.rsplit(".", 1)[0]
     mutants = _first_module(
         (f"{package}.mutants", f"{module_name}_mutants", module_name), "MUTANTS"
@@ -82,7 +87,7 @@ def registered(spec: str) -> Registered:
 
 def load_factory(spec: str) -> Callable[..., Model]:
     """The function that builds model ``spec`` (a registered name or ``module:function``)."""
-    module_name, _, attr = registered(spec).build.partition(":")
+    module_name, _, attr = registered(spec).build.rpartition(":")
     module = _import(module_name)
     factory = getattr(module, attr, None)
     if not callable(factory) or not _returns_model(factory):
@@ -115,13 +120,39 @@ def load_lemmas(spec: str) -> ModuleType | None:
 
 
 def model_builder(spec: str, mutant: str | None = None) -> Callable[..., Model]:
-    """The model's build function, or its mutant's."""
-    return find_mutant(spec, mutant).build if mutant else load_factory(spec)
+    """The model's build function, or its mutant's; the model it builds remembers ``spec`` and
+    the options given (see :func:`remember`)."""
+    build = find_mutant(spec, mutant).build if mutant else load_factory(spec)
+
+    @functools.wraps(build)
+    def built(**options: Any) -> Model:
+        return remember(build(**options), spec, options)
+
+    return built
+
+
+def remember(model: Model, spec: str, options: dict[str, Any]) -> Model:
+    """``model`` with ``source`` set to ``spec`` and the options it was built with added to the
+    ones it records (its own values first: KMS records Region names, not a count), so that a
+    trace of it can be reopened without flags."""
+    merged = {**options, **dict(model.options)}
+    return replace(model, source=spec, options=tuple(sorted(merged.items())))
+
+
+def is_file_spec(module: str) -> bool:
+    """``path/to/model.py`` rather than a dotted module name."""
+    return module.endswith(".py") or "/" in module or "\\" in module
 
 
 def _import(module_name: str) -> ModuleType:
+    if is_file_spec(module_name):
+        return _import_file(module_name)
     try:
         return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name.partition(".")[0] and _add_current_folder():
+            return _import(module_name)  # ``mrkcheck check mymodel:build`` in mymodel's folder
+        raise UsageError(f"cannot import model module {module_name!r}: {exc}") from None
     except ImportError as exc:
         raise UsageError(f"cannot import model module {module_name!r}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - a module that fails on import is still bad input
@@ -130,8 +161,9 @@ def _import(module_name: str) -> ModuleType:
 
 def import_source(source: str, what: str = "module") -> ModuleType:
     """A Python file (``path/to/file.py``) or an importable module, imported once: what a user
-    names with ``--workflow`` or ``--properties-from``. Errors are one line (exit 150)."""
-    if not source.endswith(".py"):
+    names with a model, ``--workflow`` or ``--properties-from``. A file's folder goes on the
+    import path so that it can import its neighbours. Errors are one line (exit 150)."""
+    if not is_file_spec(source):
         return _import(source)
     path = Path(source).resolve()
     if not path.is_file():
@@ -144,6 +176,8 @@ def import_source(source: str, what: str = "module") -> ModuleType:
     if spec is None or spec.loader is None:
         raise UsageError(f"cannot load {what} file {echo(source)}")
     module = importlib.util.module_from_spec(spec)
+    if str(path.parent) not in sys.path:
+        sys.path.append(str(path.parent))
     sys.modules[name] = module  # dataclasses and pickling look their module up here
     try:
         spec.loader.exec_module(module)
@@ -151,6 +185,29 @@ def import_source(source: str, what: str = "module") -> ModuleType:
         del sys.modules[name]
         raise UsageError(f"{what} file {echo(source)} fails on import: {exc}") from None
     return module
+
+
+def _add_current_folder() -> bool:
+    """Put the current folder on the import path, as ``python -m`` does (the ``mrkcheck``
+    script does not); False when it is there already."""
+    here = str(Path.cwd())
+    if here in sys.path or "" in sys.path:
+        return False
+    sys.path.insert(0, here)
+    return True
+
+
+def _import_file(path: str) -> ModuleType:
+    """Import a model file by its path (see :func:`import_source`)."""
+    return import_source(path, "model")
+
+
+def _first_file(candidates: Sequence[str], attribute: str) -> str | None:
+    """The first candidate file that exists and defines ``attribute`` (see :func:`_first_module`)."""
+    for path in candidates:
+        if Path(path).is_file() and hasattr(_import(path), attribute):
+            return path
+    return None
 
 
 def _first_module(candidates: Sequence[str], attribute: str) -> str | None:

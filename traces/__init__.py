@@ -4,6 +4,7 @@ The development tools that regenerate the examples and drive a browser live in `
 
 - :mod:`mrkcheck.traces.itf`: write and read ITF JSON (``write_itf``, ``read_itf``, ``TraceFormatError``)
 - :mod:`mrkcheck.traces.values`: the ITF value codec (``encode``, ``decode``)
+- :mod:`mrkcheck.traces.foreign`: any ITF file without its model (``generic_trace``)
 - :mod:`mrkcheck.traces.replay`: is a trace a run of the model? (``replay``)
 - :mod:`mrkcheck.traces.picture`: the matplotlib picture (``trace_figure``, ``write_picture``)
 - :mod:`mrkcheck.traces.html`: the self-contained HTML page (``trace_html``, ``result_html``)

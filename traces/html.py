@@ -18,11 +18,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+from dataclasses import dataclass
 from html import escape
-from typing import Any
 
-from mrkcheck.check.result import NOTEBOOK_VIEWS, CheckResult, Trace
-from mrkcheck.lang.model import Variable
+from mrkcheck.check.result import CTI_NOTE, NOTEBOOK_VIEWS, CheckResult, Trace
+from mrkcheck.lang.display import state_tables
 from mrkcheck.traces.itf import dumps
 
 _counter = itertools.count()
@@ -55,6 +55,14 @@ CSS = """
 .mrk td.changed{background:#ffe27a;font-weight:700;outline:2px solid #111;outline-offset:-2px}
 .mrk img.picture{max-width:100%;border:1px solid #eee;margin:.4em 0}
 .mrk .hint{color:#666;font-size:12px}
+.mrk td.witness{outline:3px solid #d62728;outline-offset:-3px}
+.mrk ol.timeline li.loop-start{border-left:4px solid #1f77b4}
+.mrk ol.timeline li.loop-end::after{content:" \\21BA"}
+.mrk .lasso{background:#eef4fb;border:1px solid #1f77b4;border-radius:6px;padding:.4em .8em;margin:.5em 0}
+.mrk .lasso ul{margin:.2em 0;padding-left:1.2em;font-size:13px}
+.mrk .cti{background:#fff4d6;border:1px solid #c98f00;border-radius:6px;padding:.4em .8em;margin:.5em 0}
+.mrk table.eval td{font-weight:600}
+.mrk.changed-only tr.steady{display:none}
 .mrk p.options{color:#555;font-size:12px;margin:0 0 .4em;font-family:ui-monospace,Menlo,Consolas,monospace}
 """
 
@@ -88,6 +96,11 @@ SCRIPT = """
   root.querySelector('button.next').onclick = function () { show(current + 1); };
   root.querySelector('button.last').onclick = function () { show(last); };
   items.forEach(function (li, k) { li.onclick = function () { show(k); }; });
+  var toggle = root.querySelector('input.changed-only');
+  if (toggle) {
+    toggle.onchange = function () { root.classList.toggle('changed-only', toggle.checked); };
+    toggle.onchange();
+  }
   (global ? document : root).addEventListener('keydown', function (e) {
     var keys = {ArrowRight: current + 1, ArrowDown: current + 1, ArrowLeft: current - 1,
                 ArrowUp: current - 1, Home: 0, End: last};
@@ -98,12 +111,32 @@ SCRIPT = """
 """
 
 
-def trace_html(trace: Trace, standalone: bool = True, picture: bool = True, rule: str = "") -> str:
+@dataclass(frozen=True)
+class Extras:
+    """What the viewer adds to a trace when the model is known: why a lasso is a fair
+    counterexample (``lasso``), the slots that make the property false in the last state
+    (``witnesses``), expressions evaluated along the trace (``evals``: label, one value per
+    step), and whether rows that never change start hidden (a checkbox toggles them)."""
+
+    lasso: tuple[str, ...] = ()
+    witnesses: frozenset[int] = frozenset()
+    evals: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    changed_only: bool = False
+    where: str = "in the last state"  # or "across the last step", for an action property
+
+
+def trace_html(
+    trace: Trace,
+    standalone: bool = True,
+    picture: bool = True,
+    rule: str = "",
+    extras: Extras | None = None,
+) -> str:
     """The page (``standalone``) or a notebook fragment for ``trace``; ``rule`` is the violated
     property's documented rule, shown under the property when given."""
     digest = hashlib.blake2b(dumps(trace).encode(), digest_size=6).hexdigest()
     ident = f"mrk-{digest}" if standalone else f"mrk-{digest}-{next(_counter)}"
-    body = _body(trace, ident, picture, rule)
+    body = _body(trace, ident, picture, rule, extras or Extras())
     script = SCRIPT % {"id": ident, "global": "true" if standalone else "false"}
     if not standalone:
         return f"<style>{CSS}</style>{body}<script>{script}</script>"
@@ -127,18 +160,21 @@ def _options(trace: Trace) -> str:
     return options_text(trace)
 
 
-def _body(trace: Trace, ident: str, picture: bool, rule: str) -> str:
+def _body(trace: Trace, ident: str, picture: bool, rule: str, extras: Extras) -> str:
     parts = [
         f'<div class="mrk" id="{ident}" tabindex="0">',
         f"<h1>{escape(_title(trace))}</h1>",
         f'<p class="options">{escape(_options(trace))}</p>',
         _property_banner(trace, rule),
-        _controls(),
-        _timeline(trace),
     ]
-    parts += [_step_section(trace, i) for i in range(len(trace.steps))]
+    if trace.cti:
+        parts.append(f'<div class="cti">Step 0 is {escape(CTI_NOTE)}.</div>')
+    if extras.lasso:
+        parts.append(_lasso(extras.lasso))
+    parts += [_controls(extras.changed_only), _timeline(trace)]
+    parts += [_step_section(trace, i, extras) for i in range(len(trace.steps))]
     if picture:
-        parts.append(_picture(trace))
+        parts.append(_picture(trace, extras))
     parts.append(
         '<p class="hint">Keys: &larr; &rarr; step, Home/End jump; ?step=N links a step.</p>'
     )
@@ -146,11 +182,35 @@ def _body(trace: Trace, ident: str, picture: bool, rule: str) -> str:
     return "\n".join(parts)
 
 
+def _lasso(lines: tuple[str, ...]) -> str:
+    """Why a lasso is a counterexample: indented lines (one per environment step) nest."""
+    items: list[str] = []
+    nested: list[str] = []
+    for line in lines:
+        if line.startswith("  "):
+            nested.append(f"<li>{escape(line.strip())}</li>")
+            continue
+        if nested:
+            items[-1] = items[-1][:-5] + f"<ul>{''.join(nested)}</ul></li>"
+            nested = []
+        items.append(f"<li>{escape(line)}</li>")
+    if nested:
+        items[-1] = items[-1][:-5] + f"<ul>{''.join(nested)}</ul></li>"
+    return f'<div class="lasso"><b>Why this is a counterexample</b><ul>{"".join(items)}</ul></div>'
+
+
 def _property_banner(trace: Trace, rule: str) -> str:
     if trace.property_name:
+        where = f"after {len(trace)} steps (in step {len(trace.steps) - 1})."
+        if trace.loop is not None:
+            last = len(trace.steps) - 1
+            how = f"steps {trace.loop}-{last}" if trace.loop < last else f"step {last} stutters"
+            where = f"by a run that loops forever ({how})."
+        elif trace.cti:
+            where = f"by a step from an arbitrary state (in step {len(trace.steps) - 1})."
         text = (
             f'Property <b class="property-name">{escape(trace.property_name)}</b> is violated '
-            f"after {len(trace)} steps (in step {len(trace.steps) - 1})."
+            + where
         )
         if rule:
             text += f'<br><span class="rule">Rule: {escape(rule)}</span>'
@@ -159,7 +219,7 @@ def _property_banner(trace: Trace, rule: str) -> str:
     return f'<div class="property run">A run of {len(trace)} steps{loop}.</div>'
 
 
-def _controls() -> str:
+def _controls(changed_only: bool) -> str:
     buttons = "".join(
         f'<button type="button" class="{cls}" title="{title}">{text}</button>'
         for cls, title, text in (
@@ -169,21 +229,35 @@ def _controls() -> str:
             ("last", "last step (End)", "Last &raquo;"),
         )
     )
-    return f'<div class="controls">{buttons}<span class="position">All steps</span></div>'
+    checked = " checked" if changed_only else ""
+    toggle = (
+        f'<label class="hint"><input type="checkbox" class="changed-only"{checked}> '
+        "hide rows that never change</label>"
+    )
+    return f'<div class="controls">{buttons}<span class="position">All steps</span>{toggle}</div>'
 
 
 def _timeline(trace: Trace) -> str:
     items = []
-    for i, step in enumerate(trace.steps):
-        cls = ' class="last-violating"' if trace.property_name and i == len(trace.steps) - 1 else ""
-        items.append(f'<li data-step="{i}"{cls}>{i}. {escape(step.label)}</li>')
+    last = len(trace.steps) - 1
+    for i in range(len(trace.steps)):
+        classes = []
+        if trace.property_name and i == last and trace.loop is None:
+            classes.append("last-violating")
+        if trace.loop is not None and i == trace.loop:
+            classes.append("loop-start")
+        if trace.loop is not None and i == last:
+            classes.append("loop-end")
+        cls = f' class="{" ".join(classes)}"' if classes else ""
+        items.append(f'<li data-step="{i}"{cls}>{i}. {escape(trace.label(i))}</li>')
     return '<ol class="timeline">' + "".join(items) + "</ol>"
 
 
-def _picture(trace: Trace) -> str:
+def _picture(trace: Trace, extras: Extras) -> str:
     from mrkcheck.traces.picture import picture_bytes  # lazily: matplotlib is slow to import
 
-    data = base64.b64encode(picture_bytes(trace, "png")).decode("ascii")
+    png = picture_bytes(trace, "png", witnesses=extras.witnesses)
+    data = base64.b64encode(png).decode("ascii")
     return (
         '<details class="picture" open><summary>The whole trace</summary>'
         f'<img class="picture" alt="the trace as a picture" src="data:image/png;base64,{data}">'
@@ -191,20 +265,29 @@ def _picture(trace: Trace) -> str:
     )
 
 
-def _step_section(trace: Trace, i: int) -> str:
-    step = trace.steps[i]
+def _step_section(trace: Trace, i: int, extras: Extras) -> str:
     changes = trace.changes(i)
     last = i == len(trace.steps) - 1
     parts = [
         f'<section class="step" data-step="{i}">',
-        f'<h2>Step {i}: <span class="action">{escape(step.label)}</span></h2>',
+        f'<h2>Step {i}: <span class="action">{escape(trace.label(i))}</span></h2>',
     ]
-    if trace.property_name and last:
+    if trace.loop is not None and i == trace.loop:
+        parts.append(f'<p class="loop">The loop starts here (step {i}).</p>')
+    if trace.property_name and last and trace.loop is None:
         parts.append(
-            f'<p class="violation">{escape(trace.property_name)} is false in this state.</p>'
+            f'<p class="violation">{escape(trace.property_name)} is false '
+            + ("in this state" if extras.where == "in the last state" else "across this step")
+            + ("; the outlined cells make it false." if extras.witnesses else ".")
+            + "</p>"
         )
     if trace.loop is not None and last:
-        parts.append(f"<p>The run continues at step {trace.loop} (a loop).</p>")
+        back = (
+            f"back to step {trace.loop}: steps {trace.loop}-{i} repeat forever"
+            if trace.loop < i
+            else "it stutters here forever"
+        )
+        parts.append(f'<p class="loop">After this step the run goes {back}.</p>')
     if changes:
         items = "".join(
             f"<li>{escape(label)}: {escape(old)} &rarr; <b>{escape(new)}</b></li>"
@@ -213,49 +296,35 @@ def _step_section(trace: Trace, i: int) -> str:
         parts.append(f'<ul class="changes">{items}</ul>')
     elif i:
         parts.append('<p class="hint">Nothing changed (a stuttering step).</p>')
-    parts += [_table(trace, i, group) for group in _groups(trace)]
+    state = trace.steps[i].state
+    before = trace.steps[i - 1].state if i else state
+    witness = extras.witnesses if last else frozenset()
+    moving = _moving(trace) | extras.witnesses
+    tables = state_tables(
+        trace.schema,
+        state,
+        before,
+        mark=lambda slot: "witness" if slot in witness else "",
+        table_class="state",
+        row_class=lambda slots: "" if moving.intersection(slots) else "steady",
+    )
+    parts.append(tables)
+    if extras.evals:
+        rows = "".join(
+            f"<tr><th>{escape(label)}</th><td>{escape(values[i])}</td></tr>"
+            for label, values in extras.evals
+        )
+        parts.append(
+            f'<table class="eval"><tr><th>expression</th><th>value</th></tr>{rows}</table>'
+        )
     parts.append("</section>")
     return "\n".join(parts)
 
 
-def _groups(trace: Trace) -> list[list[Variable]]:
-    """Variables with the same index universes share a table; scalars share one too."""
-    groups: dict[tuple[str, ...], list[Variable]] = {}
-    for var in trace.schema.variables:
-        groups.setdefault(tuple(u.name for u in var.over), []).append(var)
-    return list(groups.values())
-
-
-def _table(trace: Trace, i: int, group: list[Variable]) -> str:
-    state = trace.steps[i].state
-    before = trace.steps[i - 1].state if i else state
-    if not group[0].over:
-        rows = [
-            f"<tr><th>{escape(v.name)}</th>{_cell(v, v.first_slot, state, before)}</tr>"
-            for v in group
-        ]
-        return (
-            '<table class="scalars"><tr><th>variable</th><th>value</th></tr>'
-            + "".join(rows)
-            + "</table>"
-        )
-    universes = [u.name for u in group[0].over]
-    head = "".join(f"<th>{escape(n)}</th>" for n in universes)
-    head += "".join(f"<th>{escape(v.name)}</th>" for v in group)
-    rows = []
-    for index in group[0].indices():
-        cells = "".join(f"<th>{escape(e)}</th>" for e in index)
-        cells += "".join(_cell(v, v.slot(index), state, before) for v in group)
-        rows.append(f"<tr>{cells}</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
-
-
-def _cell(var: Variable, slot: int, state: Any, before: Any) -> str:
-    value = escape(var.domain.show(state[slot]))
-    if state[slot] == before[slot]:
-        return f"<td>{value}</td>"
-    old = escape(var.domain.show(before[slot]))
-    return f'<td class="changed" title="was {old}" data-slot="{slot}">{value}</td>'
+def _moving(trace: Trace) -> set[int]:
+    """Slots whose value changes somewhere in the trace."""
+    first = trace.steps[0].state
+    return {k for k in range(len(first)) if any(s.state[k] != first[k] for s in trace.steps)}
 
 
 # --- CheckResult ----------------------------------------------------------------------------------

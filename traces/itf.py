@@ -8,7 +8,10 @@ to it (``"Init"`` for the first) and the action's parameters; the header ``#meta
 model and options produced the trace, and which property it violates.
 
 Reading needs the model (its schema gives domains and universes): :func:`read_header` tells
-which model to build, :func:`from_itf` checks every value against it. Anything wrong is a
+which model to build (``source``: a registered name, ``module:function`` or a model file, with
+``source-file``, its absolute path, to reopen it from another folder), :func:`from_itf` checks
+every value against it. A file of another tool without its model is read by
+:mod:`mrkcheck.traces.foreign`. Anything wrong is a
 :class:`TraceFormatError` whose message is one line naming the state and variable at fault.
 """
 
@@ -22,6 +25,7 @@ from typing import Any
 from mrkcheck.check.result import CheckResult, Step, Trace
 from mrkcheck.errors import OneLineError
 from mrkcheck.lang.model import BOOL, Domain, Schema, Variable
+from mrkcheck.registry import is_file_spec
 from mrkcheck.traces.values import ItfMap, ItfValueError, decode, encode, show
 
 FORMAT_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"
@@ -67,15 +71,27 @@ def variable_value(var: Variable, state: tuple[int, ...]) -> Any:
 
 
 def _header(trace: Trace) -> dict[str, Any]:
-    return {
+    """``source`` is what builds the model again (a registered name, ``module:function`` or
+    ``path/to/model.py:function``); ``model`` its name, when that differs."""
+    header: dict[str, Any] = {
         "format": "ITF",
         "format-description": FORMAT_DESCRIPTION,
-        "source": trace.model,
-        "options": {k: _plain(v) for k, v in sorted(trace.options.items())},
-        "property": trace.property_name,
-        "status": "violated" if trace.property_name else "trace",
-        "description": f"Created by {CREATED_BY}",
+        "source": trace.source or trace.model,
     }
+    if trace.source and trace.source != trace.model:
+        header["model"] = trace.model
+    module, _, function = trace.source.rpartition(":")
+    if module and is_file_spec(module) and Path(module).is_file():  # reopened from elsewhere
+        header["source-file"] = f"{Path(module).resolve()}:{function}"
+    header.update(
+        options={k: _plain(v) for k, v in sorted(trace.options.items())},
+        property=trace.property_name,
+        status="violated" if trace.property_name else "trace",
+        description=f"Created by {CREATED_BY}",
+    )
+    if trace.cti:
+        header["start"] = "CTI"  # the first state is not initial: replay does not ask it to be
+    return header
 
 
 def _plain(value: Any) -> Any:
@@ -149,6 +165,18 @@ class Header:
     options: dict[str, Any] = field(default_factory=dict)
     property_name: str | None = None  # the file's "#meta.property"
     status: str = "trace"
+    model: str = ""  # the model's name, when the source is an import string
+    cti: bool = False  # "start": "CTI": a counterexample to induction
+    ours: bool = True  # written by mrkcheck (else by another tool: Apalache, Quint...)
+    source_file: str = ""  # a model file's absolute path, for when ``source`` is relative
+
+    def model_source(self) -> str:
+        """The source to build the model from: ``source``, unless it is a model file's relative
+        path that does not exist from here (the trace is opened from another folder)."""
+        module = self.source.rpartition(":")[0]
+        if self.source_file and is_file_spec(module) and not Path(module).is_file():
+            return self.source_file
+        return self.source
 
 
 def load_json(text: str, name: str = "trace") -> dict[str, Any]:
@@ -179,10 +207,13 @@ def read_header(doc: dict[str, Any], name: str = "trace") -> Header:
     prop = meta.get("property")
     if prop is not None and not isinstance(prop, str):
         raise TraceFormatError(f"{name}: header #meta.property must be a name or null")
-    source = meta.get("source", "")
-    if not isinstance(source, str):
-        raise TraceFormatError(f"{name}: header #meta.source must be a string")
-    return Header(source, dict(options), prop, str(meta.get("status", "trace")))
+    source, model = meta.get("source", ""), meta.get("model", "")
+    if not isinstance(source, str) or not isinstance(model, str):
+        raise TraceFormatError(f"{name}: header #meta.source and #meta.model must be strings")
+    ours = str(meta.get("description", "")).startswith(f"Created by {CREATED_BY}")
+    status = str(meta.get("status", "trace"))
+    cti, source_file = meta.get("start") == "CTI", str(meta.get("source-file", ""))
+    return Header(source, dict(options), prop, status, model, cti, ours, source_file)
 
 
 # --- reading: states against a schema -------------------------------------------------------------
@@ -200,16 +231,25 @@ def from_itf(doc: dict[str, Any], schema: Schema, name: str = "trace") -> Trace:
             f"unknown {extra or 'none'}"
         )
     steps = [_read_state(raw, i, schema, name) for i, raw in enumerate(doc["states"])]
-    loop = _read_loop(doc, len(steps), name)
+    loop = read_loop(doc, len(steps), name)
     options = {k: _tuple(v) for k, v in header.options.items()}
-    return Trace(schema, steps, loop, header.source, header.property_name, options)
+    return Trace(
+        schema,
+        steps,
+        loop,
+        header.model or header.source,
+        header.property_name,
+        options,
+        header.source,
+        header.cti,
+    )
 
 
 def _tuple(value: Any) -> Any:
     return tuple(_tuple(v) for v in value) if isinstance(value, list) else value
 
 
-def _read_loop(doc: dict[str, Any], length: int, name: str) -> int | None:
+def read_loop(doc: dict[str, Any], length: int, name: str) -> int | None:
     loop = doc.get("loop")
     if loop is None:
         return None
@@ -222,7 +262,7 @@ def _read_state(raw: Any, position: int, schema: Schema, name: str) -> Step:
     where = f"{name}: state {position}"
     if not isinstance(raw, dict):
         raise TraceFormatError(f"{where}: expected a JSON object, found {type(raw).__name__}")
-    action, params = _read_meta(raw.get("#meta", {}), where)
+    action, params = read_meta(raw.get("#meta", {}), where)
     state = [0] * schema.width
     for var in schema.variables:
         if var.name not in raw:
@@ -238,7 +278,7 @@ def _read_state(raw: Any, position: int, schema: Schema, name: str) -> Step:
     return Step(action, params, tuple(state))
 
 
-def _read_meta(meta: Any, where: str) -> tuple[str | None, tuple]:
+def read_meta(meta: Any, where: str) -> tuple[str | None, tuple]:
     """The action and parameters of a state; a foreign file without them reads as unlabelled."""
     if not isinstance(meta, dict):
         raise TraceFormatError(f"{where}: #meta must be an object")
@@ -322,6 +362,23 @@ def read_text(path: str | Path) -> str:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TraceFormatError(f"{path}: cannot read: {exc}") from None
+
+
+def write_ctis(
+    model: str, ctis: dict[str, Trace], out: str, mutant: str | None = None
+) -> list[str]:
+    """Counterexamples to induction (by property) as ``<model>-<property>-cti.itf.json``; their
+    header says ``"start": "CTI"``, so the viewers label the first state as such."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, trace in ctis.items():
+        if mutant:  # so that `trace check` replays it against the mutant
+            trace.options["mutant"] = mutant
+        path = folder / f"{model}-{name}-cti.itf.json"
+        write_itf(trace, path)
+        written.append(str(path))
+    return written
 
 
 def write_traces(result: CheckResult, out: str) -> list[str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ VIOLATED_BG = "#fde0dd"
 MAX_OTHER_ROWS = 14
 NOTHING = ("none", "absent", "null", "nil")  # value names drawn as nothing / as a pale cell
 PALE = "#e9e9e9"
+WITNESS = "#d62728"  # outline of the slots that make the property false
+LOOP = "#1f77b4"  # the bracket and arrow of a lasso's loop
 
 
 @dataclass(frozen=True)
@@ -119,9 +122,14 @@ def short_label(step: Step) -> str:
 
 
 def trace_figure(
-    trace: Trace, colour: str | None = None, marker: str | None = None, title: str | None = None
+    trace: Trace,
+    colour: str | None = None,
+    marker: str | None = None,
+    title: str | None = None,
+    witnesses: Collection[int] = (),
 ) -> Figure:
-    """The picture of ``trace`` (see the module docstring)."""
+    """The picture of ``trace`` (see the module docstring); ``witnesses`` are slots outlined in
+    red in the last column (what makes the property false there)."""
     layout = choose_layout(trace.schema, colour, marker, trace)
     others = _other_slots(trace, layout)
     shown_others = others[:MAX_OTHER_ROWS]
@@ -133,9 +141,9 @@ def trace_figure(
     ratios = [max(lane_rows, 1) * 0.48, max(other_rows, 1) * 0.3] if other_rows else [1]
     axes = fig.subplots(len(ratios), 1, sharex=True, gridspec_kw={"height_ratios": ratios})
     axes = list(axes) if other_rows else [axes]
-    _draw_lanes(axes[0], trace, layout)
+    _draw_lanes(axes[0], trace, layout, witnesses)
     if other_rows:
-        _draw_others(axes[1], trace, shown_others, len(others) - other_rows)
+        _draw_others(axes[1], trace, shown_others, len(others) - other_rows, witnesses)
     fig.suptitle(title or figure_title(trace), fontsize=11, fontweight="bold")
     wrap = max(60, int(width * 15))
     axes[0].set_title(textwrap.fill(options_text(trace), wrap), fontsize=7.5, color="#444444")
@@ -158,13 +166,24 @@ def figure_title(trace: Trace) -> str:
     """The headline: which model, what the trace shows (options go on a line of their own,
     since a real model has many)."""
     head = model_name(trace)
+    if trace.cti:
+        return f"{head}: counterexample to induction of {trace.property_name or 'an invariant'}"
+    if trace.property_name and trace.loop is not None:
+        how = (
+            f"steps {trace.loop}-{len(trace)}"
+            if trace.loop < len(trace)
+            else f"step {trace.loop} stutters"
+        )
+        return (
+            f"{head}: property {trace.property_name} violated by a run that loops forever ({how})"
+        )
     if trace.property_name:
         return f"{head}: property {trace.property_name} violated after {len(trace)} steps"
     loop = f", looping back to step {trace.loop}" if trace.loop is not None else ""
     return f"{head}: a run of {len(trace)} steps{loop}"
 
 
-def _draw_lanes(ax, trace: Trace, layout: Layout) -> None:
+def _draw_lanes(ax, trace: Trace, layout: Layout, witnesses: Collection[int]) -> None:
     n = len(trace.steps)
     rows = max(len(layout.lanes), 1)
     _columns(ax, trace, rows)
@@ -177,6 +196,8 @@ def _draw_lanes(ax, trace: Trace, layout: Layout) -> None:
             slot = layout.colour.slot(lane)
             edge = CHANGED if slot in changed else "white"
             lw = 2.6 if slot in changed else 1.0
+            if i == n - 1 and _lane_slots(layout, lane) & set(witnesses):
+                edge, lw = WITNESS, 3.4  # its colour or its marker makes the property false
             face = colours[step.state[slot]]
             ax.add_patch(
                 Rectangle((i - 0.42, row - 0.4), 0.84, 0.8, facecolor=face, edgecolor=edge, lw=lw)
@@ -195,13 +216,22 @@ def _columns(ax, trace: Trace, rows: int) -> None:
     """Grey stripes for alternate columns; the last one red when it violates the property."""
     n = len(trace.steps)
     for i in range(n):
-        if trace.property_name and i == n - 1:
+        if trace.property_name and i == n - 1 and trace.loop is None:
             ax.axvspan(i - 0.5, i + 0.5, color=VIOLATED_BG, zorder=0)
         elif i % 2:
             ax.axvspan(i - 0.5, i + 0.5, color="#f4f4f4", zorder=0)
     ax.tick_params(axis="both", length=0, labelsize=8)
     for spine in ax.spines.values():
         spine.set_visible(False)
+
+
+def _lane_slots(layout: Layout, lane: tuple[str, ...]) -> set[int]:
+    """The slots a lane's cell shows: its colour and its marker."""
+    assert layout.colour is not None
+    slots = {layout.colour.slot(lane)}
+    if layout.marker is not None:
+        slots.add(layout.marker.slot(lane[-len(layout.marker.over) :]))
+    return slots
 
 
 def _draw_marker(ax, i, row, step, lane, layout, markers, changed) -> None:
@@ -218,7 +248,9 @@ def _draw_marker(ax, i, row, step, lane, layout, markers, changed) -> None:
 
 def _action_labels(ax, trace: Trace) -> None:
     top = ax.secondary_xaxis("top")
-    top.set_xticks(range(len(trace.steps)), [short_label(s) for s in trace.steps])
+    labels = [short_label(s) for s in trace.steps]
+    labels[0] = trace.label(0)  # Init, or CTI
+    top.set_xticks(range(len(trace.steps)), labels)
     top.tick_params(axis="x", rotation=55, labelsize=7.5, length=0)
     for label in top.get_xticklabels():
         label.set_horizontalalignment("left")
@@ -228,16 +260,33 @@ def _action_labels(ax, trace: Trace) -> None:
 
 
 def _loop_arrow(ax, trace: Trace) -> None:
+    """A lasso: the loop's columns bracketed below the lanes, and an arrow from the last column
+    back to the loop's first, labelled "back to step k" (a curl over the last column when it
+    stutters forever)."""
     if trace.loop is None:
         return
     last = len(trace.steps) - 1
+    bottom = ax.get_ylim()[0]
+    ax.plot(
+        [trace.loop - 0.45, trace.loop - 0.45, last + 0.45, last + 0.45],
+        [bottom - 0.05, bottom + 0.1, bottom + 0.1, bottom - 0.05],
+        color=LOOP,
+        lw=1.6,
+        clip_on=False,
+    )
+    text = f"back to step {trace.loop}" if trace.loop < last else "stutters forever"
+    ax.text(
+        (trace.loop + last) / 2, bottom + 0.3, text, ha="center", va="top", fontsize=8, color=LOOP
+    )
+    end = trace.loop - 0.3 if trace.loop < last else last - 0.3
     arrow = FancyArrowPatch(
-        (last, -0.45),
-        (trace.loop, -0.45),
-        connectionstyle="arc3,rad=0.25",
+        (last + 0.3, bottom + 0.1),
+        (end, bottom + 0.1),
+        connectionstyle="arc3,rad=-0.35" if trace.loop < last else "arc3,rad=-0.5",
         arrowstyle="-|>",
         mutation_scale=12,
-        color="#555555",
+        color=LOOP,
+        lw=1.4,
         clip_on=False,
     )
     ax.add_patch(arrow)
@@ -256,7 +305,9 @@ def _other_slots(trace: Trace, layout: Layout) -> list[tuple[str, Variable, int]
     ]
 
 
-def _draw_others(ax, trace: Trace, rows: list[tuple[str, Variable, int]], hidden: int) -> None:
+def _draw_others(
+    ax, trace: Trace, rows: list[tuple[str, Variable, int]], hidden: int, witnesses: Collection[int]
+) -> None:
     n = len(trace.steps)
     _columns(ax, trace, len(rows))
     for i, step in enumerate(trace.steps):
@@ -265,6 +316,12 @@ def _draw_others(ax, trace: Trace, rows: list[tuple[str, Variable, int]], hidden
             if slot in changed:
                 ax.add_patch(
                     Rectangle((i - 0.46, row - 0.42), 0.92, 0.84, facecolor=OTHER_CHANGED, lw=0)
+                )
+            if i == n - 1 and slot in witnesses:
+                ax.add_patch(
+                    Rectangle(
+                        (i - 0.46, row - 0.42), 0.92, 0.84, fill=False, edgecolor=WITNESS, lw=2.4
+                    )
                 )
             text = var.domain.show(step.state[slot])
             ax.text(i, row, _clip(text, 9), ha="center", va="center", fontsize=6.5)

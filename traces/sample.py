@@ -33,4 +33,4 @@ def random_run(model: Model, length: int, seed: int = 0, stutter: bool = False) 
         index, state = rng.choice(moves)
         inst = model.instances[index]
         steps.append(Step(inst.action, inst.params, state))
-    return Trace(model.schema, steps, None, model.name, None, dict(model.options))
+    return Trace(model.schema, steps, None, model.name, None, dict(model.options), model.source)

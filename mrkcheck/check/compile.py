@@ -12,7 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mrkcheck.lang.expr import And, Arith, Compare, Const, Expr, Fold, Ite, Not, Or, Var, fold
+from mrkcheck.check.result import Trace
+from mrkcheck.lang.expr import (
+    And,
+    Arith,
+    Compare,
+    Const,
+    Expr,
+    Fold,
+    Ite,
+    Not,
+    Or,
+    Var,
+    fold,
+    show,
+)
 from mrkcheck.lang.model import (
     ACTION,
     ALWAYS,
@@ -25,7 +39,16 @@ from mrkcheck.lang.model import (
 
 
 class EvaluationError(RuntimeError):
-    """A successor would hold a value outside its variable's domain (exit code 75)."""
+    """A successor would hold a value outside its variable's domain (exit code 75).
+
+    ``trace`` is the run that reaches the state where evaluation failed (the engine fills it in,
+    as TLC prints "the behavior up to this point"); ``action`` the instance whose effect failed and
+    ``expression`` the effect's text."""
+
+    def __init__(self, message: str, action: str = "", expression: str = ""):
+        super().__init__(message)
+        self.action, self.expression = action, expression
+        self.trace: Trace | None = None
 
 
 def to_python(expr: Expr, pre: str = "s", post: str = "t") -> str:
@@ -99,8 +122,12 @@ class _PossibleValues(Fold[set[int] | None]):
         return {0, 1}
 
 
-def _out_of_domain(label: str, slot_name: str, value: int) -> None:
-    raise EvaluationError(f"{label} would set {slot_name} to {value}, outside its domain")
+def _out_of_domain(label: str, slot_name: str, value: int, text: str = "") -> None:
+    raise EvaluationError(
+        f"{label} would set {slot_name} to {value}, outside its domain",
+        label,
+        f"{slot_name}' = {text}" if text else "",
+    )
 
 
 @dataclass
@@ -192,7 +219,8 @@ def _instance_code(
             temp = f"v{target.slot}"
             code.append(f"{pad}{temp} = {src}")
             code.append(f"{pad}if not {lo} <= {temp} <= {hi}:")
-            code.append(f"{pad}    _oob({inst.label!r}, {name!r}, {temp})")
+            text = show(value)
+            code.append(f"{pad}    _oob({inst.label!r}, {name!r}, {temp}, {text!r})")
             values[target.slot] = temp
     code.append(f"{pad}t = {_rebuild(values, model.schema.width)}")
     code.append(f"{pad}out.append(({index}, t))")

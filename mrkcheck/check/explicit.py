@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mrkcheck.check.compile import Compiled, compile_model
+from mrkcheck.check.compile import Compiled, EvaluationError, compile_model
 from mrkcheck.check.result import (
     HOLDS,
     INTERRUPTED,
@@ -188,6 +188,9 @@ def _explore(
                 stats.depth += 1
                 stats.levels.append(len(frontier))
         return "exhausted"
+    except EvaluationError as exc:  # the run that reaches the state, as TLC prints it
+        exc.trace = _trace_to(search, s, None)
+        raise
     finally:
         stats.distinct = len(parent)
         stats.queue = len(frontier)
@@ -230,9 +233,8 @@ def _trace_to(
         chain.append(last)
     steps = _concretize(search, chain, prop if last is not None else None)
     name = None if prop is None else search.model.properties[prop].name
-    return Trace(
-        search.model.schema, steps, None, search.model.name, name, dict(search.model.options)
-    )
+    model = search.model
+    return Trace(model.schema, steps, None, model.name, name, dict(model.options), model.source)
 
 
 def _concretize(

@@ -310,7 +310,8 @@ def _lasso(graph: StateGraph, prop: Property, start: int, entry: list[int], cycl
     # state goes next. A stuttering end (no cycle) loops on the last state itself.
     tail = cycle[1:-1] if cycle else []
     steps = [_step(model, graph.states[s], i) for s, i in prefix + tail]
-    return Trace(model.schema, steps, loop, model.name, prop.name, dict(model.options))
+    options = dict(model.options)
+    return Trace(model.schema, steps, loop, model.name, prop.name, options, model.source)
 
 
 def _step(model: Model, state: State, instance: int) -> Step:
@@ -377,3 +378,102 @@ def add_liveness(
 def _cut_short(result: CheckResult, stopped: str) -> CheckResult:
     result.stopped, result.complete, result.cut_phase = stopped, False, "liveness"
     return result
+
+
+# --- explaining a lasso ---------------------------------------------------------------------------
+
+
+def explain_lasso(model: Model, trace: Trace) -> list[str]:
+    """Why a lasso violates its ``P ~> Q`` property, in words: where P holds, that Q never holds
+    from there on, how the run goes on forever, and why that is a weakly fair run (each
+    environment step enabled in the loop is taken in it or disabled in one of its states, the
+    witnesses the engine builds the loop from; API calls are never fair: a user may stop)."""
+    assert trace.loop is not None, "only a lasso loops"
+    prop = next((p for p in model.properties if p.name == trace.property_name), None)
+    states = [step.state for step in trace.steps]
+    lines = []
+    if isinstance(prop, LeadsTo):
+        lines += _violated_case(model, prop, states, trace.loop)
+    lines += _fairness_lines(model, trace)
+    return lines
+
+
+def _text(model: Model, expr) -> str:
+    from mrkcheck.errors import clip
+    from mrkcheck.lang.expr import show
+
+    schema = model.schema
+    return clip(show(expr, lambda var, v: schema.variable(var.name).domain.show(v)), 120)
+
+
+def _violated_case(model: Model, prop: LeadsTo, states: list[State], loop: int) -> list[str]:
+    from mrkcheck.lang.expr import evaluate
+
+    for premise, goal in prop.leads_to_cases():
+        for i, state in enumerate(states):
+            starts = evaluate(premise, state) if premise is not None else i == 0
+            if starts and not any(evaluate(goal, t) for t in states[min(i, loop) :]):
+                start = "the run starts" if premise is None else "the premise holds"
+                first = f"At step {i} {start}" + (
+                    "." if premise is None else f": {_text(model, premise)}"
+                )
+                span = (min(i, loop), len(states) - 1)
+                steps = f"steps {span[0]}-{span[1]}" if span[0] < span[1] else f"step {span[1]}"
+                return [
+                    first,
+                    f"From there on the goal never holds (it is false in {steps}, and the run "
+                    f"stays there forever): {_text(model, goal)}",
+                ]
+    return []
+
+
+def _fairness_lines(model: Model, trace: Trace) -> list[str]:
+    assert trace.loop is not None
+    step = compile_model(model).step
+    loop, last = trace.loop, len(trace.steps) - 1
+    moves = []
+    for s in trace.steps[loop:]:
+        out: list[tuple[int, State]] = []
+        step(s.state, out, [])
+        moves.append(out)
+    env = [k for k, inst in enumerate(model.instances) if inst.environment]
+    enabled = [{i for i, _ in out} for out in moves]
+    if loop == last:
+        on = [model.instances[k].label for k in env if k in enabled[0]]
+        if on:  # not a fair end: say so rather than explain it away
+            return [f"Step {last} repeats forever, but {on[0]} is enabled there: NOT a fair run."]
+        return [
+            f"Then step {last} repeats forever (stuttering): no environment step is enabled in "
+            "it, and API calls are never forced (a user may stop calling), so this is a fair run."
+        ]
+    labels: dict[tuple[str | None, tuple], int] = {
+        (i.action, i.params): k for k, i in enumerate(model.instances)
+    }
+    taken = {labels[(s.action, s.params)]: n for n, s in enumerate(trace.steps) if n > loop}
+    closing = [i for i, t in moves[-1] if t == trace.steps[loop].state]
+    if closing:
+        taken.setdefault(closing[0], last + 1)
+    witnesses, fair = [], True
+    for k in env:
+        if not any(k in e for e in enabled):
+            continue
+        label = model.instances[k].label
+        off = next((loop + n for n, e in enumerate(enabled) if k not in e), None)
+        if k in taken:
+            where = f"back to step {loop}" if taken[k] > last else f"at step {taken[k]}"
+            witnesses.append(f"  {label}: taken {where}")
+        elif off is not None:
+            witnesses.append(f"  {label}: disabled at step {off}")
+        else:
+            witnesses.append(f"  {label}: enabled throughout and never taken")
+            fair = False
+    verdict = (
+        "It is a weakly fair run: every environment step enabled in the loop is taken in it or "
+        "disabled in one of its states"
+        if fair
+        else "It is NOT a weakly fair run: an environment step is enabled throughout and never taken"
+    )
+    head = f"Then steps {loop}-{last} repeat forever (after step {last}, back to step {loop})."
+    lines = [f"{head} {verdict}" + (":" if witnesses else ".")] + witnesses
+    lines.append("API calls are not fair (a user may stop calling); none is owed.")
+    return lines

@@ -6,48 +6,95 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from mrkcheck.check.result import VIOLATED, CheckResult, Stats, Trace
+from mrkcheck.check.result import CTI_NOTE, VIOLATED, CheckResult, Stats, Trace
 
 
-def trace_table(trace: Trace, max_width: int = 18) -> str:
+def trace_table(
+    trace: Trace,
+    max_width: int = 18,
+    *,
+    changed_only: bool = False,
+    witnesses: Collection[int] = (),
+    extra: Sequence[tuple[str, Sequence[str]]] = (),
+) -> str:
     """Steps as columns, state slots as rows; a value that changed at that step is marked ``*``.
 
     Only slots whose value changes somewhere in the trace are shown, so a long state vector
-    still prints as a compact table; unchanged slots are summarised in one line.
+    still prints as a compact table; unchanged slots are summarised in one line. ``changed_only``
+    prints a value only where it changes (and in the first column), as TLC's ``-difftrace``;
+    ``witnesses`` are slots that make the property false in the last state: always shown,
+    their value there followed by ``!``; ``extra`` rows (an expression evaluated along the trace) come last.
     """
     slots = trace.schema.slots()
     moving = [
         (var, idx, slot)
         for var, idx, slot in slots
-        if len({step.state[slot] for step in trace.steps}) > 1
+        if slot in witnesses or len({step.state[slot] for step in trace.steps}) > 1
     ]
+    last = len(trace.steps) - 1
     header = ["step"] + [str(i) for i in range(len(trace.steps))]
-    actions = ["action"] + [_clip(step.label, max_width) for step in trace.steps]
+    actions = ["action"] + [_clip(trace.label(i), max_width) for i in range(len(trace.steps))]
+    if trace.loop is not None:
+        header[trace.loop + 1] += " <loop"
+        header[-1] += " >back" if trace.loop < last else " (stutters)"
     rows = [header, actions]
     for var, idx, slot in moving:
         row = [var[idx].label]
         for i, step in enumerate(trace.steps):
             value = var.domain.show(step.state[slot])
             changed = i > 0 and trace.steps[i - 1].state[slot] != step.state[slot]
-            row.append(("*" if changed else " ") + value)
+            shown = value if changed or i == 0 or not changed_only else ""
+            witness = "!" if i == last and slot in witnesses else ""
+            row.append(("*" if changed else " ") + shown + witness)
         rows.append(row)
+    rows += [[label, *(" " + v for v in values)] for label, values in extra]
     widths = [max(len(r[c]) for r in rows) for c in range(len(header))]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
     ]
     lines.insert(2, "  ".join("-" * w for w in widths))
     constant = len(slots) - len(moving)
-    if constant:
-        lines.append(f"({constant} other slots keep their initial value; * marks a change)")
+    start = "their value in the first state" if trace.cti else "their initial value"
+    notes = [f"{constant} other slots keep {start}"] if constant else []
+    notes.append("* marks a change")
+    if witnesses:
+        notes.append("! marks the values that make the property false")
+    if constant or witnesses or trace.loop is not None:
+        lines.append(f"({'; '.join(notes)})")
     return "\n".join(lines)
+
+
+def evaluation_error_text(trace: Trace, action: str, expression: str) -> str:
+    """The run that reaches an evaluation error and the step that fails, as TLC prints "the
+    behavior up to this point"."""
+    failing = f"  {len(trace.steps):>3}  {action}: evaluation fails" if action else ""
+    if expression:
+        failing += f" in {expression}"
+    lines = [f"The run that reaches the error ({len(trace)} steps), then the failing step:"]
+    lines += [step_list(trace), failing, trace_table(trace)]
+    return "\n".join(line for line in lines if line)
 
 
 def step_list(trace: Trace) -> str:
     """The full action label of every step (the table clips them to keep columns narrow)."""
-    return "\n".join(f"  {i:>3}  {step.label}" for i, step in enumerate(trace.steps))
+    lines = [f"  {i:>3}  {trace.label(i)}" for i in range(len(trace.steps))]
+    if trace.cti:
+        lines[0] += f"  ({CTI_NOTE})"
+    if trace.loop is not None:
+        lines.append(loop_line(trace))
+    return "\n".join(lines)
+
+
+def loop_line(trace: Trace) -> str:
+    """How a lasso goes on forever, in words."""
+    assert trace.loop is not None
+    last = len(trace.steps) - 1
+    if trace.loop == last:
+        return f"  then step {last} stutters forever (no environment step is enabled in it)"
+    return f"  then back to step {trace.loop}: steps {trace.loop}-{last} repeat forever"
 
 
 def _clip(text: str, width: int) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any, Generic, TypeVar
 
-from mrkcheck.lang.model import EVENTUALLY, Property, Schema, State, Verdict
+from mrkcheck.errors import clip
+from mrkcheck.lang.model import EVENTUALLY, Property, Schema, State, StateView, Verdict
 
 HOLDS, VIOLATED, UNKNOWN = Verdict  # UNKNOWN: the search stopped (limit, interrupt) first
 
@@ -29,6 +31,12 @@ EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)
 EXIT_BAD_INPUT = 150
 EXIT_INTERNAL = 255
 
+# The first column of a counterexample to induction, where a run would say Init.
+CTI_LABEL = "CTI"
+CTI_NOTE = (
+    "a counterexample to induction: an arbitrary state satisfying the invariant, maybe unreachable"
+)
+
 LIMIT_STOPS = ("max_states", "max_depth", "max_seconds")  # how a search cut by a limit stopped
 INTERRUPTED, OUT_OF_MEMORY = "interrupted", "out_of_memory"  # how a cut-short search stopped
 
@@ -48,7 +56,7 @@ class Step:
         return f"{self.action}({', '.join(f'{k}={v}' for k, v in self.params)})"
 
 
-@dataclass
+@dataclass(repr=False)
 class Trace:
     """A run of a model: ``steps[0]`` is initial; ``loop`` is the index a lasso returns to."""
 
@@ -58,6 +66,10 @@ class Trace:
     model: str = ""
     property_name: str | None = None  # the property the trace violates (None: just a run)
     options: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # how to build the model again (Model.source); empty: ``model`` is a name
+    # A counterexample to induction: the first state is an arbitrary one satisfying the
+    # induction hypothesis, maybe unreachable, not an initial state.
+    cti: bool = False
 
     def __len__(self) -> int:
         """The number of transitions (so an initial state alone has length 0)."""
@@ -72,6 +84,34 @@ class Trace:
             other.property_name,
             other.model,
         ) and [v.name for v in self.schema.variables] == [v.name for v in other.schema.variables]
+
+    def label(self, i: int) -> str:
+        """What led to step ``i``: ``Init``, the action with its parameters, ``CTI`` for the first
+        state of a counterexample to induction, ``step i`` where the file names no action."""
+        if i == 0 and self.cti:
+            return CTI_LABEL
+        if i > 0 and self.steps[i].action is None:
+            return f"step {i}"
+        return self.steps[i].label
+
+    def __repr__(self) -> str:  # the dataclass repr holds the schema and every state
+        kind = "counterexample to induction" if self.cti else "trace"
+        what = f", violates {self.property_name}" if self.property_name else ""
+        loop = f", loops back to step {self.loop}" if self.loop is not None else ""
+        return f"<{kind} of {self.model or '?'}: {len(self)} steps{what}{loop}>"
+
+    def show(self, i: int) -> StateView:
+        """Step ``i``'s state, readable (a table of named slots in a notebook)."""
+        return StateView(self.schema, self.steps[i].state)
+
+    def evaluate(self, text: str) -> list[str]:
+        """The value of an expression (``sum(role[k1, r] == PRIMARY for r in Region)``, syntax in
+        :mod:`mrkcheck.lang.query`) in every state of the trace, readable."""
+        from mrkcheck.lang.query import evaluate_along, parse_query
+
+        universes = {u.name: u for var in self.schema.variables for u in var.over}
+        expr = parse_query(text, self.schema, tuple(universes.values()))
+        return evaluate_along(expr, [step.state for step in self.steps], self.schema)
 
     def states(self) -> list[dict[str, Any]]:
         return [self.schema.decode(step.state) for step in self.steps]
@@ -128,7 +168,7 @@ class Stats:
         }
 
 
-@dataclass
+@dataclass(repr=False)
 class PropertyResult:
     """The verdict on one property (``checked``) and, when violated, its counterexample."""
 
@@ -139,6 +179,16 @@ class PropertyResult:
     @property
     def name(self) -> str:
         return self.checked.name
+
+    def __repr__(self) -> str:
+        trace = "" if self.trace is None else f", trace of {len(self.trace)} steps"
+        return f"<PropertyResult {self.name}: {self.status}{trace}>"
+
+    def _repr_html_(self) -> str:
+        """The verdict and, when violated, the counterexample's view."""
+        head = f"<p><b>{escape(self.name)}</b> ({self.checked.kind}): {self.status}</p>"
+        view = self.trace._repr_html_() if self.trace is not None else None
+        return head + (view or "")
 
     @property
     def as_expected(self) -> bool:
@@ -151,7 +201,7 @@ class PropertyResult:
 R = TypeVar("R", bound=PropertyResult)
 
 
-@dataclass
+@dataclass(repr=False)
 class CheckResult(Generic[R]):
     """What a check found: statistics, a verdict per property, and a deadlock if any."""
 
@@ -169,6 +219,15 @@ class CheckResult(Generic[R]):
     never_enabled: list[str] | None = None
     cut_phase: str = ""  # the phase a limit, an interrupt or lack of memory cut ("liveness"...)
     incomplete_ok: bool = False  # --allow-incomplete: a search cut by a limit may exit 0
+
+    def __repr__(self) -> str:  # the dataclass repr holds every trace
+        verdicts = ", ".join(f"{r.name}={r.status}" for r in self.properties)
+        s = self.stats
+        return clip(
+            f"<CheckResult {self.model} ({self.engine}, {self.stopped}): {s.distinct:,} distinct, "
+            f"{s.generated:,} generated, depth {s.depth}; exit code {self.exit_code}; {verdicts}>",
+            1000,
+        )
 
     def result(self, name: str) -> R:
         for r in self.properties:

@@ -62,7 +62,7 @@ Progress = Callable[[str], None]
 # --- results --------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(repr=False)
 class SymbolicPropertyResult(PropertyResult):
     """A verdict of the symbolic engine. ``bounded_depth`` set means "no violation in any run of
     at most that many steps" and nothing more; ``method`` says how a HOLDS was proved."""
@@ -96,10 +96,14 @@ class CTI:
     failed: list[str]
     schema: Schema | None = None  # of the model the CTI lives in (for printing)
 
-    def trace(self, model: str = "", prop: str | None = None) -> Trace:
-        """The CTI as a trace (its first state satisfies the hypothesis, not Init)."""
+    def trace(self, model: str | Model = "", prop: str | None = None) -> Trace:
+        """The CTI as a trace (its first state satisfies the hypothesis, not Init); given the
+        model itself, the trace also says how to build it again (its options and source)."""
         assert self.schema is not None
-        return Trace(self.schema, self.steps, None, model, prop)
+        if isinstance(model, Model):
+            options, source = dict(model.options), model.source
+            return Trace(self.schema, self.steps, None, model.name, prop, options, source, True)
+        return Trace(self.schema, self.steps, None, model, prop, cti=True)
 
     @property
     def pre(self) -> State:
@@ -166,7 +170,7 @@ def _steps(enc: Encoding, zm: z3.ModelRef, states: list[Z3State], acts: list) ->
 
 
 def _trace(model: Model, steps: list[Step], prop: str | None) -> Trace:
-    return Trace(model.schema, steps, None, model.name, prop, dict(model.options))
+    return Trace(model.schema, steps, None, model.name, prop, dict(model.options), model.source)
 
 
 def _named(lemmas: Iterable[Lemma]) -> list[tuple[str, Expr]]:
@@ -344,10 +348,13 @@ def _check_domain(model: Model, enc: Encoding, run: _Unrolling, deadline: float 
             for i, v in enumerate(steps[-1].state)
             if not enc.bounds[i][0] <= v <= enc.bounds[i][1]
         ]
-        raise EvaluationError(
+        error = EvaluationError(
             f"{steps[-1].label} sets {', '.join(bad)} outside its domain "
-            f"after {len(steps) - 1} steps"
+            f"after {len(steps) - 1} steps",
+            steps[-1].label,
         )
+        error.trace = _trace(model, steps[:-1], None)  # the run up to the failing step
+        raise error
 
 
 # --- induction ------------------------------------------------------------------------------------

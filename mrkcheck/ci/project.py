@@ -53,6 +53,7 @@ from mrkcheck.registry import (
     factory_options,
     find_mutant,
     load_factory,
+    model_builder,
     option_value,
 )
 
@@ -118,10 +119,7 @@ class Entry:
 
     def build(self) -> Model:
         """The model this entry checks, restricted to its properties (if it names any)."""
-        factory = load_factory(self.model)
-        if self.mutant is not None:
-            factory = find_mutant(self.model, self.mutant).build
-        model = factory(**self.options)
+        model = model_builder(self.model, self.mutant)(**self.options)
         return model.select(self.properties) if self.properties else model
 
     def describe(self) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from mrkcheck import interrupts
 from mrkcheck.check.compile import EvaluationError
+from mrkcheck.check.report import evaluation_error_text
 from mrkcheck.check.result import (
     EXIT_BAD_INPUT,
     EXIT_EVALUATION,
@@ -88,6 +89,8 @@ def _error_code(exc: Exception) -> int:
         return EXIT_BAD_INPUT
     if isinstance(exc, EvaluationError):
         print(f"mrkcheck: evaluation error: {exc}", file=sys.stderr)
+        if exc.trace is not None:
+            print(evaluation_error_text(exc.trace, exc.action, exc.expression))
         return EXIT_EVALUATION
     if isinstance(exc, MemoryError):
         print(f"mrkcheck: out of memory during {interrupts.current()}", file=sys.stderr)

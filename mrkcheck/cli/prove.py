@@ -56,7 +56,7 @@ from mrkcheck.registry import factory_options, load_factory, load_lemmas, load_m
 
 if TYPE_CHECKING:  # for annotations only: Z3 is slow to import
     from mrkcheck.check.symbolic import SymbolicPropertyResult
-from mrkcheck.traces.itf import write_traces
+from mrkcheck.traces.itf import write_ctis, write_traces
 
 
 def add_parser(subparsers: Any) -> None:
@@ -415,7 +415,10 @@ def _emit(report: _Report, args: argparse.Namespace, written: list[str]) -> None
 
 def _write_traces(report: _Report, out: str) -> list[str]:
     assert report.bmc is not None
-    return write_traces(report.bmc, out)
+    found = report.induction.items()
+    ctis = {p: r.cti.trace(report.model, p) for p, r in found if r.cti and not r.holds}
+    mutant = report.options.get("mutant")
+    return write_traces(report.bmc, out) + write_ctis(report.model.name, ctis, out, mutant)
 
 
 # --- progress on a terminal -----------------------------------------------------------------------

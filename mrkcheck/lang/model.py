@@ -18,6 +18,7 @@ from dataclasses import KW_ONLY, dataclass, field, fields, replace
 from typing import Any, ClassVar
 
 from mrkcheck.errors import unknown_name
+from mrkcheck.lang import display
 from mrkcheck.lang.expr import (
     BOOL,
     FALSE,
@@ -34,6 +35,7 @@ from mrkcheck.lang.expr import (
     evaluate,
     fold,
     lift,
+    show,
     variables_of,
 )
 
@@ -334,7 +336,7 @@ class Verdict(enum.StrEnum):
     UNKNOWN = "unknown"  # the search stopped (limit, interrupt) before a verdict
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Property:
     """What every kind of property has: a name, the documented rule it encodes, a doc, and
     whether it is expected to hold (``Verdict.VIOLATED``: a documented counterexample kept as an
@@ -351,13 +353,29 @@ class Property:
         """This property with every Enabled(label) placeholder replaced by ``guards[label]``."""
         return self
 
+    def __repr__(self) -> str:  # the expression is ground: thousands of nodes
+        return display.property_repr(self)
+
+    def _repr_html_(self) -> str:
+        return display.property_html(self, self.expression_text())
+
+    def expression_text(self) -> str:
+        """A TLA+-like text of the property's expression (empty for action properties)."""
+        if isinstance(self, _StateProperty):
+            return show(self.unresolved())
+        if isinstance(self, LeadsTo):
+            return " /\\ ".join(
+                f"({'Init' if p is None else show(p)}) ~> ({show(q)})" for p, q in self.cases
+            )
+        return ""
+
     def for_action(self, instance: ActionInstance) -> Expr | None:
         """What the property requires of a transition of ``instance``: None, as only action
         properties speak of single transitions (engines may ask any property)."""
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class _StateProperty(Property):
     """A property of single states. ``template`` keeps ``expr`` before its Enabled(...)
     placeholders were resolved, so a mutant's changed guards can be resolved again."""
@@ -386,21 +404,21 @@ def state_property(prop: Property) -> _StateProperty:
     return prop
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Invariant(_StateProperty):
     """``expr`` holds in every reachable state."""
 
     kind: ClassVar[PropertyKind] = ALWAYS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Reachability(_StateProperty):
     """Some reachable state satisfies ``expr`` (a reachability goal, TLA's "sometimes")."""
 
     kind: ClassVar[PropertyKind] = SOMETIMES
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ActionProperty(Property):
     """A property of transitions: ``step(instance)`` is an expression over unprimed (pre) and
     primed (post) variables, or None when the property says nothing about that action."""
@@ -412,7 +430,7 @@ class ActionProperty(Property):
         return self.step(instance)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class LeadsTo(Property):
     """Under weak fairness of the environment actions, each case ``premise ~> goal`` holds: once
     the premise holds, the goal eventually does (a premise None means: from Init)."""
@@ -450,6 +468,19 @@ class Model:
     terminal: Expr | None = None  # states where no action is enabled on purpose (not a deadlock)
     options: tuple[tuple[str, Any], ...] = ()
     doc: str = ""
+    # How to build it again: the registered name or import string (``module:function``,
+    # ``path/to/model.py:function``) it was loaded from; empty when built directly in Python.
+    source: str = ""
+
+    def __repr__(self) -> str:  # the dataclass repr of every ground instance: 200,000 characters
+        return display.model_repr(self)
+
+    def _repr_html_(self) -> str:
+        return display.model_html(self)
+
+    def show(self, state: State) -> StateView:
+        """``state`` readable: a table of named slots in a notebook, ``State(x=..., ...)``."""
+        return StateView(self.schema, state)
 
     def universe(self, name: str) -> Universe:
         for u in self.universes:
@@ -495,6 +526,26 @@ class Model:
 
     def decode(self, state: State) -> dict[str, Any]:
         return self.schema.decode(state)
+
+
+@dataclass(frozen=True)
+class StateView:
+    """A state with its schema, to read: ``view["key_state", "k1", "us-east-1"]`` is a value name;
+    printed, a line of named slots; in a notebook, tables of named slots."""
+
+    schema: Schema
+    state: State
+
+    def __getitem__(self, key: str | tuple[str, ...]) -> str:
+        name, *index = (key,) if isinstance(key, str) else key
+        var = self.schema.variable(name)
+        return var.domain.show(self.state[var.slot(tuple(index))])
+
+    def __repr__(self) -> str:
+        return display.state_repr(self.schema, self.state)
+
+    def _repr_html_(self) -> str:
+        return display.TABLE_CSS + display.state_tables(self.schema, self.state)
 
 
 def validate_instance(schema: Schema, inst: ActionInstance) -> ActionInstance:

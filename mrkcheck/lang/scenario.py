@@ -8,12 +8,14 @@ predicts (the first failing guard's exception), without changing the state.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from html import escape
 
 from mrkcheck.check.result import Step, Trace
+from mrkcheck.lang import display
 from mrkcheck.lang.model import Model, ModelError, State, instance_label
 
 
-@dataclass
+@dataclass(repr=False)
 class Scenario:
     model: Model
     state: State = ()
@@ -47,6 +49,21 @@ class Scenario:
         var = self.model.schema.variable(variable)
         return var.domain.show(self.state[var.slot(tuple(index))])
 
+    def __repr__(self) -> str:  # the model's repr is short, the state readable
+        calls = len(self.steps) - 1
+        state = display.state_repr(self.model.schema, self.state)
+        return display.short(f"<Scenario of {self.model.name} after {calls} steps: {state}>")
+
+    def _repr_html_(self) -> str:
+        """The steps so far and the current state as tables (changes of the last step marked)."""
+        items = "".join(f"<li>{escape(step.label)}</li>" for step in self.steps[1:])
+        before = self.steps[-2].state if len(self.steps) > 1 else None
+        return (
+            f"{display.TABLE_CSS}<p><b>Scenario</b> of {escape(self.model.name)}, "
+            f"{len(self.steps) - 1} steps</p><ol>{items}</ol>"
+            + display.state_tables(self.model.schema, self.state, before)
+        )
+
     def trace(self) -> Trace:
         return Trace(
             self.model.schema,
@@ -55,4 +72,5 @@ class Scenario:
             self.model.name,
             None,
             dict(self.model.options),
+            self.model.source,
         )
