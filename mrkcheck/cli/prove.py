@@ -122,7 +122,7 @@ class _Report:
 
     def established(self) -> bool:
         """Whether any phase returned a result (otherwise a cut run has nothing to report)."""
-        return bool(self.bmc or self.induction or self.any_size or self.not_supported)
+        return self.bmc is not None or bool(self.induction or self.any_size or self.not_supported)
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
@@ -192,7 +192,7 @@ def _run(args: argparse.Namespace, model: Model, report: _Report, lemma_module) 
             return
     lemmas = _lemma_fn(lemma_module)
     if args.induction:
-        violated = {r.name for r in report.bmc.violations} if report.bmc else set()
+        violated = {r.name for r in report.bmc.violations} if report.bmc is not None else set()
         for prop in model.properties:
             if prop.kind in (ALWAYS, ACTION) and prop.name not in violated:
                 _prove_by_induction(model, prop, lemmas(model), args.k, report)
@@ -376,7 +376,7 @@ def _induction_text(res) -> str:
 
 def _counterexamples(report: _Report, table) -> list[str]:
     out: list[str] = []
-    for r in report.bmc.violations if report.bmc else []:
+    for r in report.bmc.violations if report.bmc is not None else []:
         assert r.trace is not None  # a violation comes with its counterexample
         out += ["", f"Property {r.name} is violated; counterexample ({len(r.trace)} steps):"]
         out.append(table(r.trace))
@@ -400,7 +400,7 @@ def _counterexamples(report: _Report, table) -> list[str]:
 
 def summary(report: _Report) -> dict[str, Any]:
     props = []
-    searched = {r.name: r for r in report.bmc.properties} if report.bmc else {}
+    searched = {r.name: r for r in report.bmc.properties} if report.bmc is not None else {}
     for p in report.model.properties:
         entry: dict[str, Any] = {"name": p.name, "kind": p.kind, "expected": p.expected}
         entry["bmc"] = None  # not run (--induction or --any-regions without --depth)
@@ -438,9 +438,9 @@ def summary(report: _Report) -> dict[str, Any]:
         "model": report.model.name,
         "engine": "symbolic",
         "options": report.options,
-        "bmc_depth": b.options.get("bmc_depth") if b else None,
-        "bmc_seconds": round(b.stats.seconds, 3) if b else None,
-        "stopped": report.stopped or (b.stopped if b else "exhausted"),
+        "bmc_depth": b.options.get("bmc_depth") if b is not None else None,
+        "bmc_seconds": round(b.stats.seconds, 3) if b is not None else None,
+        "stopped": report.stopped or (b.stopped if b is not None else "exhausted"),
         "cut_phase": report.cut_phase or None,
         "exit_code": exit_code(report),
         "proved_for_any_number_of_regions": [
@@ -455,4 +455,4 @@ def _emit(report: _Report, args: argparse.Namespace, written: list[str]) -> None
 
 
 def _write_traces(report: _Report, out: str) -> list[str]:
-    return write_traces(report.bmc, out) if report.bmc else []
+    return write_traces(report.bmc, out) if report.bmc is not None else []
