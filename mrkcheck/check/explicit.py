@@ -339,7 +339,7 @@ def reachable(model: Model, symmetry: bool = False) -> dict[State, tuple[State |
     """The full parent map of the reachable graph (for tests, graph export and cross-checks)."""
     search = _Search(model, canonicalizer(model) if symmetry else None)
     search.compiled = compile_model(model)
-    _explore(search, False, Limits(), None, time.perf_counter(), False)
+    _explore(search, False, Limits(), None, time.perf_counter(), "")
     return search.parent
 
 

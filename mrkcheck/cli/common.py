@@ -8,7 +8,7 @@ import argparse
 import difflib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -30,7 +30,9 @@ class Parser(argparse.ArgumentParser):
 
     words: list[str] = []  # the command line being parsed, for the hints of _unrecognized
 
-    def parse_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def, override]
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: Any = None
+    ) -> argparse.Namespace:
         Parser.words = list(sys.argv[1:] if args is None else args)
         return super().parse_args(args, namespace)
 
