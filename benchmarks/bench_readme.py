@@ -54,8 +54,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="leave out the commands tagged slow")
     args = parser.parse_args()
+    load = os.getloadavg()[0]  # a shared machine: the figures scale with what else runs
     rows = measure(args.quick)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {load:.1f} at the start"
+    )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "readme.json").write_text(
         json.dumps({"machine": machine, "commands": rows}, indent=2) + "\n"
