@@ -44,6 +44,7 @@ from mrkcheck.properties.kms import define_properties
 from .actions import define_actions
 from .rules import (
     ALREADY_EXISTS,
+    API_ERRORS,
     FOOTNOTE,
     KEY_STATE_MATRIX,
     NOT_FOUND,
@@ -276,7 +277,8 @@ def parse_origins(origins: str) -> tuple[Origin, ...]:
     try:
         origin_list = tuple(Origin[o.strip()] for o in str(origins).split(",") if o.strip())
     except KeyError as exc:
-        raise ModelError(f"unknown origin {exc.args[0]!r}: use AWS_KMS and/or EXTERNAL") from None
+        hint = "use AWS_KMS and/or EXTERNAL"
+        raise ModelError(unknown_name("origin", exc.args[0], Origin.__members__, hint)) from None
     if not origin_list:
         raise ModelError("origins must name at least one of AWS_KMS, EXTERNAL")
     return origin_list
@@ -284,9 +286,18 @@ def parse_origins(origins: str) -> tuple[Origin, ...]:
 
 def _check_choices(o: KmsOptions) -> None:
     if o.guard_order not in ("documented", "any"):
-        raise ModelError(f"guard_order must be 'documented' or 'any', not {o.guard_order!r}")
+        raise ModelError(unknown_name("guard_order", o.guard_order, ("documented", "any")))
     if o.rotate_on_demand_row not in KEY_STATE_MATRIX:
-        raise ModelError(f"rotate_on_demand_row {o.rotate_on_demand_row!r} is not an operation row")
+        rows = KEY_STATE_MATRIX
+        raise ModelError(
+            "rotate_on_demand_row: " + unknown_name("operation row", o.rotate_on_demand_row, rows)
+        )
+    known = sorted(set().union(*API_ERRORS.values()))  # a typo must not become a new exception
+    for name in ("role_error", "update_without_replica_error", "replicate_to_own_region_error"):
+        value = getattr(o, name)
+        if value not in known:
+            hint = "an exception of KMS's API, such as UnsupportedOperationException"
+            raise ModelError(f"{name}: " + unknown_name("exception", value, known, hint))
     if o.pending_window_days != "7..30" and not re.fullmatch(r"\d+\.\.\d+", o.pending_window_days):
         raise ModelError(f"pending_window_days must look like 7..30, not {o.pending_window_days!r}")
     if o.transient_errors:

@@ -75,6 +75,13 @@ def test_help_states_the_exit_codes(command, capsys):
         ),
         (["check", "--propery", "x"], "did you mean '--property'?"),
         (["graph", "--by", "key_stat", "-o", "x.dot"], "did you mean 'key_state'?"),
+        (
+            ["check", "kms", "-D", "role_error=UnsuportedOperationException"],
+            "did you mean 'UnsupportedOperationException'?",
+        ),
+        (["check", "kms", "-D", "origins=EXTERNL"], "did you mean 'EXTERNAL'?"),
+        (["check", "kms", "-D", "guard_order=documnted"], "did you mean 'documented'?"),
+        (["check", "kms", "-D", "rotate_on_demand_row=EnableKeyRotaton"], "'EnableKeyRotation'?"),
     ],
 )
 def test_a_mistyped_name_gets_a_hint(argv, message, capsys):
