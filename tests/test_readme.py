@@ -98,10 +98,12 @@ def test_only_shell_blocks_are_run(tmp_path):
         "```bash\npip install x\nmrkcheck list models\n```\n"
         "```\n$ mrkcheck check   # sample output, not run\n```\n"
         "```console\n$ mrkcheck check --mutant m  # exit 12\n. .venv/bin/activate\n```\n"
+        "```sh\n.venv/bin/mrkcheck list models | head -1\n```\n"
     )
     found = commands(doc, skip_first_block=True)
     assert [(c.text, c.exit_code, c.block, c.line) for c in found] == [
-        ("mrkcheck check --mutant m", 12, 2, 9)
+        ("mrkcheck check --mutant m", 12, 2, 9),
+        ("mrkcheck list models | head -1", 0, 3, 13),
     ]
 
 

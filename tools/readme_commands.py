@@ -4,7 +4,8 @@
 The convention, stated where the README's commands begin:
 
 - Commands are the lines of a fenced block tagged ``bash``, ``sh``, ``shell`` or ``console`` that
-  start with ``mrkcheck`` (or ``$ mrkcheck``). Other lines (``. .venv/bin/activate``, ``cd``) and
+  start with ``mrkcheck`` (or ``$ mrkcheck``, or ``.venv/bin/mrkcheck``, run as ``mrkcheck``).
+  They run with bash's ``pipefail``, so ``mrkcheck ... | head`` states mrkcheck's exit code. Other lines (``. .venv/bin/activate``, ``cd``) and
   untagged blocks (sample output, synopses) are not run. The README's first block (installing and
   the test suite) is CI's own job and is not run again.
 - A command's trailing comment may begin with tags, separated by commas and ended by ``:`` or the
@@ -34,6 +35,7 @@ COPIED = ("mrkcheck.toml", ".gitignore")  # what a fresh clone's root holds that
 SHELL_TAGS = ("bash", "sh", "shell", "console")
 TAG = re.compile(r"exit (\d+)|slow|skip")
 _FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([\w+-]*)")
+VENV = ".venv/bin/"  # ``.venv/bin/mrkcheck`` is the venv's mrkcheck, first on PATH here
 _COMMENT = re.compile(r"\s#\s?")  # a comment starts at " #"; "#" inside a word is not one
 
 
@@ -84,10 +86,10 @@ def commands(path: Path, skip_first_block: bool = False) -> list[Command]:
             continue
         if not fence or tag not in SHELL_TAGS or (skip_first_block and block == 0):
             continue
-        line = raw.strip().removeprefix("$ ")
+        line = raw.strip().removeprefix("$ ").removeprefix(VENV)
         if not (line == "mrkcheck" or line.startswith("mrkcheck ")):
             continue
-        text, code, slow, skip, note = parse_line(raw)
+        text, code, slow, skip, note = parse_line(line)
         source = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
         found.append(Command(source, number, block, text, code, slow, skip, note))
     return found
@@ -117,7 +119,7 @@ def run(command: Command, folder: Path, timeout: float) -> subprocess.CompletedP
     for name in ("GITHUB_ACTIONS", "MRKCHECK_DEBUG"):  # as a user's own shell has them
         env.pop(name, None)
     return subprocess.run(
-        ["bash", "-c", command.text],
+        ["bash", "-o", "pipefail", "-c", command.text],
         cwd=folder,
         env=env,
         capture_output=True,
