@@ -46,6 +46,7 @@ def bench_induction(spec: str, model, names: list[str]) -> list[dict]:
     module = load_lemmas(spec)
     lemmas = module.lemmas if module else (lambda m: [])
     option = getattr(module, "SIZE_OPTION", "regions")
+    any_size_lemmas = getattr(module, "any_size_lemmas", lemmas)
     factory = load_factory(spec)
     rows = []
     for name in names:
@@ -58,7 +59,7 @@ def bench_induction(spec: str, model, names: list[str]) -> list[dict]:
             "cti": None if one.cti is None else f"{one.cti.label} breaks {one.cti.failed}",
         }
         try:
-            any_size = prove_any(factory, name, lemmas, option=option)
+            any_size = prove_any(factory, name, any_size_lemmas, option=option)
         except ModelError as exc:  # e.g. an action property: not supported by the cutoff yet
             row.update(any_size_proved=False, cutoff=None, sizes_checked=[], any_size_seconds=0)
             row["any_size_note"] = str(exc)

@@ -44,6 +44,7 @@ from mrkcheck.properties.kms import define_properties
 from .actions import define_actions
 from .rules import (
     ALREADY_EXISTS,
+    API_ERRORS,
     FOOTNOTE,
     KEY_STATE_MATRIX,
     NOT_FOUND,
@@ -86,7 +87,8 @@ class KmsOptions:
     )
     partitions: int | str = _option(
         1,
-        "number of partitions (1-2; Regions split in order) or one partition name per Region",
+        "number of AWS partitions (1-2, such as aws and aws-cn; Regions split in order) or one "
+        "partition name per Region; keys are never replicated across partitions",
     )
     key_sets: int = _option(1, "number of key sets (1-3); key sets are interchangeable")
     origins: str = _option(
@@ -94,75 +96,87 @@ class KmsOptions:
         "key material origins CreateKey may use: AWS_KMS, EXTERNAL or both (default both)",
     )
     max_versions: int = _option(
-        2, "bound on key-material versions per key (rotation); bounds otherwise unbounded time"
+        2,
+        "the most key-material versions a key can hold (its rotations plus one): a bound that "
+        "keeps the number of states finite",
     )
     update_allowed_while_updating: bool = _option(
         False,
-        "Q1: KS marks UpdatePrimaryRegion allowed in Updating; UPD/MAN require Enabled "
-        "(default false: reject with fn15)",
+        "may UpdatePrimaryRegion be called while the key is still Updating from an earlier "
+        "call? The key-state table says yes, the guides say both keys must be Enabled; default "
+        "false: refused with KMSInvalidStateException (Q1)",
     )
     role_error: str = _option(
         UNSUPPORTED,
-        "Q2: exception for role/type errors (replicating a replica, rotation on a replica, ...)",
+        "the exception for calls on a key of the wrong kind, which the pages do not name "
+        "(replicating a replica, rotating a replica...) (Q2)",
     )
     update_without_replica_error: str = _option(
-        NOT_FOUND, "Q3: exception for UpdatePrimaryRegion to a Region with no replica"
+        NOT_FOUND,
+        "the exception for UpdatePrimaryRegion to a Region that holds no replica of the key (Q3)",
     )
     replicate_to_own_region_error: str = _option(
-        ALREADY_EXISTS, "Q4: exception for ReplicateKey into the primary's own Region"
+        ALREADY_EXISTS, "the exception for ReplicateKey into the primary key's own Region (Q4)"
     )
     update_checks_both_keys: bool = _option(
         True,
-        "Q5: apply the key-state column to both keys of UpdatePrimaryRegion, primary first "
-        "(default true)",
+        "UpdatePrimaryRegion checks the key state of both keys, the current primary first "
+        "(default true) (Q5)",
     )
     schedule_deletion_while_creating: bool = _option(
         True,
-        "Q6: a Creating replica may be scheduled for deletion; PendingDeletion wins over "
-        "CompleteCreate (default true)",
+        "a replica still being created may be scheduled for deletion, and the deletion wins "
+        "when creation completes (default true) (Q6)",
     )
     import_enables_disabled_key: bool = _option(
         False,
-        "Q7: ImportKeyMaterial also turns a Disabled key Enabled (default false: only "
-        "PendingImport -> Enabled)",
+        "importing key material into a Disabled key also enables it (default false: only a "
+        "key waiting for its material becomes Enabled) (Q7)",
     )
     swap_roles_at_call: bool = _option(
         True,
-        "Q8: roles swap when UpdatePrimaryRegion is called (default true); false swaps at "
-        "CompleteUpdate",
+        "UpdatePrimaryRegion swaps the primary and replica roles when called (default true); "
+        "false swaps them when the update completes (Q8)",
     )
     external_on_demand_rotation: bool = _option(
         False,
-        "Q9: allow RotateKeyOnDemand on EXTERNAL-origin keys (default false: UnsupportedOperation)",
+        "allow on-demand rotation of keys whose material was imported (default false: "
+        "refused with UnsupportedOperationException; true is not modelled) (Q9)",
     )
     rotate_on_demand_row: str = _option(
         "EnableKeyRotation",
-        "Q10: key-state row used for RotateKeyOnDemand (default EnableKeyRotation)",
+        "which operation's row of the key-state table RotateKeyOnDemand follows, since the "
+        "table has none of its own (Q10)",
     )
     delete_material_keeps_pending_deletion: bool = _option(
         True,
-        "Q11: DeleteImportedKeyMaterial leaves PendingDeletion/PendingReplicaDeletion unchanged "
-        "(default true)",
+        "deleting imported material from a key pending deletion leaves it pending deletion "
+        "(default true) (Q11)",
     )
     pending_window_days: str = _option(
         "7..30",
-        "Q12: allowed PendingWindowInDays range (default 7..30; windows are not part of the state)",
+        "the waiting period ScheduleKeyDeletion accepts, in days; only the predicted error "
+        "changes, waiting periods are not part of the state (Q12)",
     )
     manage_replicas_while_updating: bool = _option(
-        True, "Q13: replicas outside the updating pair stay manageable (default true)"
+        True,
+        "replicas other than the two keys being updated can still be managed during an "
+        "update (default true; false is not modelled) (Q13)",
     )
     sync_per_replica: bool = _option(
         True,
-        "Q14: Sync copies to one replica per step, in any interleaving (default true); false "
-        "syncs the whole set at once",
+        "KMS copies the shared properties to one replica at a time, in any order (default "
+        "true); false copies to every replica in one step (Q14)",
     )
     transient_errors: bool = _option(
-        False, "Q15: model IAM, quotas and transient errors (default false: out of scope)"
+        False,
+        "model permissions, quotas and transient errors (default false: out of scope; true is "
+        "not modelled) (Q15)",
     )
     guard_order: str = _option(
         "documented",
-        "Q16: 'documented' predicts the first failing guard in §3 order; 'any' accepts any "
-        "failing guard's error",
+        "when several checks of a call fail: 'documented' predicts the first one in the "
+        "documented order, 'any' accepts the error of any failing check (Q16)",
     )
     # The instance the first five options describe, worked out when the options are made.
     region_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
@@ -201,6 +215,7 @@ def option_fields() -> list[Field]:
 
 UNIVERSE_OPTIONS = ("regions", "partitions", "key_sets", "origins", "max_versions")
 OPTION_DOCS = {f.name: f.metadata["doc"] for f in option_fields()}  # read by `list options`
+RULES_DOCUMENT = "docs/semantics.md"  # where the rule ids of OPTION_DOCS are explained
 
 
 def _is_count(text: str) -> bool:
@@ -262,7 +277,8 @@ def parse_origins(origins: str) -> tuple[Origin, ...]:
     try:
         origin_list = tuple(Origin[o.strip()] for o in str(origins).split(",") if o.strip())
     except KeyError as exc:
-        raise ModelError(f"unknown origin {exc.args[0]!r}: use AWS_KMS and/or EXTERNAL") from None
+        hint = "use AWS_KMS and/or EXTERNAL"
+        raise ModelError(unknown_name("origin", exc.args[0], Origin.__members__, hint)) from None
     if not origin_list:
         raise ModelError("origins must name at least one of AWS_KMS, EXTERNAL")
     return origin_list
@@ -270,9 +286,18 @@ def parse_origins(origins: str) -> tuple[Origin, ...]:
 
 def _check_choices(o: KmsOptions) -> None:
     if o.guard_order not in ("documented", "any"):
-        raise ModelError(f"guard_order must be 'documented' or 'any', not {o.guard_order!r}")
+        raise ModelError(unknown_name("guard_order", o.guard_order, ("documented", "any")))
     if o.rotate_on_demand_row not in KEY_STATE_MATRIX:
-        raise ModelError(f"rotate_on_demand_row {o.rotate_on_demand_row!r} is not an operation row")
+        rows = KEY_STATE_MATRIX
+        raise ModelError(
+            "rotate_on_demand_row: " + unknown_name("operation row", o.rotate_on_demand_row, rows)
+        )
+    known = sorted(set().union(*API_ERRORS.values()))  # a typo must not become a new exception
+    for name in ("role_error", "update_without_replica_error", "replicate_to_own_region_error"):
+        value = getattr(o, name)
+        if value not in known:
+            hint = "an exception of KMS's API, such as UnsupportedOperationException"
+            raise ModelError(f"{name}: " + unknown_name("exception", value, known, hint))
     if o.pending_window_days != "7..30" and not re.fullmatch(r"\d+\.\.\d+", o.pending_window_days):
         raise ModelError(f"pending_window_days must look like 7..30, not {o.pending_window_days!r}")
     if o.transient_errors:

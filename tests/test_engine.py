@@ -141,7 +141,7 @@ def test_invariant_violation_trace_and_evaluate():
         (["check", "--key-sets", "x"], "whole number"),
         (["check", "-D", "guard_order=random"], "guard_order"),
         (["check", "--mutant", "nope"], "unknown mutant"),
-        (["check", "--bogus"], "unknown option '--bogus' (see: mrkcheck COMMAND --help)"),
+        (["check", "--bogus"], "unknown option '--bogus' (see: mrkcheck check --help)"),
         (["check", "twophase", "--regions", "3"], "unknown option 'regions'"),
         (["check", "no.such.module:build"], "cannot import"),
     ],

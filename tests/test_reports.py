@@ -57,7 +57,7 @@ def project_run(tmp_path_factory):
         mp.delenv("GITHUB_ACTIONS", raising=False)
         code = main(
             ["check", "--junit", "reports/report.xml", "--json", "reports/report.json"]
-            + ["--out", "traces"]
+            + ["--out", "traces", "--continue"]  # every violated property, for the reports
         )
     return code, folder
 
@@ -146,7 +146,7 @@ def test_github_annotations_and_step_summary(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    assert main(["check"]) == 12
+    assert main(["check", "--continue"]) == 12  # both violated properties annotated
     lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("::error")]
     assert len(lines) == 2
     head, _, body = lines[0].partition("::")[2].partition("::")
@@ -169,9 +169,13 @@ def test_an_escaped_mutant_fails_with_its_own_exit_code(tmp_path, monkeypatch, c
 def test_single_instance_check_writes_junit(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "one.xml"
-    assert main(["check", "twophase", "--mutant", "early_commit", "--junit", str(path)]) == 12
+    argv = ["check", "twophase", "--mutant", "early_commit", "--junit", str(path)]
+    assert main([*argv, "--continue"]) == 12
     root = ET.parse(path).getroot()
     assert root.get("tests") == "2" and root.get("failures") == "2"
+    assert main(argv) == 12  # stopped at the first violation: the other property is skipped
+    root = ET.parse(path).getroot()
+    assert (root.get("failures"), root.get("skipped")) == ("1", "1")
     assert {c.get("classname") for c in root.iter("testcase")} == {"twophase:early_commit"}
 
 

@@ -102,7 +102,7 @@ def test_prove_any_regions_on_the_named_invariants(capsys):
 def test_any_regions_cutoffs_of_the_named_invariants():
     """The cutoffs stay within what the factory can build (6 Regions), sanity check included."""
     for name in NAMED:
-        result = prove_any(kms.build, name, kms_lemmas.lemmas)
+        result = prove_any(kms.build, name, kms_lemmas.any_size_lemmas)
         assert result.proved_any, result.describe()
         assert result.cutoff == 5 and result.sizes == [1, 2, 3, 4, 5, 6]
 

@@ -12,7 +12,7 @@ a DiGraph has one edge per pair, like TLC's ``strict digraph``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,9 @@ from mrkcheck.lang.model import BOOL, Model, Schema, State
 from mrkcheck.traces.itf import is_numeric
 
 MAX_DRAWN = 2000  # a picture of more states is a grey smear; export DOT or GraphML instead
+# Graphviz's dot lays out a few hundred nodes with TLC's multi-line labels in seconds; past that
+# it takes minutes, then hours (1,090 states of KMS on 2 Regions: not done after 10 minutes).
+MAX_LAID_OUT = 300
 
 
 class GraphTooLarge(ValueError):
@@ -54,6 +57,54 @@ def state_graph(model: Model, max_states: int | None = None) -> nx.DiGraph:
     return graph
 
 
+def quotient_graph(
+    model: Model, variables: Sequence[str], max_states: int | None = None
+) -> nx.DiGraph:
+    """The state graph seen through ``variables`` only: one node per distinct value of them
+    (an abstract state standing for every reachable state that has it), an edge ``u -> v`` when
+    some transition leads from a state of ``u`` to a state of ``v``, labelled by the actions that
+    do (names, not instances). Transitions that keep the abstract state are left out: they are
+    what the picture abstracts away. Nodes carry the decoded ``variables``, ``states`` (how many
+    concrete states), ``initial``, ``depth`` (the least BFS level) and ``violates``."""
+    explored = explore_graph(model, max_states)
+    if not explored.complete:
+        raise GraphTooLarge(f"{model.name} has more than {max_states} states")
+    slots = [slot for var, _, slot in model.schema.slots() if var.name in variables]
+    violated = compile_model(model).violated
+    graph: nx.DiGraph[int] = nx.DiGraph(
+        model=model.name, options=dict(model.options), quotient=tuple(variables)
+    )
+    node_of: dict[State, int] = {}
+    numbers = []
+    for state, depth in zip(explored.states, explored.depths(), strict=True):
+        key = tuple(state[i] for i in slots)
+        if key not in node_of:
+            node_of[key] = len(node_of)
+            decoded = model.schema.decode(state)
+            graph.add_node(
+                node_of[key],
+                **{name: decoded[name] for name in variables},
+                slots=dict(zip(slots, key, strict=True)),
+                states=0,
+                depth=depth,
+                initial=False,
+                violates=(),
+            )
+        data = graph.nodes[node_of[key]]
+        data["states"] += 1
+        data["initial"] |= depth == 0
+        names = [model.properties[p].name for p in violated(state) or ()]
+        data["violates"] = tuple(dict.fromkeys((*data["violates"], *names)))
+        numbers.append(node_of[key])
+    actions = [inst.action for inst in model.instances]
+    for n in range(len(explored.states)):
+        for succ, index in explored.edges(n):
+            if numbers[n] != numbers[succ]:
+                _add_edge(graph, numbers[n], numbers[succ], actions[index])
+    graph.graph["transitions"] = len(explored.target)
+    return graph
+
+
 def _node_attributes(model: Model, bad: list[int] | None, state: State, depth: int) -> dict:
     attrs: dict[str, Any] = dict(model.schema.decode(state))
     attrs.update(
@@ -68,6 +119,8 @@ def _node_attributes(model: Model, bad: list[int] | None, state: State, depth: i
 def _add_edge(graph: nx.DiGraph, u: int, v: int, label: str) -> None:
     if graph.has_edge(u, v):
         data = graph.edges[u, v]
+        if label in data["actions"] and "quotient" in graph.graph:
+            return  # an abstract edge names each action once
         data["actions"] += (label,)
         data["label"] = ", ".join(data["actions"])
     else:
@@ -106,10 +159,16 @@ def _tla_function(nested: dict) -> str:
 
 
 def state_label(schema: Schema, attrs: dict[str, Any]) -> str:
-    """TLC's node label: one ``/\\ var = value`` line per variable."""
-    return "\n".join(
-        f"/\\ {v.name} = {tla_value(schema, v.name, attrs[v.name])}" for v in schema.variables
-    )
+    """TLC's node label: one ``/\\ var = value`` line per variable (of an abstract state: per
+    variable kept, then how many states it stands for)."""
+    lines = [
+        f"/\\ {v.name} = {tla_value(schema, v.name, attrs[v.name])}"
+        for v in schema.variables
+        if v.name in attrs
+    ]
+    if "states" in attrs:
+        lines.append(f"({attrs['states']} states)")
+    return "\n".join(lines)
 
 
 def _dot_string(text: str) -> str:
@@ -147,7 +206,9 @@ def flat_graph(graph: nx.DiGraph, schema: Schema) -> nx.DiGraph:
     for node, attrs in graph.nodes(data=True):
         values: dict[str, Any] = {}
         for var, idx, slot in schema.slots():
-            values[var[idx].label] = var.domain.show(attrs["state"][slot])
+            if var.name in attrs:  # an abstract state keeps some variables (``slots``)
+                value = attrs["slots"][slot] if "slots" in attrs else attrs["state"][slot]
+                values[var[idx].label] = var.domain.show(value)
         values.update(
             initial=attrs["initial"],
             depth=attrs["depth"],

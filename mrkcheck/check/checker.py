@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from mrkcheck import interrupts
 from mrkcheck.check.explicit import Limits, Progress, check
 from mrkcheck.check.liveness import add_liveness
-from mrkcheck.check.result import CheckResult
+from mrkcheck.check.result import FIRST_VIOLATION, CheckResult
 from mrkcheck.check.stategraph import StateGraph
 from mrkcheck.lang.model import EVENTUALLY, Model
 
@@ -37,6 +37,7 @@ class Checker:
     find_deadlocks: bool = True
     bounds: Limits = field(default_factory=Limits)
     stop_early: bool = False
+    stop_first: bool = False
     show_stats: Progress | None = None
     show_status: Callable[[str], None] | None = None
     phase_prefix: str = ""
@@ -67,6 +68,11 @@ class Checker:
     def stop_when_all_violated(self, on: bool = True) -> Checker:
         """Stop as soon as every property has a counterexample (a mutant is caught)."""
         return replace(self, stop_early=on)
+
+    def stop_at_first_violation(self, on: bool = True) -> Checker:
+        """Stop at the first violated property that is not a documented counterexample, as TLC
+        does; the other properties are then UNKNOWN and liveness is not checked."""
+        return replace(self, stop_first=on)
 
     def progress(
         self, stats: Progress | None = None, status: Callable[[str], None] | None = None
@@ -118,8 +124,9 @@ class Checker:
             progress=self.show_stats,
             stop_when_all_violated=self.stop_early,
             record=record,
+            stop_at_first_violation=self.stop_first,
         )
-        if self.checks_liveness:
+        if self.checks_liveness and result.stopped != FIRST_VIOLATION:
             interrupts.enter(f"{self.phase_prefix}liveness")
             add_liveness(result, self.model, progress=self.show_status, graph=record)
         return result

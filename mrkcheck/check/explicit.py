@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from mrkcheck.check.compile import Compiled, EvaluationError, compile_model
 from mrkcheck.check.result import (
+    ALL_VIOLATED,
+    FIRST_VIOLATION,
     HOLDS,
     INTERRUPTED,
     OUT_OF_MEMORY,
@@ -69,6 +71,7 @@ def check(
     progress: Progress | None = None,
     stop_when_all_violated: bool = True,
     record: StateGraph | None = None,
+    stop_at_first_violation: bool = False,
 ) -> CheckResult:
     """Explore every reachable state of ``model`` breadth-first and check its properties.
 
@@ -85,7 +88,10 @@ def check(
     try:  # compiling takes a moment too: cut there, the result has zero statistics
         search.compiled = compile_model(model)
         search.canon = canonicalizer(model) if symmetry else None
-        stopped = _explore(search, deadlock, limits, progress, started, stop_when_all_violated)
+        stop = ALL_VIOLATED if stop_when_all_violated else ""
+        if stop_at_first_violation:
+            stop = FIRST_VIOLATION
+        stopped = _explore(search, deadlock, limits, progress, started, stop)
         complete = stopped == "exhausted"
     except KeyboardInterrupt:
         stopped, complete = INTERRUPTED, False
@@ -105,8 +111,11 @@ def _explore(
     limits: Limits,
     progress: Progress | None,
     started: float,
-    stop_when_all_violated: bool,
+    stop_at: str,
 ) -> str:
+    """Breadth-first search; returns how it stopped. ``stop_at``: ``ALL_VIOLATED`` once every
+    property has a counterexample, ``FIRST_VIOLATION`` at the first property violated that is
+    not a documented counterexample (TLC's default), or "" to search on."""
     model, compiled, canon, parent, stats, graph = (
         search.model,
         search.compiled,
@@ -133,6 +142,8 @@ def _explore(
     step, violated = compiled.step, compiled.violated
     has_goals = bool(compiled.goals)
     checked_props = len(compiled.invariants) + len(compiled.action_properties)
+    unexpected = {i for i, p in enumerate(model.properties) if p.expected != VIOLATED}
+    seen = 0  # violations already looked at for FIRST_VIOLATION
     next_report = time.perf_counter() + PROGRESS_INTERVAL
     try:
         while frontier:
@@ -163,12 +174,12 @@ def _explore(
                 for prop, index, t in bad:
                     if prop not in search.violations:
                         search.violations[prop] = _trace_to(search, s, (index, t), prop)
-                if (
-                    stop_when_all_violated
-                    and checked_props
-                    and len(search.violations) >= checked_props
-                ):
-                    return "all_violated"
+                if stop_at and len(search.violations) > seen:
+                    seen = len(search.violations)
+                    if stop_at == ALL_VIOLATED and checked_props and seen >= checked_props:
+                        return ALL_VIOLATED
+                    if stop_at == FIRST_VIOLATION and not unexpected.isdisjoint(search.violations):
+                        return FIRST_VIOLATION
                 if count & 1023 == 0:
                     now = time.perf_counter()
                     if limits.max_seconds is not None and now - started > limits.max_seconds:
@@ -286,9 +297,9 @@ def _result(search: _Search, complete: bool, stopped: str, symmetry: bool) -> Ch
             assert prop.kind == EVENTUALLY
             trace, status = None, UNKNOWN  # liveness is the liveness engine's job
         results.append(PropertyResult(prop, status, trace))
-    if stopped == "all_violated":
+    if stopped in (ALL_VIOLATED, FIRST_VIOLATION):
         complete = False
-    cut = not complete and stopped != "all_violated"
+    cut = not complete and stopped not in (ALL_VIOLATED, FIRST_VIOLATION)
     return CheckResult(
         model=search.model.name,
         engine="explicit",
@@ -330,7 +341,7 @@ def reachable(model: Model, symmetry: bool = False) -> dict[State, tuple[State |
     """The full parent map of the reachable graph (for tests, graph export and cross-checks)."""
     search = _Search(model, canonicalizer(model) if symmetry else None)
     search.compiled = compile_model(model)
-    _explore(search, False, Limits(), None, time.perf_counter(), False)
+    _explore(search, False, Limits(), None, time.perf_counter(), "")
     return search.parent
 
 
@@ -341,6 +352,6 @@ def explore_graph(model: Model, max_states: int | None = None) -> StateGraph:
     search = _Search(model, None, graph=graph)
     search.compiled = compile_model(model)
     limits = Limits(max_states=None if max_states is None else max_states + 1)
-    stopped = _explore(search, False, limits, None, time.perf_counter(), False)
+    stopped = _explore(search, False, limits, None, time.perf_counter(), "")
     graph.complete = stopped == "exhausted"
     return graph

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from mrkcheck.check.result import CTI_NOTE, VIOLATED, CheckResult, Stats, Trace
+from mrkcheck.check.result import CTI_NOTE, FIRST_VIOLATION, VIOLATED, CheckResult, Stats, Trace
 
 
 def trace_table(
@@ -124,6 +124,11 @@ def summary_text(result: CheckResult, show_traces: bool = True) -> str:
         out.append(
             f"liveness stopped early ({result.stopped}): 'eventually' properties are UNKNOWN; "
             "the safety search was complete"
+        )
+    elif result.stopped == FIRST_VIOLATION:
+        out.append(
+            "search stopped at the first violation, as TLC does: properties not violated by then "
+            "are UNKNOWN (--continue searches on and finds every violated property)"
         )
     elif not result.complete:
         out.append(f"search stopped early ({result.stopped}): properties not violated are UNKNOWN")

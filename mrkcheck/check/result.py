@@ -39,6 +39,9 @@ CTI_NOTE = (
 
 LIMIT_STOPS = ("max_states", "max_depth", "max_seconds")  # how a search cut by a limit stopped
 INTERRUPTED, OUT_OF_MEMORY = "interrupted", "out_of_memory"  # how a cut-short search stopped
+# A search that stopped because it had found what it needed: every property violated (a caught
+# mutant), or the first violation (``mrkcheck check`` without ``--continue``, as TLC).
+ALL_VIOLATED, FIRST_VIOLATION = "all_violated", "first_violation"
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from mrkcheck.check.result import (
     EXIT_OK,
     EXIT_OUT_OF_MEMORY,
     EXIT_SAFETY,
+    FIRST_VIOLATION,
     UNKNOWN,
     VIOLATED,
     CheckResult,
@@ -139,6 +140,8 @@ def _unknown_reason(result: CheckResult | None, r: PropertyResult) -> str:
             "liveness not checked for this entry (symmetry on, liveness = false, or --no-liveness)"
         )
     stopped = result.stopped if result is not None else "not run"
+    if stopped == FIRST_VIOLATION:
+        return "unknown: the search stopped at the first violation (--continue finds every one)"
     return f"unknown: the search stopped ({stopped}) before a verdict"
 
 

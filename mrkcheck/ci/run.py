@@ -142,6 +142,7 @@ def _run_entry(entry: Entry, project: Project, args: argparse.Namespace) -> Run:
             _first(args.max_seconds, entry.max_seconds),
         )
         .stop_when_all_violated(entry.expect == CAUGHT)
+        .stop_at_first_violation(not getattr(args, "keep_going", False))
         .progress(progress_printer(), status_printer(f"{entry.name}: liveness"))
         .phases(f"entry {entry.name}: ")
     )

@@ -99,6 +99,13 @@ def add_parser(sub: Any) -> None:
         help="no progress on stderr (by default a live line on a terminal, a line a minute in logs)",
     )
     check.add_argument(
+        "--continue",
+        dest="keep_going",
+        action="store_true",
+        help="search on after the first violation, to find every violated property (by default "
+        "the search stops at the first, as TLC does; liveness is then not checked)",
+    )
+    check.add_argument(
         "--allow-incomplete",
         action="store_true",
         help=f"a search cut by a limit with no violation found exits 0, not {EXIT_INCOMPLETE}",
@@ -199,6 +206,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         .liveness(args.liveness)
         .deadlock(args.deadlock)
         .limits(args.max_states, args.max_depth, args.max_seconds)
+        .stop_at_first_violation(not args.keep_going)
         .progress(progress_printer(args.quiet), status_printer("liveness", args.quiet))
     )
     result = checker.run()

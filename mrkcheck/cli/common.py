@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -27,6 +28,14 @@ from mrkcheck.registry import (
 class Parser(argparse.ArgumentParser):
     """argparse with mrkcheck's rules for bad input, for every subcommand and every option."""
 
+    words: list[str] = []  # the command line being parsed, for the hints of _unrecognized
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: Any = None
+    ) -> argparse.Namespace:
+        Parser.words = list(sys.argv[1:] if args is None else args)
+        return super().parse_args(args, namespace)
+
     def error(self, message: str) -> NoReturn:  # one line, exit 150, as DESIGN.md asks
         unknown = "unrecognized arguments: "
         if message.startswith(unknown):
@@ -34,25 +43,37 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
     def _unrecognized(self, words: list[str]) -> str:
-        """A mistyped flag names the closest flag of any command (``--propery`` → ``--property``)."""
+        """A mistyped flag names the closest flag of the command given (``--propery`` →
+        ``--property``); a flag of another command, or a model option, says so."""
         flag = next((w.partition("=")[0] for w in words if w.startswith("-")), None)
         if flag is None:
             return f"unrecognized arguments: {echo(' '.join(words))}"
+        commands = self._commands()
+        command = next((w for w in Parser.words if w in commands), None)
+        own = commands[command] if command else self
+        if "--set" in own._option_string_actions:  # a command that takes model options
+            option = flag.lstrip("-").replace("-", "_")
+            model = difflib.get_close_matches(option, sorted(_model_options()), n=1, cutoff=0.8)
+            if model:
+                return (
+                    f"unknown option {echo(flag)}; model options are set with -D {model[0]}=VALUE"
+                )
+        elsewhere = sorted(c for c, sub in commands.items() if flag in sub._option_string_actions)
+        if elsewhere:
+            where = ", ".join(f"mrkcheck {c}" for c in elsewhere)
+            return f"{echo(flag)} is an option of {where}, not of mrkcheck {command or ''}".rstrip()
         # Compared without their dashes: the shared "--" alone makes "--bogus" look like "--out".
-        names = {f.lstrip("-"): f for f in self._all_flags()}
+        names = {f.lstrip("-"): f for f in own._option_string_actions}
         close = difflib.get_close_matches(flag.lstrip("-"), sorted(names), n=1)
-        hint = (
-            f"; did you mean {names[close[0]]!r}?" if close else " (see: mrkcheck COMMAND --help)"
-        )
+        see = f"mrkcheck {command} --help" if command else "mrkcheck COMMAND --help"
+        hint = f"; did you mean {names[close[0]]!r}?" if close else f" (see: {see})"
         return f"unknown option {echo(flag)}{hint}"
 
-    def _all_flags(self) -> set[str]:
-        flags = set(self._option_string_actions)
+    def _commands(self) -> dict[str, argparse.ArgumentParser]:
         for action in self._actions:
             if isinstance(action, argparse._SubParsersAction):
-                for sub in action.choices.values():
-                    flags |= set(sub._option_string_actions)
-        return flags
+                return dict(action.choices)
+        return {}
 
     def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
         """Refuse empty values: ``--mutant "$M"`` with ``$M`` unset must not check the correct
@@ -69,6 +90,11 @@ class Parser(argparse.ArgumentParser):
         """An unknown choice (subcommand, list topic, format) names the closest one."""
         if action.choices is not None and value not in action.choices:
             raise argparse.ArgumentError(action, unknown_name("choice", value, action.choices))
+
+
+def _model_options() -> set[str]:
+    """The default model's option names (for the hint that they are set with ``-D``)."""
+    return set(factory_options(load_factory(DEFAULT_MODEL)))
 
 
 # --- model options --------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import shutil
+import textwrap
 from typing import Any
 
 from mrkcheck.errors import UsageError
@@ -25,9 +27,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     factory = load_factory(args.model)
     if what == "options":
-        describe = getattr(inspect.getmodule(factory), "OPTION_DOCS", {})
-        for name, param in factory_options(factory).items():
-            print(f"{name:40} {param.default!r:32} {describe.get(name, '')}")
+        _list_options(factory)
         return 0
     if what == "properties":
         model = factory()
@@ -47,3 +47,23 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"{name:32} {kind:12} {(inst.doc.splitlines() or [''])[0]}")
         return 0
     raise UsageError(f"unknown list {what!r}")
+
+
+def _list_options(factory) -> None:
+    """One option a paragraph: name, default, and what it decides in plain words, wrapped to the
+    terminal; a rule id in parentheses (Q1, §3.2) is a section of the model's rules document."""
+    module = inspect.getmodule(factory)
+    describe = getattr(module, "OPTION_DOCS", {})
+    width = max(60, min(shutil.get_terminal_size().columns, 100))
+    rules = getattr(module, "RULES_DOCUMENT", None)
+    if rules:
+        print(f"Ids in parentheses (Q1, ...) are the open questions of {rules}, section 8.\n")
+    for name, param in factory_options(factory).items():
+        print(f"{name} (default {_shown(param.default)})")
+        for line in textwrap.wrap(describe.get(name, ""), width - 4):
+            print(f"    {line}")
+
+
+def _shown(value: object) -> str:
+    """A default as a user types it after ``-D``: ``true``, ``3``, ``AWS_KMS,EXTERNAL``."""
+    return str(value).lower() if isinstance(value, bool) else str(value)

@@ -2,16 +2,19 @@
 
 Three questions, each answered in words that say how far the answer goes:
 
-- bounded model checking to ``--depth`` (always): "violated" with a shortest trace, or "holds up
-  to depth k" (never a plain "holds");
+- bounded model checking to ``--depth``: "violated" with a shortest trace, or "holds up to depth
+  k" (never a plain "holds"). Alone, ``mrkcheck prove`` searches to depth
+  :data:`DEFAULT_DEPTH`, a few seconds on the default instance; with ``--induction`` or
+  ``--any-regions`` BMC runs only when ``--depth`` is given, so a proof never waits behind it;
 - ``--induction``: each invariant with the model's strengthening lemmas (1-induction, then
   k-induction up to ``--k``): "proved" for this instance, or a counterexample to induction;
 - ``--any-regions``: the cutoff argument of :mod:`mrkcheck.check.cutoff`: "proved for any number of
   Regions", or "only at these sizes" with the reason.
 
 Lemmas come from the model's lemma module (:mod:`mrkcheck.registry`: for ``module:function``,
-``<module>_lemmas`` or ``<package>.lemmas``) exposing ``lemmas(model) -> list[Property]``, ``ANY_SIZE`` (default targets of ``--any-regions``)
-and ``SIZE_OPTION`` (the option that sets the number of Regions; default ``regions``).
+``<module>_lemmas`` or ``<package>.lemmas``) exposing ``lemmas(model) -> list[Property]``, ``ANY_SIZE`` (default targets of ``--any-regions``),
+``SIZE_OPTION`` (the option that sets the number of Regions; default ``regions``) and optionally
+``any_size_lemmas(model)`` (the lemmas ``--any-regions`` uses; default ``lemmas``).
 
 Exit codes: 0 every property holds within the stated bound or proof; 12 a violation or a failed
 proof (with ``--any-regions``: any target not proved for any number of Regions, refuted or refused
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -58,14 +60,31 @@ if TYPE_CHECKING:  # for annotations only: Z3 is slow to import
     from mrkcheck.check.symbolic import SymbolicPropertyResult
 from mrkcheck.traces.itf import write_ctis, write_traces
 
+DEFAULT_DEPTH = 4  # BMC depth of a bare ``mrkcheck prove``: about 3 s on the default instance
+
+EXIT_CODES_HELP = """exit codes: 0 every property holds within the stated bound or proof; 12 a
+violation or a failed proof; 15 --max-seconds cut BMC before --depth (0 with --allow-incomplete);
+16 out of memory; 130 interrupted (Ctrl-C or SIGTERM); 150 bad input."""
+
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "prove", help="bounded model checking, induction and any-size proofs with Z3"
+        "prove",
+        help="bounded model checking, induction and any-size proofs with Z3",
+        epilog=EXIT_CODES_HELP,
     )
     add_model_options(p)
-    p.add_argument("--depth", type=int, default=10, help="BMC depth (default 10)")
-    p.add_argument("--induction", action="store_true", help="prove invariants by induction")
+    p.add_argument(
+        "--depth",
+        type=int,
+        help=f"bounded model checking to this depth (default {DEFAULT_DEPTH}, a few seconds; "
+        "with --induction or --any-regions: no BMC unless --depth is given)",
+    )
+    p.add_argument(
+        "--induction",
+        action="store_true",
+        help="prove each invariant by induction with the model's lemmas (this instance only)",
+    )
     p.add_argument("--k", type=int, default=3, help="largest k for k-induction (default 3)")
     p.add_argument(
         "--any-regions",
@@ -99,16 +118,24 @@ class _Report:
         self.not_supported: dict[str, str] = {}
         self.stopped = ""  # INTERRUPTED or OUT_OF_MEMORY when the run was cut short
         self.cut_phase = ""  # what was cut: "BMC depth 7", "induction of X"...
+        self.say: Callable[[str], None] = lambda text: None  # progress of the proofs
+
+    def established(self) -> bool:
+        """Whether any phase returned a result (otherwise a cut run has nothing to report)."""
+        return self.bmc is not None or bool(self.induction or self.any_size or self.not_supported)
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
-    if args.depth < 0 or args.k < 1:
+    if (args.depth is not None and args.depth < 0) or args.k < 1:
         raise UsageError("--depth must be at least 0 and --k at least 1")
+    if args.depth is None and not (args.induction or args.any_regions):
+        args.depth = DEFAULT_DEPTH
     interrupts.enter("building the model")
     model, options = build_model(args)
     if args.mutant:
         options = {**options, "mutant": args.mutant}
     report = _Report(model, options)
+    report.say = status_printer("prove", args.quiet) or report.say
     lemma_module = load_lemmas(args.model)
     try:
         _run(args, model, report, lemma_module)
@@ -117,11 +144,12 @@ def cmd_prove(args: argparse.Namespace) -> int:
     except MemoryError:
         report.stopped, report.cut_phase = OUT_OF_MEMORY, interrupts.current()
     clear_progress()
-    if report.bmc is None:  # cut before BMC returned: nothing established to report
+    if report.stopped and not report.established():  # nothing established to report
         how = "interrupted" if report.stopped == INTERRUPTED else "out of memory"
         print(f"mrkcheck: {how} during {report.cut_phase}", file=sys.stderr)
         return exit_code(report)
-    report.bmc.incomplete_ok = args.allow_incomplete
+    if report.bmc is not None:
+        report.bmc.incomplete_ok = args.allow_incomplete
     interrupts.enter(interrupts.REPORTING)
     written = _write_traces(report, args.out) if args.out else []
     _emit(report, args, written)
@@ -150,19 +178,24 @@ def _ending_note(report: _Report) -> str | None:
 def _run(args: argparse.Namespace, model: Model, report: _Report, lemma_module) -> None:
     from mrkcheck.check.symbolic import bmc  # lazily: Z3 is slow to import
 
-    interrupts.enter("BMC")
-    report.bmc = bmc(
-        model, args.depth, max_seconds=args.max_seconds, progress=status_printer("bmc", args.quiet)
-    )
-    if report.bmc.stopped == INTERRUPTED:  # bmc keeps the depths it finished
-        report.stopped = INTERRUPTED
-        report.cut_phase = f"BMC depth {report.bmc.options.get('bmc_depth', -1) + 1}"
-        return
+    if args.depth is not None:
+        interrupts.enter("BMC")
+        report.bmc = bmc(
+            model,
+            args.depth,
+            max_seconds=args.max_seconds,
+            progress=status_printer("bmc", args.quiet),
+        )
+        if report.bmc.stopped == INTERRUPTED:  # bmc keeps the depths it finished
+            report.stopped = INTERRUPTED
+            report.cut_phase = f"BMC depth {report.bmc.options.get('bmc_depth', -1) + 1}"
+            return
     lemmas = _lemma_fn(lemma_module)
     if args.induction:
-        for r in report.bmc.properties:
-            if r.checked.kind in (ALWAYS, ACTION) and r.status != VIOLATED:
-                _prove_by_induction(model, r.checked, lemmas(model), args.k, report)
+        violated = {r.name for r in report.bmc.violations} if report.bmc is not None else set()
+        for prop in model.properties:
+            if prop.kind in (ALWAYS, ACTION) and prop.name not in violated:
+                _prove_by_induction(model, prop, lemmas(model), args.k, report)
     if args.any_regions:
         _prove_any(args, model, report, lemma_module, lemmas)
 
@@ -170,7 +203,7 @@ def _run(args: argparse.Namespace, model: Model, report: _Report, lemma_module) 
 def _prove_by_induction(model: Model, prop: Property, lemmas, k: int, report: _Report) -> None:
     from mrkcheck.check.symbolic import inductive, k_induction  # lazily: Z3 is slow to import
 
-    _say(f"induction: {prop.name}")
+    report.say(f"induction of {prop.name} ({len(report.induction) + 1} of {_invariants(model)})")
     interrupts.enter(f"induction of {prop.name}")
     own = [lemma for lemma in lemmas if lemma.name != prop.name]
     result = inductive(model, prop, own)
@@ -198,16 +231,21 @@ def _prove_any(args, model: Model, report: _Report, lemma_module, lemmas) -> Non
         or [p.name for p in model.properties if p.kind == ALWAYS and p.expected != VIOLATED]
     )
     base = {k: v for k, v in report.options.items() if k not in (option, "mutant")}
+    any_size_lemmas = getattr(lemma_module, "any_size_lemmas", lemmas)
     for name in targets:
         if model.get_property(name).kind not in (ALWAYS, ACTION):
             report.not_supported[name] = "only invariants and action properties are supported"
             continue
-        _say(f"any number of Regions: {name}")
+        report.say(f"any number of Regions: {name}")
         interrupts.enter(f"any number of Regions: {name}")
-        result = prove_any(builder, name, lemmas, option=option, base=base)
+        result = prove_any(builder, name, any_size_lemmas, option=option, base=base)
         report.any_size[name] = result
         if not result.proved_any:  # refuted, or refused: outside the fragment the argument covers
             report.failed_proofs.append(name)
+
+
+def _invariants(model: Model) -> int:
+    return sum(p.kind in (ALWAYS, ACTION) for p in model.properties)
 
 
 # --- lemmas ---------------------------------------------------------------------------------------
@@ -229,10 +267,9 @@ def exit_code(report: _Report) -> int:
         return EXIT_INTERRUPTED
     if report.stopped == OUT_OF_MEMORY:
         return EXIT_OUT_OF_MEMORY
-    assert report.bmc is not None
-    if report.bmc.violations or report.failed_proofs:
+    if (report.bmc is not None and report.bmc.violations) or report.failed_proofs:
         return EXIT_SAFETY
-    if report.bmc.exit_code == EXIT_INCOMPLETE:
+    if report.bmc is not None and report.bmc.exit_code == EXIT_INCOMPLETE:
         return EXIT_INCOMPLETE
     return EXIT_OK
 
@@ -253,10 +290,16 @@ def render(report: _Report) -> str:
         for r in b.properties:
             note = " [documented counterexample]" if r.checked.expected == VIOLATED else ""
             out.append(f"  {r.checked.kind:9} {r.name}: {r.describe()}{note}")
+    elif not report.stopped:
+        out.append("bounded model checking: not run (add --depth N to search runs of N steps)")
     if report.induction:
+        lemmas = list(dict.fromkeys(n for res in report.induction.values() for n in res.lemmas))
         out.append("induction (this instance only):")
+        out.append(f"  with the lemmas {', '.join(lemmas)}" if lemmas else "  with no lemmas")
         for name, res in report.induction.items():
-            out.append(f"  {name}: {_induction_text(res)}")
+            expected = report.model.get_property(name).expected == VIOLATED
+            note = " [documented counterexample]" if expected else ""
+            out.append(f"  {name}: {_induction_text(res)}{note}")
     if report.any_size or report.not_supported:
         out.append("any size (cutoff argument):")
         for name, why in report.not_supported.items():
@@ -321,7 +364,8 @@ _SIZE_KEYS = ("regions", "partitions")  # what the any-size proof varies (one pa
 
 def _induction_text(res) -> str:
     if res.holds:
-        return f"proved ({res.method}, {res.seconds:.2f}s)"
+        how = "implied by the lemmas" if res.implied else res.method.partition(" with ")[0]
+        return f"proved ({how}, {res.seconds:.2f}s)"
     if res.base is not None:
         return f"violated from Init in {len(res.base)} steps"
     if res.timed_out:
@@ -332,8 +376,7 @@ def _induction_text(res) -> str:
 
 def _counterexamples(report: _Report, table) -> list[str]:
     out: list[str] = []
-    assert report.bmc is not None
-    for r in report.bmc.violations:
+    for r in report.bmc.violations if report.bmc is not None else []:
         assert r.trace is not None  # a violation comes with its counterexample
         out += ["", f"Property {r.name} is violated; counterexample ({len(r.trace)} steps):"]
         out.append(table(r.trace))
@@ -356,22 +399,20 @@ def _counterexamples(report: _Report, table) -> list[str]:
 
 
 def summary(report: _Report) -> dict[str, Any]:
-    assert report.bmc is not None
     props = []
-    for r in report.bmc.properties:
-        entry: dict[str, Any] = {
-            "name": r.name,
-            "kind": r.checked.kind,
-            "expected": r.checked.expected,
-            "bmc": {
+    searched = {r.name: r for r in report.bmc.properties} if report.bmc is not None else {}
+    for p in report.model.properties:
+        entry: dict[str, Any] = {"name": p.name, "kind": p.kind, "expected": p.expected}
+        entry["bmc"] = None  # not run (--induction or --any-regions without --depth)
+        if (r := searched.get(p.name)) is not None:
+            entry["bmc"] = {
                 "status": r.status,
                 "bounded_depth": getattr(r, "bounded_depth", None),
                 "trace_length": None if r.trace is None else len(r.trace),
                 "text": r.describe(),
-            },
-        }
-        if r.name in report.induction:
-            res = report.induction[r.name]
+            }
+        if p.name in report.induction:
+            res = report.induction[p.name]
             entry["induction"] = {
                 "status": HOLDS if res.holds else (UNKNOWN if res.timed_out else VIOLATED),
                 "method": res.method,
@@ -381,8 +422,8 @@ def summary(report: _Report) -> dict[str, Any]:
                 else {"action": res.cti.label, "failed": res.cti.failed},
                 "text": _induction_text(res),
             }
-        if r.name in report.any_size:
-            res = report.any_size[r.name]
+        if p.name in report.any_size:
+            res = report.any_size[p.name]
             entry["any_regions"] = {
                 "proved": res.proved_any,
                 "cutoff": res.cutoff,
@@ -397,9 +438,9 @@ def summary(report: _Report) -> dict[str, Any]:
         "model": report.model.name,
         "engine": "symbolic",
         "options": report.options,
-        "bmc_depth": b.options.get("bmc_depth"),
-        "bmc_seconds": round(b.stats.seconds, 3),
-        "stopped": report.stopped or b.stopped,
+        "bmc_depth": b.options.get("bmc_depth") if b is not None else None,
+        "bmc_seconds": round(b.stats.seconds, 3) if b is not None else None,
+        "stopped": report.stopped or (b.stopped if b is not None else "exhausted"),
         "cut_phase": report.cut_phase or None,
         "exit_code": exit_code(report),
         "proved_for_any_number_of_regions": [
@@ -414,20 +455,8 @@ def _emit(report: _Report, args: argparse.Namespace, written: list[str]) -> None
 
 
 def _write_traces(report: _Report, out: str) -> list[str]:
-    assert report.bmc is not None
     found = report.induction.items()
     ctis = {p: r.cti.trace(report.model, p) for p, r in found if r.cti and not r.holds}
     mutant = report.options.get("mutant")
-    return write_traces(report.bmc, out) + write_ctis(report.model.name, ctis, out, mutant)
-
-
-# --- progress on a terminal -----------------------------------------------------------------------
-
-_STARTED = time.perf_counter()
-
-
-def _say(text: str) -> None:
-    if sys.stderr.isatty():
-        elapsed = time.perf_counter() - _STARTED
-        sys.stderr.write(f"\r\033[K{text} ({elapsed:.0f}s)")
-        sys.stderr.flush()
+    bmc = write_traces(report.bmc, out) if report.bmc is not None else []
+    return bmc + write_ctis(report.model.name, ctis, out, mutant)
