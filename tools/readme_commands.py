@@ -15,7 +15,7 @@ The convention, stated where the README's commands begin:
   Examples: ``# exit 12: a seeded bug``, ``# slow: 4 Regions with liveness``,
   ``# slow, exit 13``.
 - The commands of one block run in order, in one fresh temporary folder holding a copy of the
-  repository's ``mrkcheck.toml`` and ``.gitignore`` (what a user has in a fresh clone's root), so a
+  repository's ``mrkcheck.toml``, ``.gitignore`` and ``examples/`` (what a user has in a fresh clone's root), so a
   command may read what an earlier one of its block wrote.
 """
 
@@ -31,7 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the venv's bin folder, which holds its ``mrkcheck``
-COPIED = ("mrkcheck.toml", ".gitignore")  # what a fresh clone's root holds that commands read
+# what a fresh clone's root holds that commands read (the project file names the examples)
+COPIED = ("mrkcheck.toml", ".gitignore", "examples")
 SHELL_TAGS = ("bash", "sh", "shell", "console")
 TAG = re.compile(r"exit (\d+)|slow|skip")
 _FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([\w+-]*)")
@@ -108,7 +109,10 @@ def fresh_folder(path: Path) -> Path:
     .gitignore, and a git repository so that ``untracked`` can ask git what a command left."""
     path.mkdir(parents=True, exist_ok=True)
     for name in COPIED:
-        shutil.copy(ROOT / name, path / name)
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(ROOT / name, path / name)
     subprocess.run(["git", "init", "-q", str(path)], check=True)
     return path
 
@@ -137,4 +141,4 @@ def untracked(folder: Path) -> list[str]:
         text=True,
         check=True,
     ).stdout.splitlines()
-    return [line[3:] for line in listed if line[3:] not in COPIED]
+    return [line[3:] for line in listed if line[3:].split("/")[0] not in COPIED]
