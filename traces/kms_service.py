@@ -173,7 +173,9 @@ class KmsService:
             return answer
 
     def _record(self, operation: str, region: str, result: str) -> None:
-        for run in sorted(self._touched):
+        """The request in the header of each instance it touched (instance 1's if none)."""
+        runs = self._touched or ({0} if self.world.runs else set())
+        for run in sorted(runs):
             steps = len(self.world.runs[run].scenario.steps) - 1
             entry = {"operation": operation, "region": region, "result": result, "state": steps}
             self.world.runs[run].requests.append(entry)
@@ -314,7 +316,7 @@ class KmsService:
         """DescribeKey's KeyMetadata (botocore's shape) from one allowed view."""
         world = self.world
         views = self.existing(key, region)
-        view = views[-1] if world.config.transients == "adversarial" else views[0]
+        view = least_expected(views) if world.config.transients == "adversarial" else views[0]
         conf = view["MultiRegionConfiguration"]
         primary = conf["PrimaryKey"]["Region"]
         state = view["KeyState"]
@@ -365,6 +367,18 @@ class KmsService:
     def material_key(self, key: Key, version: int) -> bytes:
         secret = bytes.fromhex(key.material) if key.material else self.world.secret
         return crypto.derive(secret, key.key_id, version)
+
+
+def least_expected(views: list[dict[str, Any]]) -> dict[str, Any]:
+    """The allowed view a naive client least expects: during Updating, the key shown as a
+    replica (so both keys of the pair are, and no primary is to be found); otherwise the stale
+    one (the old primary, the old replica list), which the model lists last."""
+    replicas = [
+        v
+        for v in views
+        if v["KeyState"] == "Updating" and v["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA"
+    ]
+    return (replicas or views)[-1]
 
 
 # --- the operations -------------------------------------------------------------------------------

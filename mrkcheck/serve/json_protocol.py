@@ -88,6 +88,7 @@ def dispatch(service: JsonService, headers: Mapping[str, str], raw: bytes) -> di
 class _Handler(BaseHTTPRequestHandler):
     server: ServiceServer
     protocol_version = "HTTP/1.1"  # keep-alive, as SDK clients expect
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stall
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
         if self.server.log is not None:
@@ -174,6 +175,8 @@ def is_loopback(host: str) -> bool:
 
 def start_in_thread(server: ServiceServer) -> threading.Thread:
     """Serve in a background thread (tests, benchmarks); stop with ``server.shutdown()``."""
-    thread = threading.Thread(target=server.serve_forever, daemon=True, name="mrkcheck-serve")
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), daemon=True, name="mrkcheck-serve"
+    )
     thread.start()
     return thread
