@@ -9,6 +9,7 @@ import http.client
 import json
 import threading
 import time
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -478,3 +479,14 @@ def test_the_trace_of_a_session_is_a_run_of_the_model_that_scenario_agrees_with(
     for s in doc["states"][1:]:
         scenario.do(s["#meta"]["action"], **s["#meta"]["params"])
     assert [r["result"] for r in doc["#meta"]["requests"]][-1] == "UnsupportedOperationException"
+
+
+def test_the_failover_example_of_docs_serve_md(monkeypatch, capsys):
+    """docs/serve.md's boto3 script against adversarial transients prints what the doc says."""
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "serve.md").read_text()
+    script = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    printed = doc.split("It prints:\n\n```\n", 1)[1].split("```", 1)[0]
+    with serving(transients="adversarial", delay=1.0) as (url, _):
+        monkeypatch.setenv("KMS_URL", url)
+        exec(compile(script, "docs/serve.md", "exec"), {"__name__": "failover"})
+    assert capsys.readouterr().out == printed
