@@ -9,8 +9,8 @@ import http.client
 import json
 import threading
 import time
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
@@ -46,7 +46,12 @@ def test_a_key_id_names_its_model_instance():
         east = clients(url)[EAST]
         ids = [east.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"] for _ in range(4)]
         keys = [service.world.by_id[i] for i in ids]
-        assert [(k.instance, k.key_set) for k in keys] == [(0, "k1"), (0, "k2"), (0, "k3"), (1, "k1")]
+        assert [(k.instance, k.key_set) for k in keys] == [
+            (0, "k1"),
+            (0, "k2"),
+            (0, "k3"),
+            (1, "k1"),
+        ]
         assert json.loads(json.dumps(control(url, "state")))["instances"] == 2
 
 
@@ -182,10 +187,14 @@ def test_aws_cli_multi_region_life_cycle(capsys, monkeypatch, tmp_path):
         control(url, "settle")
         seen = kms(WEST, "describe-key", "--key-id", key_id)["KeyMetadata"]
         assert seen["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
-        out = kms(WEST, "schedule-key-deletion", "--key-id", key_id, "--pending-window-in-days", "7")
+        out = kms(
+            WEST, "schedule-key-deletion", "--key-id", key_id, "--pending-window-in-days", "7"
+        )
         assert out["KeyState"] == "PendingReplicaDeletion"
         kms(WEST, "cancel-key-deletion", "--key-id", key_id)
-        assert kms(WEST, "describe-key", "--key-id", key_id)["KeyMetadata"]["KeyState"] == "Disabled"
+        assert (
+            kms(WEST, "describe-key", "--key-id", key_id)["KeyMetadata"]["KeyState"] == "Disabled"
+        )
 
 
 # --- transients -----------------------------------------------------------------------------------
@@ -231,7 +240,9 @@ def test_manual_steps_one_at_a_time():
         assert state["keys"][0]["Regions"][WEST]["KeyState"] == "Creating"
         taken = control(url, f"step?action=CompleteCreate&key={key_id}")["taken"]
         assert len(taken) == 1 and "CompleteCreate" in taken[0]
-        states = {control(url, "state")["keys"][0]["Regions"][r]["KeyState"] for r in (WEST, SYDNEY)}
+        states = {
+            control(url, "state")["keys"][0]["Regions"][r]["KeyState"] for r in (WEST, SYDNEY)
+        }
         assert states == {"Creating", "Enabled"}
 
 
@@ -269,20 +280,44 @@ def kms_headers(target: str, auth: str | None = AUTH) -> dict[str, str]:
         (b"{}", kms_headers("TrentService.NoSuchThing"), 400, "UnknownOperationException"),
         (b"{}", kms_headers("DynamoDB_20120810.ListTables"), 400, "UnknownOperationException"),
         (b"{}", kms_headers("TrentService.Sign"), 400, "UnsupportedOperationException"),
-        (b"{}", kms_headers("TrentService.ListKeys", auth=None), 400,
-         "MissingAuthenticationTokenException"),
+        (
+            b"{}",
+            kms_headers("TrentService.ListKeys", auth=None),
+            400,
+            "MissingAuthenticationTokenException",
+        ),
         (b'{"KeyId": 5}', kms_headers("TrentService.DescribeKey"), 400, "SerializationException"),
         (b"{}", kms_headers("TrentService.DescribeKey"), 400, "ValidationException"),
-        (b'{"KeyId": "arn:aws:kms:x"}', kms_headers("TrentService.DescribeKey"), 400,
-         "InvalidArnException"),
-        (b'{"MultiRegion": false}', kms_headers("TrentService.CreateKey"), 400,
-         "UnsupportedOperationException"),
-        (b'{"CiphertextBlob": "!!"}', kms_headers("TrentService.Decrypt"), 400,
-         "SerializationException"),
-        (b'{"CiphertextBlob": "AAAA"}', kms_headers("TrentService.Decrypt"), 400,
-         "InvalidCiphertextException"),
-        (b"{}", kms_headers("TrentService.ListKeys", AUTH.replace("us-east-1", "mars-1")), 400,
-         "ValidationException"),
+        (
+            b'{"KeyId": "arn:aws:kms:x"}',
+            kms_headers("TrentService.DescribeKey"),
+            400,
+            "InvalidArnException",
+        ),
+        (
+            b'{"MultiRegion": false}',
+            kms_headers("TrentService.CreateKey"),
+            400,
+            "UnsupportedOperationException",
+        ),
+        (
+            b'{"CiphertextBlob": "!!"}',
+            kms_headers("TrentService.Decrypt"),
+            400,
+            "SerializationException",
+        ),
+        (
+            b'{"CiphertextBlob": "AAAA"}',
+            kms_headers("TrentService.Decrypt"),
+            400,
+            "InvalidCiphertextException",
+        ),
+        (
+            b"{}",
+            kms_headers("TrentService.ListKeys", AUTH.replace("us-east-1", "mars-1")),
+            400,
+            "ValidationException",
+        ),
     ],
 )
 def test_bad_requests_get_kms_errors(body, headers, status, error):
@@ -313,12 +348,26 @@ TARGETS = st.one_of(
 )
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 FIELDS = st.sampled_from(
-    ["KeyId", "Plaintext", "CiphertextBlob", "ReplicaRegion", "PrimaryRegion", "MultiRegion",
-     "PendingWindowInDays", "Limit", "Marker", "EncryptionContext", "Origin", "ImportToken"]
+    [
+        "KeyId",
+        "Plaintext",
+        "CiphertextBlob",
+        "ReplicaRegion",
+        "PrimaryRegion",
+        "MultiRegion",
+        "PendingWindowInDays",
+        "Limit",
+        "Marker",
+        "EncryptionContext",
+        "Origin",
+        "ImportToken",
+    ]
 )
 BODIES = st.one_of(
     st.binary(max_size=200),
@@ -490,3 +539,61 @@ def test_the_failover_example_of_docs_serve_md(monkeypatch, capsys):
         monkeypatch.setenv("KMS_URL", url)
         exec(compile(script, "docs/serve.md", "exec"), {"__name__": "failover"})
     assert capsys.readouterr().out == printed
+
+
+def test_imported_material_is_unwrapped_and_used():
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    with serving() as (url, _):
+        kms = clients(url)[EAST]
+        key_id = kms.create_key(MultiRegion=True, Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+        assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
+        params = kms.get_parameters_for_import(
+            KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048"
+        )
+        public = serialization.load_der_public_key(params["PublicKey"])
+        oaep = padding.OAEP(
+            mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None
+        )
+        wrapped = public.encrypt(b"m" * 32, oaep)  # type: ignore[union-attr]
+        with pytest.raises(ClientError) as bad_token:
+            kms.import_key_material(
+                KeyId=key_id,
+                ImportToken=b"x" * 32,
+                EncryptedKeyMaterial=wrapped,
+                ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+            )
+        assert code(bad_token.value) == "InvalidImportTokenException"
+        kms.import_key_material(
+            KeyId=key_id,
+            ImportToken=params["ImportToken"],
+            EncryptedKeyMaterial=wrapped,
+            ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+        )
+        assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+        blob = kms.encrypt(KeyId=key_id, Plaintext=b"imported")["CiphertextBlob"]
+        assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"imported"
+        with pytest.raises(ClientError) as no_rotation:
+            kms.rotate_key_on_demand(KeyId=key_id)
+        assert code(no_rotation.value) == "UnsupportedOperationException"
+
+
+def test_a_replica_sees_the_rotation_flag_only_after_a_sync():
+    with serving(transients="manual") as (url, _):
+        kms = clients(url)
+        key_id = kms[EAST].create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
+        kms[EAST].replicate_key(KeyId=key_id, ReplicaRegion=WEST)
+        control(url, "settle")
+        kms[EAST].enable_key_rotation(KeyId=key_id)
+        assert kms[EAST].get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is True
+        assert kms[WEST].get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is False
+        assert any("Sync" in t for t in control(url, "settle")["taken"])
+        assert kms[WEST].get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is True
+
+
+def test_header_names_are_case_insensitive():
+    headers = {k.lower(): v for k, v in kms_headers("TrentService.ListKeys").items()}
+    with serving() as (url, _):
+        status, data = raw(url, b"{}", headers)
+    assert (status, json.loads(data)) == (200, {"Keys": [], "Truncated": False})

@@ -66,7 +66,9 @@ def parse(blob: bytes) -> Blob:
         key_id = blob[len(MAGIC) : start - 1].decode("ascii")
     except UnicodeDecodeError:
         raise BadCiphertext("not a ciphertext of this server") from None
-    return Blob(key_id, blob[start - 1], blob[start : start + NONCE_LENGTH], blob[start + NONCE_LENGTH :])
+    return Blob(
+        key_id, blob[start - 1], blob[start : start + NONCE_LENGTH], blob[start + NONCE_LENGTH :]
+    )
 
 
 def open_blob(key: bytes, blob: bytes, context: dict[str, str]) -> bytes:
@@ -90,8 +92,12 @@ class Wrapping:
         return self._key
 
     def public_der(self) -> bytes:
-        return self.private().public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        return (
+            self.private()
+            .public_key()
+            .public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
         )
 
     def unwrap(self, wrapped: bytes, algorithm: str) -> bytes:
@@ -100,4 +106,6 @@ class Wrapping:
         try:
             return self.private().decrypt(wrapped, oaep)
         except ValueError:
-            raise BadCiphertext("the key material does not unwrap with the import parameters") from None
+            raise BadCiphertext(
+                "the key material does not unwrap with the import parameters"
+            ) from None

@@ -24,23 +24,71 @@ from typing import Any
 
 from mrkcheck.errors import unknown_name
 from mrkcheck.lang.model import Model
+from mrkcheck.model.observe import key_metadata
 from mrkcheck.serve.json_protocol import ApiError
 from mrkcheck.traces import kms_crypto as crypto
 from mrkcheck.traces.kms_world import MODES, Key, Refused, ServeConfig, World
 
 # Every operation of KMS's API (botocore's service model, kms 2014-11-01).
 KMS_OPERATIONS = frozenset(
-    """CancelKeyDeletion ConnectCustomKeyStore CreateAlias CreateCustomKeyStore CreateGrant
-    CreateKey Decapsulate Decrypt DeleteAlias DeleteCustomKeyStore DeleteImportedKeyMaterial
-    DeriveSharedSecret DescribeCustomKeyStores DescribeKey DisableKey DisableKeyRotation
-    DisconnectCustomKeyStore EnableKey EnableKeyRotation Encapsulate Encrypt GenerateDataKey
-    GenerateDataKeyPair GenerateDataKeyPairWithoutPlaintext GenerateDataKeyWithoutPlaintext
-    GenerateMac GenerateRandom GetKeyLastUsage GetKeyPolicy GetKeyRotationStatus
-    GetParametersForImport GetPublicKey ImportKeyMaterial ListAliases ListGrants ListKeyPolicies
-    ListKeyRotations ListKeys ListResourceTags ListRetirableGrants PutKeyPolicy ReEncrypt
-    ReplicateKey RetireGrant RevokeGrant RotateKeyOnDemand ScheduleKeyDeletion Sign TagResource
-    UntagResource UpdateAlias UpdateCustomKeyStore UpdateKeyDescription UpdatePrimaryRegion
-    Verify VerifyMac""".split()
+    [
+        "CancelKeyDeletion",
+        "ConnectCustomKeyStore",
+        "CreateAlias",
+        "CreateCustomKeyStore",
+        "CreateGrant",
+        "CreateKey",
+        "Decapsulate",
+        "Decrypt",
+        "DeleteAlias",
+        "DeleteCustomKeyStore",
+        "DeleteImportedKeyMaterial",
+        "DeriveSharedSecret",
+        "DescribeCustomKeyStores",
+        "DescribeKey",
+        "DisableKey",
+        "DisableKeyRotation",
+        "DisconnectCustomKeyStore",
+        "EnableKey",
+        "EnableKeyRotation",
+        "Encapsulate",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateMac",
+        "GenerateRandom",
+        "GetKeyLastUsage",
+        "GetKeyPolicy",
+        "GetKeyRotationStatus",
+        "GetParametersForImport",
+        "GetPublicKey",
+        "ImportKeyMaterial",
+        "ListAliases",
+        "ListGrants",
+        "ListKeyPolicies",
+        "ListKeyRotations",
+        "ListKeys",
+        "ListResourceTags",
+        "ListRetirableGrants",
+        "PutKeyPolicy",
+        "ReEncrypt",
+        "ReplicateKey",
+        "RetireGrant",
+        "RevokeGrant",
+        "RotateKeyOnDemand",
+        "ScheduleKeyDeletion",
+        "Sign",
+        "TagResource",
+        "UntagResource",
+        "UpdateAlias",
+        "UpdateCustomKeyStore",
+        "UpdateKeyDescription",
+        "UpdatePrimaryRegion",
+        "Verify",
+        "VerifyMac",
+    ]
 )
 SYMMETRIC = "SYMMETRIC_DEFAULT"
 MAX_PLAINTEXT = 4096
@@ -210,8 +258,11 @@ class KmsService:
                 return {"reset": True}
             raise ApiError(
                 "UnknownOperationException",
-                unknown_name("control endpoint", path, ("state", "trace", "advance", "step",
-                                                        "settle", "reset")),
+                unknown_name(
+                    "control endpoint",
+                    path,
+                    ("state", "trace", "advance", "step", "settle", "reset"),
+                ),
                 404,
             )
 
@@ -235,8 +286,12 @@ class KmsService:
                     action = label.split("(", 1)[0]
                     if query.get("action", action) != action:
                         continue
-                    if every and action not in ("CompleteCreate", "CompleteUpdate", "Sync",
-                                                "PrimaryDeletionStarts"):
+                    if every and action not in (
+                        "CompleteCreate",
+                        "CompleteUpdate",
+                        "Sync",
+                        "PrimaryDeletionStarts",
+                    ):
                         continue
                     world.take_if_enabled(key.instance, label)
                     taken.append(f"{key.key_id}: {label}")
@@ -317,34 +372,18 @@ class KmsService:
         world = self.world
         views = self.existing(key, region)
         view = least_expected(views) if world.config.transients == "adversarial" else views[0]
-        conf = view["MultiRegionConfiguration"]
-        primary = conf["PrimaryKey"]["Region"]
         state = view["KeyState"]
         data: dict[str, Any] = {
             "AWSAccountId": world.arn(key, region).split(":")[4],
-            "KeyId": key.key_id,
             "Arn": world.arn(key, region),
             "CreationDate": key.created.get(region, world.clock.now()),
-            "Enabled": view["Enabled"],
             "Description": key.description,
             "KeyUsage": "ENCRYPT_DECRYPT",
-            "KeyState": state,
-            "Origin": key.origin,
             "KeyManager": "CUSTOMER",
             "CustomerMasterKeySpec": SYMMETRIC,
             "KeySpec": SYMMETRIC,
             "EncryptionAlgorithms": [SYMMETRIC],
-            "MultiRegion": True,
-            "MultiRegionConfiguration": {
-                "MultiRegionKeyType": conf["MultiRegionKeyType"],
-                "PrimaryKey": {"Arn": world.arn(key, primary), "Region": primary}
-                if primary
-                else {},
-                "ReplicaKeys": [
-                    {"Arn": world.arn(key, x["Region"]), "Region": x["Region"]}
-                    for x in conf["ReplicaKeys"]
-                ],
-            },
+            **key_metadata(view, key.key_id, lambda r: world.arn(key, r)),
         }
         due = world.dues.get(("DeletionDue", key.number, region))
         if state == "PendingDeletion" and due is not None:
@@ -352,7 +391,12 @@ class KmsService:
         if state == "PendingReplicaDeletion":
             data["PendingDeletionWindowInDays"] = key.windows.get(region, 30)
         if key.origin == "EXTERNAL":
-            data["ExpirationModel"] = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+            expires = world.dues.get(("MaterialExpires", key.number, region))
+            data["ExpirationModel"] = (
+                "KEY_MATERIAL_EXPIRES" if expires else "KEY_MATERIAL_DOES_NOT_EXPIRE"
+            )
+            if expires:
+                data["ValidTo"] = expires
         return data
 
     def region_param(self, req: Request, name: str) -> str:
@@ -376,7 +420,8 @@ def least_expected(views: list[dict[str, Any]]) -> dict[str, Any]:
     replicas = [
         v
         for v in views
-        if v["KeyState"] == "Updating" and v["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA"
+        if v["KeyState"] == "Updating"
+        and v["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA"
     ]
     return (replicas or views)[-1]
 
@@ -391,8 +436,11 @@ def create_key(svc: KmsService, region: str, req: Request) -> dict[str, Any]:
             "UnsupportedOperationException",
             "mrkcheck serve models multi-Region keys only: call CreateKey with MultiRegion=true",
         )
-    for name, allowed in (("KeySpec", SYMMETRIC), ("CustomerMasterKeySpec", SYMMETRIC),
-                          ("KeyUsage", "ENCRYPT_DECRYPT")):
+    for name, allowed in (
+        ("KeySpec", SYMMETRIC),
+        ("CustomerMasterKeySpec", SYMMETRIC),
+        ("KeyUsage", "ENCRYPT_DECRYPT"),
+    ):
         value = req.text(name)
         if value not in (None, allowed):
             raise ApiError("UnsupportedOperationException", f"{name} {value} is not modelled")
@@ -428,14 +476,18 @@ def replicate_key(svc: KmsService, region: str, req: Request) -> dict[str, Any]:
 
 def update_primary_region(svc: KmsService, region: str, req: Request) -> dict[str, Any]:
     key = svc.key(region, req)
-    svc.world.apply(key, "UpdatePrimaryRegion", r=region, primary=svc.region_param(req, "PrimaryRegion"))
+    svc.world.apply(
+        key, "UpdatePrimaryRegion", r=region, primary=svc.region_param(req, "PrimaryRegion")
+    )
     return {}
 
 
 def schedule_key_deletion(svc: KmsService, region: str, req: Request) -> dict[str, Any]:
     key = svc.key(region, req)
     days = req.get("PendingWindowInDays", int)
-    low, high = (int(x) for x in str(svc.world.model.option("pending_window_days", "7..30")).split(".."))
+    low, high = (
+        int(x) for x in str(svc.world.model.option("pending_window_days", "7..30")).split("..")
+    )
     days = 30 if days is None else days
     if not low <= days <= high:
         raise validation(f"PendingWindowInDays must be between {low} and {high}, not {days}")
@@ -486,9 +538,7 @@ def get_key_rotation_status(svc: KmsService, region: str, req: Request) -> dict[
     key = svc.key(region, req)
     svc.existing(key, region)
     if key.origin == "EXTERNAL":
-        raise ApiError(
-            "UnsupportedOperationException", "keys with imported material do not rotate"
-        )
+        raise ApiError("UnsupportedOperationException", "keys with imported material do not rotate")
     enabled = svc.world.value(key, "rotation", region) == "true"
     answer: dict[str, Any] = {"KeyRotationEnabled": enabled, "KeyId": svc.world.arn(key, region)}
     if enabled:

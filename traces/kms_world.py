@@ -362,4 +362,3 @@ def refusal_message(action: str, guard: Guard) -> str:
         cell = " ".join(x for x in (guard.identity.key_state, guard.identity.footnote) if x)
         rule = f" [{guard.identity.rule}{' ' + cell if cell else ''}]"
     return f"{action} refused: {guard.doc or 'not allowed in this state'}{rule}"
-

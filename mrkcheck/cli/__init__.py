@@ -30,7 +30,15 @@ from mrkcheck.cli.common import Parser
 from mrkcheck.errors import UsageError
 from mrkcheck.lang.model import ModelError
 
-COMMANDS = (check, listing, prove, trace, graph, conform, serve)  # in the order of ``mrkcheck --help``
+COMMANDS = (
+    check,
+    listing,
+    prove,
+    trace,
+    graph,
+    conform,
+    serve,
+)  # in the order of ``mrkcheck --help``
 
 
 def _version() -> str:

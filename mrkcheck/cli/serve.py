@@ -6,6 +6,7 @@ API over the model is :mod:`mrkcheck.traces.kms_service`."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,9 @@ def add_parser(subparsers: Any) -> None:
     )
     p.set_defaults(run=cmd_serve)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=4576, help="TCP port (default 4576; 0: any free port)")
+    p.add_argument(
+        "--port", type=int, default=4576, help="TCP port (default 4576; 0: any free port)"
+    )
     p.add_argument(
         "--allow-remote", action="store_true", help="allow binding to a non-loopback address"
     )
@@ -117,16 +120,12 @@ def cmd_serve(args: Any) -> int:
     world = service.world
     print(
         f"mrkcheck serve: listening on {server.url} (Regions {', '.join(world.regions)}; "
-        f"transients {args.transients}"
-        + (f"; mutant {args.mutant}" if args.mutant else "")
-        + ")",
+        f"transients {args.transients}" + (f"; mutant {args.mutant}" if args.mutant else "") + ")",
         flush=True,
     )
     interrupts.enter("serving")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     interrupts.enter(interrupts.REPORTING)
     server.server_close()
     with world.lock:

@@ -64,13 +64,14 @@ def region_of(authorization: str) -> str | None:
 
 
 def dispatch(service: JsonService, headers: Mapping[str, str], raw: bytes) -> dict[str, Any]:
-    """One JSON 1.1 call: check the envelope, then let the service answer (raises ApiError)."""
-    target = headers.get("X-Amz-Target") or ""
+    """One JSON 1.1 call: check the envelope, then let the service answer (raises ApiError).
+    ``headers``: names in lower case (HTTP header names are case-insensitive)."""
+    target = headers.get("x-amz-target") or ""
     prefix, _, operation = target.partition(".")
     if prefix != service.target_prefix or operation not in service.operations:
         shown = target[:80] or "(none)"
         raise ApiError("UnknownOperationException", f"Unknown operation {shown}")
-    region = region_of(headers.get("Authorization") or "")
+    region = region_of(headers.get("authorization") or "")
     if region is None:
         raise ApiError(
             "MissingAuthenticationTokenException",
@@ -110,7 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
             elif not post:
                 raise ApiError("UnknownOperationException", "AWS JSON calls are POST requests")
             else:
-                answer = dispatch(self.server.service, self.headers, raw)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                answer = dispatch(self.server.service, headers, raw)
             self._send(200, answer)
         except ApiError as exc:
             self._send(exc.status, {"__type": exc.error_type, "message": exc.message})
@@ -165,7 +167,8 @@ class ServiceServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        shown = host.decode() if isinstance(host, bytes) else host
+        return f"http://{shown}:{port}"
 
 
 def is_loopback(host: str) -> bool:
