@@ -238,8 +238,7 @@ class KmsService:
                 run = _int(query.get("instance", "1"), "instance") - 1
                 if not 0 <= run < max(len(world.runs), 1):
                     raise validation(f"instance must be between 1 and {len(world.runs)}")
-                if not world.runs:
-                    world.new_key("AWS_KMS")  # an empty run: the initial state alone
+                world.ensure_run(run)  # before any key: the initial state alone
                 return world.itf(run)
             if path == "advance":
                 days = _float(query.get("days", "1"), "days")
@@ -457,7 +456,6 @@ def create_key(svc: KmsService, region: str, req: Request) -> dict[str, Any]:
     svc._touched.add(key.instance)
     key.description = req.text("Description") or ""
     key.created[region] = world.clock.now()
-    world.catch_up()
     return {"KeyMetadata": svc.metadata(key, region)}
 
 
@@ -466,8 +464,7 @@ def replicate_key(svc: KmsService, region: str, req: Request) -> dict[str, Any]:
     replica = svc.region_param(req, "ReplicaRegion")
     svc.world.apply(key, "ReplicateKey", r=region, replica=replica)
     key.created[replica] = svc.world.clock.now()
-    svc.world.catch_up()
-    return {
+    return {  # the new key as the call left it (Creating); KMS completes it afterwards
         "ReplicaKeyMetadata": svc.metadata(key, replica),
         "ReplicaPolicy": DEFAULT_POLICY,
         "ReplicaTags": [],
@@ -501,7 +498,6 @@ def schedule_key_deletion(svc: KmsService, region: str, req: Request) -> dict[st
         else:
             key.windows[region] = previous
         raise
-    svc.world.catch_up()
     state = svc.world.value(key, "key_state", region)
     answer: dict[str, Any] = {
         "KeyId": svc.world.arn(key, region),

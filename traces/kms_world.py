@@ -172,10 +172,13 @@ class World:
         if number >= self.config.max_keys:
             raise Refused("LimitExceededException", f"this server holds at most {number} keys")
         run, index = divmod(number, len(self.key_set_names))
+        self.ensure_run(run)
+        return Key(number, self.key_id(number), run, self.key_set_names[index], origin)
+
+    def ensure_run(self, run: int) -> None:
+        """Instances up to ``run`` exist (an instance starts in the model's initial state)."""
         while len(self.runs) <= run:
             self.runs.append(Instance(Scenario(self.model)))
-        key = Key(number, self.key_id(number), run, self.key_set_names[index], origin)
-        return key
 
     def register(self, key: Key) -> None:
         self.keys.append(key)

@@ -144,8 +144,7 @@ def write_traces(service: Any, target: str) -> list[str]:
     from mrkcheck.traces.itf import pretty_json
 
     world = service.world
-    if not world.runs:
-        service.control("trace", {}, b"")  # makes the empty instance 1
+    world.ensure_run(0)  # no key yet: instance 1 is the initial state alone
     paths = []
     base = Path(target)
     stem, dot, ext = base.name.partition(".")
