@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -597,3 +598,31 @@ def test_header_names_are_case_insensitive():
     with serving() as (url, _):
         status, data = raw(url, b"{}", headers)
     assert (status, json.loads(data)) == (200, {"Keys": [], "Truncated": False})
+
+
+def test_what_http_server_refuses_itself_is_a_json_4xx():
+    with serving() as (url, _):
+        assert raw(url, b"{}", kms_headers("TrentService.ListKeys"), method="PUT")[0] == 405
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"NOT A REQUEST LINE\r\n\r\n")
+            answer = b"".join(iter(lambda: sock.recv(4096), b"")).decode()  # until it closes
+        status_line, _, rest = answer.partition("\r\n")
+        assert status_line.split()[1] == "400"
+        assert json.loads(rest.split("\r\n\r\n", 1)[1])["__type"] == "SerializationException"
+        assert raw(url, b"", {}, method="GET")[0] == 400  # GET / is no JSON call
+        status, data = raw_path(url, "/_mrkcheck/advance?days=soon")
+        assert (status, json.loads(data)["__type"]) == (400, "ValidationException")
+        status, data = raw_path(url, "/_mrkcheck/stat")
+        assert status == 404 and "did you mean" in json.loads(data)["message"]
+
+
+def raw_path(url: str, path: str) -> tuple[int, bytes]:
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("POST", path, body=b"")
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()

@@ -95,6 +95,16 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.log is not None:
             self.server.log(format % args)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What ``http.server`` refuses itself (a garbled request line, oversized headers, a
+        method it has no ``do_`` for) gets a JSON error too, never an HTML page or a 501."""
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # the request line was not understood
+            self.request_version = "HTTP/1.0"  # so that the answer has a status line
+        status = 405 if code == 501 else code  # 501: no handler for the method
+        error = "UnknownOperationException" if status == 405 else "SerializationException"
+        self._send(status, {"__type": error, "message": message or explain or "bad request"})
+
     def do_POST(self) -> None:
         self._answer(post=True)
 
