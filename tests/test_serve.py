@@ -626,3 +626,16 @@ def raw_path(url: str, path: str) -> tuple[int, bytes]:
         return response.status, response.read()
     finally:
         conn.close()
+
+
+def test_keys_beyond_three_are_traced_in_a_second_file(tmp_path):
+    from mrkcheck.cli.serve import write_traces
+
+    with serving() as (url, service):
+        east = clients(url)[EAST]
+        for _ in range(4):
+            east.create_key(MultiRegion=True)
+        written = write_traces(service, str(tmp_path / "s.itf.json"))
+    assert [Path(p).name for p in written] == ["s.itf.json", "s-2.itf.json"]
+    for path in written:
+        assert main(["trace", "check", path]) == 0
