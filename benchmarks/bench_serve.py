@@ -74,10 +74,14 @@ def request(n: int, i: int, keys: list[str], blobs: dict[str, str]) -> tuple[str
     if op == 7:
         return region, "EnableKey", {"KeyId": key}
     if op == 8:
-        return REGIONS[1 - REGIONS.index(region)], "UpdatePrimaryRegion", {
-            "KeyId": key,
-            "PrimaryRegion": region,
-        }
+        return (
+            REGIONS[1 - REGIONS.index(region)],
+            "UpdatePrimaryRegion",
+            {
+                "KeyId": key,
+                "PrimaryRegion": region,
+            },
+        )
     return region, "ListKeys", {}
 
 
@@ -108,7 +112,9 @@ def run(requests: int, clients: int) -> dict:
         statuses: dict[int, int] = {}
         operations: dict[str, int] = {}
         lock = threading.Lock()
-        per_client = [requests // clients + (1 if n < requests % clients else 0) for n in range(clients)]
+        per_client = [
+            requests // clients + (1 if n < requests % clients else 0) for n in range(clients)
+        ]
 
         def worker(n: int) -> None:
             client = Client(port)
