@@ -496,6 +496,7 @@ def test_restart_with_state_keeps_keys_states_and_ciphertexts(tmp_path):
         (["-D", "regions=2"], "--regions"),
         (["--key-sets", "4"], "--key-sets"),
         (["--regions", "9"], "regions must be between"),
+        (["--state", "/proc/version/kms.json"], "cannot write"),
     ],
 )
 def test_bad_options_are_one_line_and_150(argv, message, capsys):

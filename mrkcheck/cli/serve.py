@@ -64,7 +64,9 @@ def add_parser(subparsers: Any) -> None:
         metavar="SECONDS",
         help="how long realistic/adversarial hold a transient (default 2 / 10)",
     )
-    p.add_argument("--state", metavar="FILE", help="keep the state in FILE across restarts")
+    p.add_argument(
+        "--state", type=output_file, metavar="FILE", help="keep the state in FILE across restarts"
+    )
     p.add_argument(
         "--trace", type=output_file, metavar="FILE", help="write the run as ITF on shutdown"
     )
