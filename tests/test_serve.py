@@ -641,3 +641,88 @@ def test_keys_beyond_an_instance_are_traced_in_a_second_file(tmp_path):
     assert [Path(p).name for p in written] == ["s.itf.json", "s-2.itf.json"]
     for path in written:
         assert main(["trace", "check", path]) == 0
+
+
+def shape_errors(shape, value, where: str = "") -> list[str]:
+    """Where ``value`` (parsed JSON) is not of botocore's ``shape`` (the wire form of JSON 1.1:
+    blobs base64 text, timestamps epoch numbers)."""
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return [f"{where}: not an object"]
+        errors = [f"{where}.{k}: not in {shape.name}" for k in value if k not in shape.members]
+        for k, v in value.items():
+            if k in shape.members:
+                errors += shape_errors(shape.members[k], v, f"{where}.{k}")
+        return errors
+    if kind == "list":
+        if not isinstance(value, list):
+            return [f"{where}: not a list"]
+        return [
+            e for i, v in enumerate(value) for e in shape_errors(shape.member, v, f"{where}[{i}]")
+        ]
+    wanted = {
+        "string": str,
+        "blob": str,
+        "boolean": bool,
+        "integer": int,
+        "long": int,
+        "timestamp": (int, float),
+    }[kind]
+    if not isinstance(value, wanted) or (kind in ("integer", "long") and isinstance(value, bool)):
+        return [f"{where}: {type(value).__name__} where botocore has {kind}"]
+    if kind == "string" and shape.enum and value not in shape.enum:
+        return [f"{where}: {value!r} not in {shape.name}"]
+    return []
+
+
+def test_responses_have_botocore_s_output_shapes():
+    import botocore.session
+
+    service = botocore.session.get_session().get_service_model("kms")
+    with serving(transients="manual") as (url, _):
+
+        def call(op: str, region: str = EAST, **body) -> dict:
+            headers = kms_headers(f"TrentService.{op}", AUTH.replace("us-east-1", region))
+            status, data = raw(url, json.dumps(body).encode(), headers)
+            assert status == 200, data
+            answer = json.loads(data)
+            output = service.operation_model(op).output_shape
+            if output is None:
+                assert answer == {}, f"{op}: botocore has no output shape"
+            else:
+                assert shape_errors(output, answer, op) == []
+            return answer
+
+        describe = service.operation_model("DescribeKey").output_shape
+        assert shape_errors(describe, {"KeyMetadata": {"KeyState": "Happy", "Colour": 1}}) == [
+            ".KeyMetadata.Colour: not in KeyMetadata",
+            ".KeyMetadata.KeyState: 'Happy' not in KeyState",
+        ]
+
+        key = call("CreateKey", MultiRegion=True, Description="shapes")["KeyMetadata"]["KeyId"]
+        call("ReplicateKey", KeyId=key, ReplicaRegion=WEST)
+        control(url, "settle")
+        call("DescribeKey", WEST, KeyId=key)
+        call("EnableKeyRotation", KeyId=key)
+        call("GetKeyRotationStatus", KeyId=key)
+        call("RotateKeyOnDemand", KeyId=key)
+        blob = call("Encrypt", KeyId=key, Plaintext="aGk=")["CiphertextBlob"]
+        call("Decrypt", WEST, CiphertextBlob=blob)
+        call("GenerateDataKey", KeyId=key, KeySpec="AES_256")
+        call("ListKeys", Limit=1)
+        call("DisableKey", KeyId=key)
+        call("EnableKey", KeyId=key)
+        call("UpdatePrimaryRegion", KeyId=key, PrimaryRegion=WEST)
+        call("DescribeKey", EAST, KeyId=key)
+        control(url, "settle")
+        call("ScheduleKeyDeletion", WEST, KeyId=key, PendingWindowInDays=7)
+        call("DescribeKey", WEST, KeyId=key)
+        call("CancelKeyDeletion", WEST, KeyId=key)
+        external = call("CreateKey", MultiRegion=True, Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+        call(
+            "GetParametersForImport",
+            KeyId=external,
+            WrappingAlgorithm="RSAES_OAEP_SHA_1",
+            WrappingKeySpec="RSA_2048",
+        )
