@@ -726,3 +726,17 @@ def test_responses_have_botocore_s_output_shapes():
             WrappingAlgorithm="RSAES_OAEP_SHA_1",
             WrappingKeySpec="RSA_2048",
         )
+
+
+def test_a_served_mutant_s_trace_is_a_run_of_the_mutant_not_of_the_model(tmp_path, capsys):
+    with serving(mutant="replicate_overwrites", transients="manual") as (url, _):
+        east = clients(url)[EAST]
+        key_id = east.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
+        east.replicate_key(KeyId=key_id, ReplicaRegion=WEST)
+        east.replicate_key(KeyId=key_id, ReplicaRegion=WEST)  # the seeded bug: accepted again
+        doc = control(url, "trace")
+    path = tmp_path / "mutant.itf.json"
+    path.write_text(json.dumps(doc))
+    assert main(["trace", "check", str(path)]) == 0
+    assert main(["trace", "check", str(path), "--mutant", "none"]) == 12
+    assert "step 3: ReplicateKey" in capsys.readouterr().out

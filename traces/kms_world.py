@@ -296,6 +296,8 @@ class World:
         doc = to_itf(scenario.trace())
         keys = [k for k in self.keys if k.instance == run]
         doc["#meta"]["description"] += " (mrkcheck serve)"
+        if self.config.mutant:  # replayed on the mutant served, as trace check reads it
+            doc["#meta"]["options"]["mutant"] = self.config.mutant
         doc["#meta"]["keys"] = {k.key_set: k.key_id for k in keys}
         doc["#meta"]["transients"] = self.config.transients
         doc["#meta"]["requests"] = self.runs[run].requests
