@@ -87,11 +87,15 @@ def test_conform_finds_the_mutant_served(mutant, kind):
     assert kind in {d.kind for d in report.divergences}, report.text()
 
 
-def test_conform_command_line_against_serve(capsys):
-    with serving() as (url, _):
-        code_ = main(["conform", "--endpoint-url", url, "--runs", "2", "--length", "10"])
-    assert code_ == 0, capsys.readouterr().out
-    assert "divergences: 0" in capsys.readouterr().out
+def test_conform_command_line_against_a_serve_process(capsys):
+    """The two commands as a user runs them: ``mrkcheck serve --mutant`` in its own process."""
+    argv = ["conform", "--runs", "3", "--length", "15", "--seed", "1"]
+    with serve_process("--mutant", "cancel_not_pending") as (url, process):
+        status = main([*argv, "--endpoint-url", url])
+        stop(process)
+    out = capsys.readouterr().out
+    assert status == 12, out
+    assert "CancelKeyDeletion: model KMSInvalidStateException; endpoint success" in out
 
 
 # --- a full multi-Region life cycle ---------------------------------------------------------------
