@@ -744,3 +744,23 @@ def test_a_served_mutant_s_trace_is_a_run_of_the_mutant_not_of_the_model(tmp_pat
     assert main(["trace", "check", str(path)]) == 0
     assert main(["trace", "check", str(path), "--mutant", "none"]) == 12
     assert "step 3: ReplicateKey" in capsys.readouterr().out
+
+
+def test_refusals_name_the_key_and_the_rule_as_kms_words_them():
+    with serving(transients="manual") as (url, _):
+        kms = clients(url)
+        key_id = kms[EAST].create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
+        kms[EAST].replicate_key(KeyId=key_id, ReplicaRegion=WEST)
+        with pytest.raises(ClientError) as creating:
+            kms[EAST].update_primary_region(KeyId=key_id, PrimaryRegion=WEST)
+        error = creating.value.response["Error"]
+        west_arn = f"arn:aws:kms:{WEST}:111122223333:key/{key_id}"
+        assert (error["Code"], error["Message"]) == (
+            "KMSInvalidStateException",
+            f"{west_arn} is creating. [§4 Creating fn14]",
+        )
+        with pytest.raises(ClientError) as not_pending:
+            kms[EAST].cancel_key_deletion(KeyId=key_id)
+        assert not_pending.value.response["Error"]["Message"].endswith(
+            "is not pending deletion. [§4 Enabled fn4]"
+        )

@@ -638,8 +638,13 @@ def list_keys(svc: KmsService, region: str, req: Request) -> dict[str, Any]:
 def get_parameters_for_import(svc: KmsService, region: str, req: Request) -> dict[str, Any]:
     key = svc.key(region, req)
     svc.existing(key, region)
-    if key.origin != "EXTERNAL":
-        raise ApiError("UnsupportedOperationException", "the key's origin is not EXTERNAL")
+    state, arn = svc.world.value(key, "key_state", region), svc.world.arn(key, region)
+    if state in ("Creating", "Updating"):  # §4: fn14, fn15
+        raise ApiError("KMSInvalidStateException", f"{arn} is {state.lower()}.")
+    if key.origin != "EXTERNAL":  # §4: fn9
+        raise ApiError("UnsupportedOperationException", f"{arn} has no imported key material")
+    if state.startswith("Pending") and state != "PendingImport":  # §4: fn8
+        raise ApiError("KMSInvalidStateException", f"{arn} is pending deletion.")
     algorithm = req.text("WrappingAlgorithm", required=True) or ""
     spec = req.text("WrappingKeySpec", required=True)
     if algorithm not in crypto.WRAPPING or spec != "RSA_2048":

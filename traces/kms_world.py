@@ -202,7 +202,8 @@ class World:
         inst = self.instances_by_label[label]
         guard = inst.refusal(scenario.state)
         if guard is not None:
-            raise Refused(refusal_error(action, guard), refusal_message(action, guard))
+            message = refusal_message(action, guard, lambda r: self.arn(key, r), params)
+            raise Refused(refusal_error(action, guard), message)
         self._take(key.instance, inst)
 
     def _take(self, run: int, inst: ActionInstance) -> None:
@@ -361,9 +362,27 @@ def refusal_error(action: str, guard: Guard) -> str:
     return guard.error or REFUSED_AS.get(action, "KMSInvalidStateException")
 
 
-def refusal_message(action: str, guard: Guard) -> str:
-    rule = ""
-    if guard.identity is not None:
-        cell = " ".join(x for x in (guard.identity.key_state, guard.identity.footnote) if x)
-        rule = f" [{guard.identity.rule}{' ' + cell if cell else ''}]"
-    return f"{action} refused: {guard.doc or 'not allowed in this state'}{rule}"
+# KMS's messages for the §4 footnotes (docs/semantics.md), after the key's ARN.
+FOOTNOTE_MESSAGES = {
+    "fn1": "is disabled.",
+    "fn2": "is pending deletion.",
+    "fn3": "is pending deletion.",
+    "fn4": "is not pending deletion.",
+    "fn5": "is pending import.",
+    "fn14": "is creating.",
+    "fn15": "is updating.",
+}
+
+
+def refusal_message(action: str, guard: Guard, arn: Callable[[str], str], params: dict) -> str:
+    """KMS's wording where §4 gives it (``<ARN> is disabled.``, the ARN of the key whose state
+    refused the call), else the guard's; the rule that refused the call in brackets."""
+    identity = guard.identity
+    text = f"{action} refused: {guard.doc or 'not allowed in this state'}"
+    if identity is not None and identity.footnote in FOOTNOTE_MESSAGES:
+        region = params["primary"] if identity.case == "target replica" else params["r"]
+        text = f"{arn(region)} {FOOTNOTE_MESSAGES[identity.footnote]}"
+    if identity is None:
+        return text
+    cell = " ".join(x for x in (identity.key_state, identity.footnote) if x)
+    return f"{text} [{identity.rule}{' ' + cell if cell else ''}]"
