@@ -764,3 +764,25 @@ def test_refusals_name_the_key_and_the_rule_as_kms_words_them():
         assert not_pending.value.response["Error"]["Message"].endswith(
             "is not pending deletion. [§4 Enabled fn4]"
         )
+
+
+def test_automatic_rotation_runs_on_the_simulated_clock():
+    with serving(transients="manual") as (url, _):
+        east = clients(url)[EAST]
+        key_id = east.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
+        east.enable_key_rotation(KeyId=key_id, RotationPeriodInDays=90)
+        status = east.get_key_rotation_status(KeyId=key_id)
+        assert status["RotationPeriodInDays"] == 90 and "NextRotationDate" in status
+
+        def versions() -> int:
+            return control(url, "state")["keys"][0]["Regions"][EAST]["MaterialVersions"]
+
+        control(url, "advance?days=89")
+        assert versions() == 1
+        control(url, "advance?days=2")
+        assert versions() == 2
+        control(url, "advance?days=180")  # two more periods
+        assert versions() == 4
+        east.disable_key_rotation(KeyId=key_id)
+        control(url, "advance?days=365")
+        assert versions() == 4

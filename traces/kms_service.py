@@ -526,6 +526,17 @@ def enable_key_rotation(svc: KmsService, region: str, req: Request) -> dict[str,
     if period is not None and not 90 <= period <= 2560:
         raise validation(f"RotationPeriodInDays must be between 90 and 2560, not {period}")
     svc.world.apply(key, "EnableKeyRotation", r=region)
+    if period is not None and period != key.rotation_period:
+        key.rotation_period = period
+        svc.world.schedule_rotation(key, on=False)  # due again a new period from now
+    svc.world.schedule_rotation(key, on=True)
+    return {}
+
+
+def disable_key_rotation(svc: KmsService, region: str, req: Request) -> dict[str, Any]:
+    key = svc.key(region, req)
+    svc.world.apply(key, "DisableKeyRotation", r=region)
+    svc.world.schedule_rotation(key, on=False)
     return {}
 
 
@@ -538,7 +549,10 @@ def get_key_rotation_status(svc: KmsService, region: str, req: Request) -> dict[
     enabled = svc.world.value(key, "rotation", region) == "true"
     answer: dict[str, Any] = {"KeyRotationEnabled": enabled, "KeyId": svc.world.arn(key, region)}
     if enabled:
-        answer["RotationPeriodInDays"] = 365
+        answer["RotationPeriodInDays"] = key.rotation_period
+        due = svc.world.dues.get(("AutomaticRotation", key.number, ""))
+        if due is not None:
+            answer["NextRotationDate"] = due
     return answer
 
 
@@ -720,7 +734,7 @@ HANDLERS: dict[str, Handler] = {
     "EnableKey": _simple("EnableKey"),
     "DisableKey": _simple("DisableKey"),
     "EnableKeyRotation": enable_key_rotation,
-    "DisableKeyRotation": _simple("DisableKeyRotation"),
+    "DisableKeyRotation": disable_key_rotation,
     "GetKeyRotationStatus": get_key_rotation_status,
     "RotateKeyOnDemand": _simple("RotateKeyOnDemand", answer_key_id=True),
     "GetParametersForImport": get_parameters_for_import,

@@ -92,6 +92,7 @@ class Key:
     created: dict[str, float] = field(default_factory=dict)  # Region -> creation time
     windows: dict[str, int] = field(default_factory=dict)  # Region -> PendingWindowInDays
     material: str | None = None  # hex of imported material (EXTERNAL keys)
+    rotation_period: int = 365  # days between automatic rotations (EnableKeyRotation)
 
 
 @dataclass
@@ -234,18 +235,40 @@ class World:
         """Take the environment steps whose time has come: deletions and expiries due on the
         simulated clock, then transients enabled for at least the mode's delay."""
         now = self.clock.now()
-        for (action, number, region), due in sorted(self.dues.items(), key=lambda x: x[1]):
-            if now < due:
-                continue
-            del self.dues[(action, number, region)]
-            key = self.keys[number]
-            self.take_if_enabled(key.instance, f"{action}(s={key.key_set}, r={region})")
+        while True:
+            ready = sorted((t, d) for d, t in self.dues.items() if t <= now)
+            if not ready:
+                break
+            for due, (action, number, region) in ready:
+                del self.dues[(action, number, region)]
+                key = self.keys[number]
+                if action == "AutomaticRotation":
+                    self._rotate(key, due)
+                else:
+                    self.take_if_enabled(key.instance, f"{action}(s={key.key_set}, r={region})")
         hold = self.config.hold()
         if math.isinf(hold):
             return
         for run, key_set in sorted(self.busy):
             if not self._settle(run, key_set, hold, time.monotonic()):
                 self.busy.discard((run, key_set))
+
+    def schedule_rotation(self, key: Key, on: bool) -> None:
+        """Automatic rotation every ``rotation_period`` days of the simulated clock (§3.7)."""
+        due = ("AutomaticRotation", key.number, "")
+        if not on:
+            self.dues.pop(due, None)
+        elif due not in self.dues:
+            self.dues[due] = self.clock.now() + key.rotation_period * DAY
+
+    def _rotate(self, key: Key, due: float) -> None:
+        """The primary rotates if the model lets it (not while disabled, nor past the model's
+        bound on versions); the next rotation is due a period later while the flag is on."""
+        primary = next((r for r in self.regions if self.value(key, "role", r) == "PRIMARY"), None)
+        if primary is None or self.value(key, "rotation", primary) != "true":
+            return
+        self.take_if_enabled(key.instance, f"AutomaticRotation(s={key.key_set}, r={primary})")
+        self.dues[("AutomaticRotation", key.number, "")] = due + key.rotation_period * DAY
 
     def take_if_enabled(self, run: int, label: str) -> bool:
         inst = self.instances_by_label[label]
