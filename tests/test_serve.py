@@ -786,3 +786,9 @@ def test_automatic_rotation_runs_on_the_simulated_clock():
         east.disable_key_rotation(KeyId=key_id)
         control(url, "advance?days=365")
         assert versions() == 4
+
+
+def test_step_names_an_environment_step_or_says_which():
+    with serving(transients="manual") as (url, _):
+        status, data = raw_path(url, "/_mrkcheck/step?action=CompleteCreat")
+    assert status == 400 and "did you mean 'CompleteCreate'" in json.loads(data)["message"]

@@ -27,6 +27,7 @@ from mrkcheck.lang.model import Model
 from mrkcheck.model.observe import key_metadata
 from mrkcheck.serve.json_protocol import ApiError
 from mrkcheck.traces import kms_crypto as crypto
+from mrkcheck.traces.conform_fake import EAGER
 from mrkcheck.traces.kms_world import MODES, Key, Refused, ServeConfig, World
 
 # Every operation of KMS's API (botocore's service model, kms 2014-11-01).
@@ -203,6 +204,7 @@ class KmsService:
             self._touched = set()
             before = [len(r.scenario.steps) for r in world.runs]
             world.catch_up()
+            result = self.internal_error  # unless the handler answers or refuses
             try:
                 answer = handler(self, region, Request(body))
                 result = "ok"
@@ -274,6 +276,9 @@ class KmsService:
         ``settle`` every enabled transient until none is left."""
         world = self.world
         keys = world.keys
+        environment = sorted({i.action for i in world.model.instances if i.environment})
+        if query.get("action", environment[0]) not in environment:
+            raise validation(unknown_name("environment step", query["action"], environment))
         if "key" in query:
             keys = [self._lookup(query["key"], None)]
         taken: list[str] = []
@@ -285,12 +290,7 @@ class KmsService:
                     action = label.split("(", 1)[0]
                     if query.get("action", action) != action:
                         continue
-                    if every and action not in (
-                        "CompleteCreate",
-                        "CompleteUpdate",
-                        "Sync",
-                        "PrimaryDeletionStarts",
-                    ):
+                    if every and action not in EAGER:
                         continue
                     world.take_if_enabled(key.instance, label)
                     taken.append(f"{key.key_id}: {label}")
