@@ -540,11 +540,13 @@ def test_the_failover_example_of_docs_serve_md(monkeypatch, capsys):
     """docs/serve.md's boto3 script against adversarial transients prints what the doc says."""
     doc = (Path(__file__).resolve().parent.parent / "docs" / "serve.md").read_text()
     script = doc.split("```python\n", 1)[1].split("```", 1)[0]
-    printed = doc.split("It prints:\n\n```\n", 1)[1].split("```", 1)[0]
-    with serving(transients="adversarial", delay=1.0) as (url, _):
-        monkeypatch.setenv("KMS_URL", url)
-        exec(compile(script, "docs/serve.md", "exec"), {"__name__": "failover"})
-    assert capsys.readouterr().out == printed
+    adversarial = doc.split("It prints:\n\n```\n", 1)[1].split("```", 1)[0]
+    fast = doc.split("passes; it\nprints:\n\n```\n", 1)[1].split("```", 1)[0]
+    for mode, delay, printed in (("adversarial", 1.0, adversarial), ("fast", None, fast)):
+        with serving(transients=mode, delay=delay) as (url, _):
+            monkeypatch.setenv("KMS_URL", url)
+            exec(compile(script, "docs/serve.md", "exec"), {"__name__": "failover"})
+        assert capsys.readouterr().out == printed, mode
 
 
 def test_imported_material_is_unwrapped_and_used():
