@@ -95,6 +95,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.log is not None:
             self.server.log(format % args)
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """One line per request with the operation called, e.g. ``TrentService.Encrypt 200``."""
+        target = self.headers.get("X-Amz-Target", "") if self.headers else ""
+        self.log_message('"%s" %s %s', self.requestline, target or "-", code)
+
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """What ``http.server`` refuses itself (a garbled request line, oversized headers, a
         method it has no ``do_`` for) gets a JSON error too, never an HTML page or a 501."""
