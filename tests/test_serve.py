@@ -8,6 +8,7 @@ import base64
 import http.client
 import json
 import socket
+import struct
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -794,3 +795,16 @@ def test_step_names_an_environment_step_or_says_which():
     with serving(transients="manual") as (url, _):
         status, data = raw_path(url, "/_mrkcheck/step?action=CompleteCreat")
     assert status == 400 and "did you mean 'CompleteCreate'" in json.loads(data)["message"]
+
+
+def test_a_client_that_hangs_up_mid_request_leaves_no_traceback(capfd):
+    with serving() as (url, _):
+        host, port = url.removeprefix("http://").split(":")
+        for linger in (b"", struct.pack("ii", 1, 0)):  # a close, then a reset (RST)
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                if linger:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                sock.sendall(b"POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
+            time.sleep(0.2)  # the server reads the cut request meanwhile
+        assert clients(url)[EAST].list_keys()["Keys"] == []
+    assert "Traceback" not in capfd.readouterr().err

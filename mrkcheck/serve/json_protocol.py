@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import uuid
 from collections.abc import Mapping
@@ -90,6 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: ServiceServer
     protocol_version = "HTTP/1.1"  # keep-alive, as SDK clients expect
     disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stall
+    timeout = 300  # seconds a connection may sit idle (or half-sent) before it is closed
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
         if self.server.log is not None:
@@ -131,6 +133,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, answer)
         except ApiError as exc:
             self._send(exc.status, {"__type": exc.error_type, "message": exc.message})
+        except (
+            ConnectionError,
+            TimeoutError,
+        ):  # the client hung up or went quiet: no one to answer
+            self.close_connection = True
         except Exception as exc:  # noqa: BLE001 - a bug in the service: a 500, never a traceback
             self.server.errors += 1
             message = f"{type(exc).__name__}: {exc}"
@@ -178,6 +185,13 @@ class ServiceServer(ThreadingHTTPServer):
         self.service = service
         self.log = log
         self.errors = 0  # 500s answered (a bug in the service)
+
+    def handle_error(self, _request: Any, client_address: Any) -> None:
+        """A client that hung up or timed out mid-request: one log line, not a traceback on
+        stderr (socketserver's default)."""
+        exc = sys.exc_info()[1]
+        if self.log is not None:
+            self.log(f"{client_address[0]}: connection ended: {type(exc).__name__}: {exc}")
 
     @property
     def url(self) -> str:
