@@ -805,6 +805,7 @@ def test_a_client_that_hangs_up_mid_request_leaves_no_traceback(capfd):
                 if linger:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
                 sock.sendall(b"POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
-            time.sleep(0.2)  # the server reads the cut request meanwhile
+                time.sleep(0.3)  # the server now waits for the other 99 bytes of the body
+            time.sleep(0.1)
         assert clients(url)[EAST].list_keys()["Keys"] == []
     assert "Traceback" not in capfd.readouterr().err
