@@ -291,7 +291,7 @@ class World:
                 if inst.refusal(state) is None and inst.apply(state) != state:
                     since = self.since.setdefault((run, inst.label), moment)
                     if now - since >= hold:
-                        ready, moment = inst, max(moment, since + hold) if hold else moment
+                        ready, moment = inst, since + hold  # when it happened
                         break
                     waiting = True
                 else:
