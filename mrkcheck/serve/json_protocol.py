@@ -99,7 +99,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """One line per request with the operation called, e.g. ``TrentService.Encrypt 200``."""
-        target = self.headers.get("X-Amz-Target", "") if self.headers else ""
+        headers = getattr(self, "headers", None)  # none yet if the request line was garbled
+        target = headers.get("X-Amz-Target", "") if headers is not None else ""
         self.log_message('"%s" %s %s', self.requestline, target or "-", code)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
