@@ -185,12 +185,14 @@ class ServiceServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.service = service
         self.log = log
-        self.errors = 0  # 500s answered (a bug in the service)
+        self.errors = 0  # 500s answered and requests dropped by a bug (ours, not a client's)
 
     def handle_error(self, _request: Any, client_address: Any) -> None:
         """A client that hung up or timed out mid-request: one log line, not a traceback on
         stderr (socketserver's default)."""
         exc = sys.exc_info()[1]
+        if not isinstance(exc, ConnectionError | TimeoutError):
+            self.errors += 1  # a bug of ours, not the client's doing
         if self.log is not None:
             self.log(f"{client_address[0]}: connection ended: {type(exc).__name__}: {exc}")
 
