@@ -814,3 +814,14 @@ def test_a_client_that_hangs_up_mid_request_leaves_no_traceback(capfd):
             time.sleep(0.1)
         assert clients(url)[EAST].list_keys()["Keys"] == []
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_arns_carry_the_partition_and_replication_stays_inside_it():
+    options = (("partitions", "aws,aws-cn"),)
+    with serving(regions="us-east-1,cn-north-1", options=options) as (url, _):
+        kms = clients(url, ("us-east-1", "cn-north-1"))
+        arn = kms["cn-north-1"].create_key(MultiRegion=True)["KeyMetadata"]["Arn"]
+        assert arn.startswith("arn:aws-cn:kms:cn-north-1:")
+        with pytest.raises(ClientError) as across:
+            kms["cn-north-1"].replicate_key(KeyId=arn, ReplicaRegion="us-east-1")
+        assert code(across.value) == "UnsupportedOperationException"

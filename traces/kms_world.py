@@ -165,7 +165,10 @@ class World:
         return f"mrk-{digest.hexdigest()}"
 
     def arn(self, key: Key, region: str) -> str:
-        return f"arn:aws:kms:{region}:{ACCOUNT}:key/{key.key_id}"
+        """The key's ARN in ``region``, in that Region's partition (aws, aws-cn)."""
+        universe = self.model.universe("Region")
+        partition = universe.classes[universe.position(region)] if universe.classes else "aws"
+        return f"arn:{partition}:kms:{region}:{ACCOUNT}:key/{key.key_id}"
 
     def new_key(self, origin: str) -> Key:
         """The next free key set (a new model instance when the last one is full)."""
