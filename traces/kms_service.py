@@ -578,9 +578,12 @@ def generate_data_key(svc: KmsService, region: str, req: Request) -> dict[str, A
     spec, size = req.text("KeySpec"), req.get("NumberOfBytes", int)
     if spec is not None and size is not None:
         raise validation("give KeySpec or NumberOfBytes, not both")
-    size = size or {None: 32, "AES_256": 32, "AES_128": 16}.get(spec, -1)
-    if not 1 <= size <= 1024:
-        raise validation(f"KeySpec {spec} / NumberOfBytes {size}: not a data key size")
+    sizes = {"AES_256": 32, "AES_128": 16}
+    if spec is not None and spec not in sizes:
+        raise validation(unknown_name("KeySpec", spec, sizes))
+    if size is not None and not 1 <= size <= 1024:
+        raise validation(f"NumberOfBytes must be between 1 and 1024, not {size}")
+    size = size or sizes.get(spec or "AES_256", 32)
     data_key = os.urandom(size)
     body = dict(req.body)
     body.pop("KeySpec", None)
