@@ -5,8 +5,8 @@ clients are threads here, each with its own keep-alive HTTP connection, sending 
 requests (a fixed SigV4-shaped Authorization header: the server reads the Region from it and
 does not verify signatures, so the clients' cost stays out of the figures). Mixed operations on
 three shared multi-Region keys: DescribeKey, Encrypt, Decrypt, DisableKey/EnableKey,
-UpdatePrimaryRegion, ListKeys. Afterwards the server's trace is replayed on the model (is it a
-run of the model? no lost update). Writes benchmarks/results/serve.json and serve.md (quoted in
+UpdatePrimaryRegion, ListKeys. Afterwards the trace the server saves as it stops (``--trace``)
+is replayed on the model (is it a run of the model? no lost update). Writes benchmarks/results/serve.json and serve.md (quoted in
 the README).
 
 Run: .venv/bin/python benchmarks/bench_serve.py [--requests 10000] [--clients 16]
@@ -22,6 +22,7 @@ import platform
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -86,8 +87,20 @@ def request(n: int, i: int, keys: list[str], blobs: dict[str, str]) -> tuple[str
 
 
 def run(requests: int, clients: int) -> dict:
+    trace_file = Path(tempfile.mkdtemp()) / "bench-serve.itf.json"
     server = subprocess.Popen(
-        [sys.executable, "-m", "mrkcheck", "serve", "--port", "0", "--regions", ",".join(REGIONS)],
+        [
+            sys.executable,
+            "-m",
+            "mrkcheck",
+            "serve",
+            "--port",
+            "0",
+            "--regions",
+            ",".join(REGIONS),
+            "--trace",
+            str(trace_file),
+        ],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -140,12 +153,10 @@ def run(requests: int, clients: int) -> dict:
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - started
-        trace_conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        trace_conn.request("GET", "/_mrkcheck/trace")
-        doc = json.loads(trace_conn.getresponse().read())
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(30)
+        server.send_signal(signal.SIGTERM)  # it writes the trace as it stops
+        server.wait(120)
+    doc = json.loads(trace_file.read_text())
     model = load_factory("kms")(**doc["#meta"]["options"])
     verdict = replay(model, from_itf(doc, model.schema))
     latencies.sort()
