@@ -122,6 +122,10 @@ def test_boto3_multi_region_life_cycle():
         assert kms[SYDNEY].decrypt(CiphertextBlob=blob)["Plaintext"] == b"card 4111"
         context = {"order": "17"}
         sealed = kms[WEST].encrypt(KeyId=key_id, Plaintext=b"x", EncryptionContext=context)
+        tampered = blob[:-1] + bytes([blob[-1] ^ 1])
+        with pytest.raises(ClientError) as changed_byte:
+            kms[WEST].decrypt(CiphertextBlob=tampered)
+        assert code(changed_byte.value) == "InvalidCiphertextException"
         with pytest.raises(ClientError) as wrong_context:
             kms[EAST].decrypt(CiphertextBlob=sealed["CiphertextBlob"])
         assert code(wrong_context.value) == "InvalidCiphertextException"
