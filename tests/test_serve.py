@@ -829,3 +829,14 @@ def test_arns_carry_the_partition_and_replication_stays_inside_it():
         with pytest.raises(ClientError) as across:
             kms["cn-north-1"].replicate_key(KeyId=arn, ReplicaRegion="us-east-1")
         assert code(across.value) == "UnsupportedOperationException"
+
+
+def test_on_demand_rotation_past_the_model_s_bound_is_the_quota_error():
+    with serving() as (url, _):
+        east = clients(url)[EAST]
+        key_id = east.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
+        for _ in range(4):  # versions 2..5
+            east.rotate_key_on_demand(KeyId=key_id)
+        with pytest.raises(ClientError) as quota:
+            east.rotate_key_on_demand(KeyId=key_id)
+        assert code(quota.value) == "LimitExceededException"
