@@ -848,3 +848,11 @@ def test_on_demand_rotation_past_the_model_s_bound_is_the_quota_error():
         with pytest.raises(ClientError) as quota:
             east.rotate_key_on_demand(KeyId=key_id)
         assert code(quota.value) == "LimitExceededException"
+
+
+def test_a_port_in_use_is_one_line_and_150(capsys):
+    with serving() as (url, _):
+        port = url.rsplit(":", 1)[1]
+        assert main(["serve", "--port", port]) == 150
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and err.count("\n") == 1
