@@ -753,7 +753,7 @@ def test_responses_have_botocore_s_output_shapes():
 
 
 def test_a_served_mutant_s_trace_is_a_run_of_the_mutant_not_of_the_model(tmp_path, capsys):
-    with serving(mutant="replicate_overwrites", transients="manual") as (url, _):
+    with serving(mutant="replicate_overwrites", transients="manual", key_sets=1) as (url, _):
         east = clients(url)[EAST]
         key_id = east.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
         east.replicate_key(KeyId=key_id, ReplicaRegion=WEST)
