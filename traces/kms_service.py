@@ -204,30 +204,34 @@ class KmsService:
             self._touched = set()
             before = [len(r.scenario.steps) for r in world.runs]
             world.catch_up()
-            result = self.internal_error  # unless the handler answers or refuses
+            result, message = self.internal_error, ""  # unless the handler answers or refuses
             try:
                 answer = handler(self, region, Request(body))
                 result = "ok"
             except Refused as exc:
-                result = exc.error_type
+                result, message = exc.error_type, exc.message
                 raise ApiError(exc.error_type, exc.message) from None
             except ApiError as exc:
-                result = exc.error_type
+                result, message = exc.error_type, exc.message
                 raise
             finally:
                 world.catch_up()
-                self._record(operation, region, result)
+                self._record(operation, region, result, message)
                 changed = [len(r.scenario.steps) for r in world.runs] != before
                 if self.state_file is not None and (changed or operation == "CreateKey"):
                     world.save(self.state_file)
             return answer
 
-    def _record(self, operation: str, region: str, result: str) -> None:
-        """The request in the header of each instance it touched (instance 1's if none)."""
+    def _record(self, operation: str, region: str, result: str, message: str) -> None:
+        """The request in the header of each instance it touched (instance 1's if none): the
+        operation, Region, result (``ok`` or the error with its message) and the index of the
+        state it left, after the environment steps that followed it."""
         runs = self._touched or ({0} if self.world.runs else set())
         for run in sorted(runs):
             steps = len(self.world.runs[run].scenario.steps) - 1
             entry = {"operation": operation, "region": region, "result": result, "state": steps}
+            if message:
+                entry["message"] = message
             self.world.runs[run].requests.append(entry)
 
     def control(self, path: str, query: Mapping[str, str], body: bytes) -> dict[str, Any]:
