@@ -84,8 +84,9 @@ def serve_process(*argv: str) -> Iterator[tuple[str, subprocess.Popen]]:
         process.wait(10)
 
 
-def stop(process: subprocess.Popen) -> tuple[int, str, str]:
-    """SIGTERM, as CI runners and ``kill`` send; the exit code and the rest of the output."""
-    process.send_signal(signal.SIGTERM)
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> tuple[int, str, str]:
+    """SIGTERM (what CI runners and ``kill`` send) or SIGINT (Ctrl-C); the exit code and the rest
+    of the output."""
+    process.send_signal(sig)
     out, err = process.communicate(timeout=30)
     return process.returncode, out, err

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import signal
 import socket
 import struct
 import threading
@@ -505,7 +506,7 @@ def test_restart_with_state_keeps_keys_states_and_ciphertexts(tmp_path):
         assert kms[WEST].describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Disabled"
         assert kms[EAST].decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"
         assert [k["KeyId"] for k in kms[EAST].list_keys()["Keys"]] == [key_id]
-        status, out, err = stop(process)
+        status, out, err = stop(process, signal.SIGINT)  # Ctrl-C this time
     assert status == 130 and f"wrote {trace}" in out, err
     assert main(["trace", "check", str(trace)]) == 0
 
