@@ -8,6 +8,7 @@ or an emulator is conformant when what it shows is one of them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mrkcheck.lang.expr import Expr, and_, or_
@@ -69,3 +70,24 @@ def describe_key(model: Model, state: State, key_set: str, region: str) -> list[
         if v not in unique:
             unique.append(v)
     return unique
+
+
+def key_metadata(view: dict[str, Any], key_id: str, arn: Callable[[str], str]) -> dict[str, Any]:
+    """A view as DescribeKey's ``KeyMetadata`` (botocore's shape), for the fields the model
+    decides; ``arn(region)`` names the key set's key in a Region."""
+    conf = view["MultiRegionConfiguration"]
+    primary = conf["PrimaryKey"]["Region"]
+    return {
+        "KeyId": key_id,
+        "KeyState": view["KeyState"],
+        "Enabled": view["Enabled"],
+        "Origin": view["Origin"],
+        "MultiRegion": True,
+        "MultiRegionConfiguration": {
+            "MultiRegionKeyType": conf["MultiRegionKeyType"],
+            "PrimaryKey": {"Arn": arn(primary), "Region": primary} if primary else {},
+            "ReplicaKeys": [
+                {"Arn": arn(x["Region"]), "Region": x["Region"]} for x in conf["ReplicaKeys"]
+            ],
+        },
+    }

@@ -23,7 +23,7 @@ FOLDERS = {
     "properties": "mrkcheck.properties",
     "traces": "mrkcheck.traces",
 }
-ENGINE = ("mrkcheck.lang", "mrkcheck.check")
+ENGINE = ("mrkcheck.lang", "mrkcheck.check", "mrkcheck.serve")
 ABOVE_THE_ENGINE = (
     "mrkcheck.model",
     "mrkcheck.properties",

@@ -18,7 +18,7 @@ from typing import Any
 
 from mrkcheck.lang.model import Model
 from mrkcheck.lang.scenario import Scenario
-from mrkcheck.model.observe import describe_key
+from mrkcheck.model.observe import describe_key, key_metadata
 
 ACCOUNT = "111122223333"
 EAGER = ("CompleteCreate", "CompleteUpdate", "Sync", "PrimaryDeletionStarts")
@@ -90,27 +90,8 @@ class ModelKms:
         views = describe_key(self.model, self.scenario.state, key_set, region)
         if not views:
             return None
-        view = views[0]
-        conf = view["MultiRegionConfiguration"]
-        primary = conf["PrimaryKey"]["Region"]
-        return {
-            "KeyId": self.ids[key_set],
-            "Arn": self.arn(key_set, region),
-            "KeyState": view["KeyState"],
-            "Enabled": view["Enabled"],
-            "Origin": view["Origin"],
-            "MultiRegion": True,
-            "MultiRegionConfiguration": {
-                "MultiRegionKeyType": conf["MultiRegionKeyType"],
-                "PrimaryKey": {"Arn": self.arn(key_set, primary), "Region": primary}
-                if primary
-                else {},
-                "ReplicaKeys": [
-                    {"Arn": self.arn(key_set, x["Region"]), "Region": x["Region"]}
-                    for x in conf["ReplicaKeys"]
-                ],
-            },
-        }
+        metadata = key_metadata(views[0], self.ids[key_set], lambda r: self.arn(key_set, r))
+        return {"Arn": self.arn(key_set, region), **metadata}
 
 
 class ModelKmsClient:
