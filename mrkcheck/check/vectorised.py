@@ -1,0 +1,412 @@
+"""The vectorised backend: breadth-first search a whole level at a time, on packed integer keys.
+
+Same search, same results as :mod:`mrkcheck.check.explicit` (``--backend vectorised``): the
+frontier is an array of keys (:mod:`mrkcheck.check.packing`), expanded in chunks by functions
+generated from the model's expressions (:mod:`mrkcheck.check.vector_compile`): each instance's
+guard is a mask over the chunk, its effects replace bits of the parents' keys. Duplicates are
+removed by sorting (``np.unique``) and looked up in the sorted array of visited keys.
+
+The order of discovery is the per-state engine's: successors are ordered by (parent, action
+instance) before deduplication, and the first occurrence of a key wins, so every state gets the
+same number, parent and action as there, and every trace, deadlock and counterexample is the
+one the explicit engine gives. A limit or ``stop when all violated`` is applied at the same
+parent as there (the chunk is cut after it), so even a cut search reports the same statistics.
+
+Memory per distinct state: its key (8 bytes per word) and its number in the sorted visited array,
+plus its parent's number and its action instance for traces: 18 bytes with one word, instead of
+a tuple and a dict entry. Traces are rebuilt from those links as in the explicit engine, and
+replayed from the concrete initial state under symmetry.
+
+Liveness is not done here: :class:`mrkcheck.check.checker.Checker` hands ``eventually``
+properties to :mod:`mrkcheck.check.liveness`, which explores the state graph itself.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mrkcheck.check.compile import compile_model
+from mrkcheck.check.explicit import (
+    PROGRESS_INTERVAL,
+    Limits,
+    Progress,
+    _per_action,
+    _result,
+    _Search,
+    trace_of_chain,
+)
+from mrkcheck.check.packing import Canon, Layout, Words, key_canonicalizer, layout_of
+from mrkcheck.check.result import INTERRUPTED, OUT_OF_MEMORY, CheckResult, Trace
+from mrkcheck.check.symmetry import canonicalizer
+from mrkcheck.check.vector_compile import VectorCode, compile_vector
+from mrkcheck.lang.model import ACTION, ALWAYS, Model, State
+
+CHUNK = 1 << 15  # parents expanded together: bounds the temporaries, keeps numpy calls long
+
+
+def check(
+    model: Model,
+    *,
+    symmetry: bool = False,
+    deadlock: bool = True,
+    limits: Limits | None = None,
+    progress: Progress | None = None,
+    stop_when_all_violated: bool = True,
+) -> CheckResult:
+    """What :func:`mrkcheck.check.explicit.check` returns, computed a level at a time."""
+    limits = limits or Limits()
+    search = _Search(model, None)
+    started = time.perf_counter()
+    stopped, complete = "exhausted", True
+    engine: _Engine | None = None
+    try:
+        search.compiled = compile_model(model)
+        search.canon = canonicalizer(model) if symmetry else None
+        layout = layout_of(model, symmetry)
+        engine = _Engine(
+            search,
+            layout,
+            compile_vector(model, layout),
+            key_canonicalizer(model, layout) if search.canon else None,
+        )
+        stopped = engine.run(deadlock, limits, progress, started, stop_when_all_violated)
+        complete = stopped == "exhausted"
+    except KeyboardInterrupt:
+        stopped, complete = INTERRUPTED, False
+    except MemoryError:
+        stopped, complete = OUT_OF_MEMORY, False
+    if engine is not None:
+        engine.finish()
+        if stopped == OUT_OF_MEMORY:
+            engine.drop()
+    search.stats.seconds = time.perf_counter() - started
+    result = _result(search, complete, stopped, symmetry)
+    result.engine = "vectorised"
+    return result
+
+
+def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Which of ``keys`` are in the sorted array ``sorted_keys``."""
+    if not len(sorted_keys):
+        return np.zeros(len(keys), dtype=bool)
+    pos = np.searchsorted(sorted_keys, keys)
+    found = sorted_keys[np.minimum(pos, len(sorted_keys) - 1)] == keys
+    return found & (pos < len(sorted_keys))
+
+
+def _insert(
+    keys: np.ndarray, ids: np.ndarray, new: np.ndarray, new_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted ``keys`` (with their ``ids``) and the keys ``new`` (in no order), merged."""
+    order = np.argsort(new, kind="stable")
+    new, new_ids = new[order], new_ids[order]
+    at = np.searchsorted(keys, new)
+    return np.insert(keys, at, new), np.insert(ids, at, new_ids)
+
+
+@dataclass
+class _Chunk:
+    """The successors of a run of parents, in (parent, instance) order, before they count."""
+
+    parent: np.ndarray  # position of the parent within the chunk, nondecreasing
+    instance: np.ndarray
+    concrete: Words  # the successors as generated
+    keys: np.ndarray  # canonical keys
+    new: np.ndarray  # positions of the first occurrences of keys not seen before, ascending
+    bad: dict[int, int] = field(default_factory=dict)  # action property -> first position
+    violated: dict[int, int] = field(default_factory=dict)  # invariant -> first new state
+    satisfied: dict[int, int] = field(default_factory=dict)  # goal -> first new state
+    dead: int | None = None  # the first parent with no successor (and not terminal)
+
+    def first_parent(self, prop: int) -> int:
+        """The parent whose expansion finds the first violation of ``prop`` here."""
+        if prop in self.bad:
+            return int(self.parent[self.bad[prop]])
+        return int(self.parent[self.new[self.violated[prop]]])
+
+    def cut_after(self, last_parent: int) -> None:
+        """Forget what the parents after ``last_parent`` found (a limit stopped before them)."""
+        end = int(np.searchsorted(self.parent, last_parent, side="right"))
+        self.parent, self.instance, self.keys = (
+            self.parent[:end],
+            self.instance[:end],
+            self.keys[:end],
+        )
+        self.concrete = [w[:end] for w in self.concrete]
+        self.new = self.new[self.new < end]
+        self.bad = {p: pos for p, pos in self.bad.items() if pos < end}
+        kept = len(self.new)
+        self.violated = {p: j for p, j in self.violated.items() if j < kept}
+        self.satisfied = {p: j for p, j in self.satisfied.items() if j < kept}
+        if self.dead is not None and self.dead > last_parent:
+            self.dead = None
+
+
+class _Engine:
+    """The mutable state of one level-at-a-time search."""
+
+    def __init__(self, search: _Search, layout: Layout, code: VectorCode, canon: Canon | None):
+        self.search, self.layout, self.code, self.canon = search, layout, code, canon
+        model = search.model
+        self.names = [inst.action for inst in model.instances]
+        self.fired = np.zeros(len(self.names), dtype=np.int64)
+        self.found = np.zeros(len(self.names), dtype=np.int64)
+        self.checked = sum(p.kind in (ALWAYS, ACTION) for p in model.properties)
+        empty = np.empty(0, dtype=layout.key_dtype)
+        # visited keys, sorted, with the number (order of discovery) of each
+        self.visited, self.visited_ids = empty, np.empty(0, dtype=np.uint32)
+        # this level's new keys, sorted, until the level is done
+        self.level, self.level_ids = empty, np.empty(0, dtype=np.uint32)
+        self.frontier, self.frontier_base = empty, 0
+        self.upcoming: list[np.ndarray] = []
+        self.distinct = 0
+        # parent number and action instance of every state, in runs (-1: initial)
+        self.starts: list[int] = []
+        self.parents: list[np.ndarray] = []
+        self.vias: list[np.ndarray] = []
+
+    # --- the search ---------------------------------------------------------------------------
+
+    def run(
+        self,
+        deadlock: bool,
+        limits: Limits,
+        progress: Progress | None,
+        started: float,
+        stop_early: bool,
+    ) -> str:
+        stats = self.search.stats
+        self._initial()
+        next_report = time.perf_counter() + PROGRESS_INTERVAL
+        while len(self.frontier):
+            if limits.max_depth is not None and stats.depth >= limits.max_depth:
+                return "max_depth"
+            for start in range(0, len(self.frontier), CHUNK):
+                stop = self._expand(start, deadlock, limits, stop_early)
+                if stop is not None:
+                    return stop
+                now = time.perf_counter()
+                if limits.max_seconds is not None and now - started > limits.max_seconds:
+                    return "max_seconds"
+                if progress is not None and now >= next_report:
+                    stats.distinct = self.distinct
+                    stats.queue = len(self.frontier) - start + sum(map(len, self.upcoming))
+                    stats.seconds = now - started
+                    progress(stats)
+                    next_report = now + PROGRESS_INTERVAL
+            self._next_level()
+            if len(self.frontier):
+                stats.depth += 1
+                stats.levels.append(len(self.frontier))
+        return "exhausted"
+
+    def _initial(self) -> None:
+        model, layout, stats = self.search.model, self.layout, self.search.stats
+        stats.generated += len(model.initial)
+        words = layout.split(layout.pack(list(model.initial)))
+        keys = layout.combine(self.canon(words) if self.canon else words)
+        _, first = np.unique(keys, return_index=True)
+        new = np.sort(first)
+        minus_one = np.full(len(new), -1, dtype=np.int64)
+        self._add(keys[new], minus_one, minus_one.astype(np.int16))
+        chunk = _Chunk(minus_one, minus_one, words, keys, new)
+        self._check_new(chunk, keys[new])
+        self._report(chunk, 0, 0)
+        self._next_level()
+        stats.levels.append(len(self.frontier))
+        stats.depth = 1 if len(self.frontier) else 0
+
+    def _expand(self, start: int, deadlock: bool, limits: Limits, stop_early: bool) -> str | None:
+        """Expand the parents ``start .. start + CHUNK`` of the frontier; a stop reason if a
+        limit or the last violation falls among them."""
+        parents = self.frontier[start : start + CHUNK]
+        words = self.layout.split(parents)
+        columns = self.layout.columns(words)
+        chunk = self._successors(columns, words)
+        first_new = self.distinct
+        if deadlock and self.search.deadlock is None:
+            chunk.dead = self._dead(columns, chunk.parent, len(parents))
+        self._check_new(chunk, chunk.keys[chunk.new])
+        stop, last = self._stop(chunk, limits, stop_early)
+        if last is not None:
+            chunk.cut_after(last)
+        stats = self.search.stats
+        stats.generated += len(chunk.parent)
+        self.fired += np.bincount(chunk.instance, minlength=len(self.names))
+        parent_ids = self.frontier_base + start + chunk.parent[chunk.new]
+        via = chunk.instance[chunk.new]
+        self.found += np.bincount(via, minlength=len(self.names))
+        self._add(chunk.keys[chunk.new], parent_ids, via)
+        self._report(chunk, first_new, self.frontier_base + start)
+        return stop
+
+    def _successors(self, columns: list[np.ndarray], words: Words) -> _Chunk:
+        """Every successor of the chunk, ordered by (parent, instance) as the explicit engine
+        generates them; the first occurrence of each new canonical key marked."""
+        positions: list[np.ndarray] = []
+        instances: list[np.ndarray] = []
+        parts: list[list[np.ndarray]] = [[] for _ in words]
+        bad: list[tuple[int, np.ndarray]] = []
+        offset = 0
+        for i, mask in enumerate(self.code.guards(columns)):
+            if mask is None:
+                continue
+            idx = np.flatnonzero(mask)
+            if not len(idx):
+                continue
+            successors, violations = self.code.fire[i](columns, idx, [w[idx] for w in words])
+            for part, w in zip(parts, successors, strict=True):
+                part.append(w)
+            positions.append(idx)
+            instances.append(np.full(len(idx), i, dtype=np.int16))
+            bad.extend((p, offset + np.flatnonzero(m)) for p, m in violations if m.any())
+            offset += len(idx)
+        if not positions:
+            none = np.empty(0, dtype=np.int64)
+            empty = [np.empty(0, dtype=np.uint64) for _ in words]
+            return _Chunk(none, none.astype(np.int16), empty, self.layout.combine(empty), none)
+        parent = np.concatenate(positions)
+        order = np.argsort(parent, kind="stable")
+        parent = parent[order]
+        concrete = [np.concatenate(part)[order] for part in parts]
+        keys = self.layout.combine(self.canon(concrete) if self.canon else concrete)
+        chunk = _Chunk(parent, np.concatenate(instances)[order], concrete, keys, self._fresh(keys))
+        if bad:
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            for p, hits in bad:
+                if p not in self.search.violations:
+                    first = int(rank[hits].min())
+                    chunk.bad[p] = min(first, chunk.bad.get(p, first))
+        return chunk
+
+    def _fresh(self, keys: np.ndarray) -> np.ndarray:
+        """Positions of the first occurrence of each key neither visited nor seen this level."""
+        unique, first = np.unique(keys, return_index=True)
+        seen = _member(self.visited, unique) | _member(self.level, unique)
+        return np.sort(first[~seen])
+
+    def _dead(self, columns: list[np.ndarray], parent: np.ndarray, n: int) -> int | None:
+        """The first parent with no successor that is not a terminal state."""
+        idle = np.flatnonzero(np.bincount(parent, minlength=n) == 0)
+        if not len(idle):
+            return None
+        idle = idle[~self.code.terminal(columns)[idle]]
+        return int(idle[0]) if len(idle) else None
+
+    def _check_new(self, chunk: _Chunk, new_keys: np.ndarray) -> None:
+        """The first new state violating each invariant, satisfying each goal."""
+        if not len(new_keys):
+            return
+        columns = self.layout.columns(self.layout.split(new_keys))
+        search = self.search
+        for p, ok in self.code.invariants(columns):
+            hits = np.flatnonzero(~ok)
+            if len(hits) and p not in search.violations:
+                chunk.violated[p] = int(hits[0])
+        for p, ok in self.code.goals(columns):
+            hits = np.flatnonzero(ok)
+            if len(hits) and p not in search.witnesses:
+                chunk.satisfied[p] = int(hits[0])
+
+    def _stop(self, chunk: _Chunk, limits: Limits, stop_early: bool) -> tuple[str | None, int | None]:
+        """Why and after which parent the explicit engine would stop within this chunk: it
+        checks after each parent whether every property is violated, then ``max_states``."""
+        stop, last = None, None
+        props = set(chunk.bad) | set(chunk.violated)
+        if stop_early and self.checked and len(props) + len(self.search.violations) >= self.checked:
+            needed = self.checked - len(self.search.violations)
+            last = sorted(chunk.first_parent(p) for p in props)[needed - 1]
+            stop = "all_violated"
+        limit = limits.max_states
+        if limit is not None and self.distinct + len(chunk.new) >= limit:
+            j = limit - self.distinct - 1  # the new state that reaches the limit
+            at = int(chunk.parent[chunk.new[j]]) if j >= 0 else 0
+            if last is None or at < last:
+                stop, last = "max_states", at
+        return stop, last
+
+    def _add(self, keys: np.ndarray, parent_ids: np.ndarray, via: np.ndarray) -> None:
+        """Number the new states ``keys`` (in order of discovery) and remember their links."""
+        if not len(keys):
+            return
+        ids = np.arange(self.distinct, self.distinct + len(keys), dtype=np.uint32)
+        self.level, self.level_ids = _insert(self.level, self.level_ids, keys, ids)
+        self.starts.append(self.distinct)
+        self.parents.append(parent_ids.astype(np.int32))
+        self.vias.append(via.astype(np.int16))
+        self.upcoming.append(keys)
+        self.distinct += len(keys)
+
+    def _next_level(self) -> None:
+        """The states found in this level become the frontier; they join the visited set."""
+        self.frontier_base += len(self.frontier)
+        self.frontier = (
+            np.concatenate(self.upcoming)
+            if self.upcoming
+            else np.empty(0, dtype=self.layout.key_dtype)
+        )
+        self.upcoming = []
+        if len(self.level):
+            at = np.searchsorted(self.visited, self.level)
+            self.visited = np.insert(self.visited, at, self.level)
+            self.visited_ids = np.insert(self.visited_ids, at, self.level_ids)
+        self.level = self.level[:0]
+        self.level_ids = self.level_ids[:0]
+
+    # --- results -----------------------------------------------------------------------------
+
+    def _report(self, chunk: _Chunk, first_new: int, parent_base: int) -> None:
+        """Traces for what the chunk found (after its new states are numbered)."""
+        search = self.search
+        for p, j in chunk.violated.items():
+            search.violations[p] = self._trace(first_new + j, None, p)
+        for p, j in chunk.satisfied.items():
+            search.witnesses[p] = self._trace(first_new + j, None, p)
+        if chunk.dead is not None:
+            search.deadlock = self._trace(parent_base + chunk.dead, None, None)
+        for p, pos in chunk.bad.items():
+            state = self.layout.unpack(self.layout.combine([w[pos : pos + 1] for w in chunk.concrete]))
+            last = (int(chunk.instance[pos]), state)
+            search.violations[p] = self._trace(parent_base + int(chunk.parent[pos]), last, p)
+
+    def _trace(self, number: int, last: tuple[int, State] | None, prop: int | None) -> Trace:
+        chain: list[tuple[int, State]] = []
+        cursor = number
+        while cursor >= 0:
+            run = bisect.bisect_right(self.starts, cursor) - 1
+            at = cursor - self.starts[run]
+            chain.append((int(self.vias[run][at]), self._state(cursor)))
+            cursor = int(self.parents[run][at])
+        chain.reverse()
+        if last is not None:
+            chain.append(last)
+        return trace_of_chain(self.search, chain, prop, last is not None)
+
+    def _state(self, number: int) -> State:
+        """The (canonical) state numbered ``number``."""
+        if self.frontier_base <= number < self.frontier_base + len(self.frontier):
+            return self.layout.unpack(self.frontier[number - self.frontier_base])
+        hit = np.flatnonzero(self.level_ids == number)
+        if len(hit):
+            return self.layout.unpack(self.level[hit[0]])
+        return self.layout.unpack(self.visited[np.flatnonzero(self.visited_ids == number)[0]])
+
+    def finish(self) -> None:
+        """The statistics the explicit engine keeps, whatever stopped the search."""
+        stats = self.search.stats
+        stats.distinct = self.distinct
+        stats.queue = len(self.frontier)
+        self.search.fired = [int(n) for n in self.fired]
+        stats.fired = _per_action(self.names, self.search.fired)
+        stats.found = _per_action(self.names, [int(n) for n in self.found])
+
+    def drop(self) -> None:
+        """Free the visited set (after a MemoryError: the reports need memory)."""
+        empty = np.empty(0, dtype=self.layout.key_dtype)
+        self.visited = self.level = self.frontier = empty
+        self.parents, self.vias, self.upcoming = [], [], []
