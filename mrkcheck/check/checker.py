@@ -18,13 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from mrkcheck import interrupts
 from mrkcheck.check.explicit import Limits, Progress, check
 from mrkcheck.check.liveness import add_liveness
 from mrkcheck.check.result import CheckResult
 from mrkcheck.check.stategraph import StateGraph
-from mrkcheck.lang.model import EVENTUALLY, Model
+from mrkcheck.errors import unknown_name
+from mrkcheck.lang.model import EVENTUALLY, Model, ModelError
+
+BACKENDS = ("explicit", "vectorised")
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Checker:
     show_stats: Progress | None = None
     show_status: Callable[[str], None] | None = None
     phase_prefix: str = ""
+    engine: str = "explicit"  # or "vectorised" (see BACKENDS)
 
     # --- configuration ------------------------------------------------------------------------
 
@@ -74,6 +79,13 @@ class Checker:
         """Callbacks for the search's statistics and for liveness's status text."""
         return replace(self, show_stats=stats, show_status=status)
 
+    def backend(self, name: str) -> Checker:
+        """Which engine does the safety search: ``explicit`` (a state at a time) or
+        ``vectorised`` (a level at a time, numpy); same counts, verdicts and traces."""
+        if name not in BACKENDS:
+            raise ModelError(unknown_name("backend", name, BACKENDS))
+        return replace(self, engine=name)
+
     def phases(self, prefix: str) -> Checker:
         """Name the phases ``"<prefix>safety search"``... (what an interrupt message reports)."""
         return replace(self, phase_prefix=prefix)
@@ -106,18 +118,25 @@ class Checker:
         or lack of memory keep what was found: ``stopped`` and ``cut_phase`` say where.
 
         Without symmetry the safety search records the state graph liveness needs as it goes,
-        so that liveness does not explore again; with symmetry liveness explores the unreduced
-        graph itself."""
-        record = StateGraph(self.model) if self.checks_liveness and not self.symmetric else None
+        so that liveness does not explore again; with symmetry, or after the vectorised backend,
+        liveness explores the unreduced graph itself (with the explicit engine)."""
+        explicit = self.engine == "explicit"
+        wanted = self.checks_liveness and not self.symmetric and explicit
+        record = StateGraph(self.model) if wanted else None
         interrupts.enter(f"{self.phase_prefix}safety search")
-        result = check(
+        if explicit:
+            search = partial(check, record=record)
+        else:  # numpy is loaded only when asked for
+            from mrkcheck.check import vectorised
+
+            search = vectorised.check
+        result = search(
             self.model,
             symmetry=self.symmetric,
             deadlock=self.find_deadlocks,
             limits=self.bounds,
             progress=self.show_stats,
             stop_when_all_violated=self.stop_early,
-            record=record,
         )
         if self.checks_liveness:
             interrupts.enter(f"{self.phase_prefix}liveness")

@@ -144,6 +144,7 @@ def _run_entry(entry: Entry, project: Project, args: argparse.Namespace) -> Run:
         .stop_when_all_violated(entry.expect == CAUGHT)
         .progress(progress_printer(), status_printer(f"{entry.name}: liveness"))
         .phases(f"entry {entry.name}: ")
+        .backend(getattr(args, "backend", "explicit"))
     )
     result = checker.run()
     clear_progress()
