@@ -22,6 +22,7 @@ from functools import partial
 
 from mrkcheck import interrupts
 from mrkcheck.check.explicit import Limits, Progress, check
+from mrkcheck.check.independence import Split, split
 from mrkcheck.check.liveness import add_liveness
 from mrkcheck.check.result import CheckResult
 from mrkcheck.check.stategraph import StateGraph
@@ -45,6 +46,7 @@ class Checker:
     show_status: Callable[[str], None] | None = None
     phase_prefix: str = ""
     engine: str = "explicit"  # or "vectorised" (see BACKENDS)
+    split_independent: bool = True
 
     # --- configuration ------------------------------------------------------------------------
 
@@ -68,6 +70,11 @@ class Checker:
     ) -> Checker:
         """Stop the search there; properties not violated by then are UNKNOWN."""
         return replace(self, bounds=Limits(max_states, max_depth, max_seconds))
+
+    def independence(self, on: bool = True) -> Checker:
+        """Check one of the model's independent parts (key sets) and conclude for all
+        (:mod:`mrkcheck.check.independence`); False keeps the search of the whole product."""
+        return replace(self, split_independent=on)
 
     def stop_when_all_violated(self, on: bool = True) -> Checker:
         """Stop as soon as every property has a counterexample (a mutant is caught)."""
@@ -119,7 +126,20 @@ class Checker:
 
         Without symmetry the safety search records the state graph liveness needs as it goes,
         so that liveness does not explore again; with symmetry, or after the vectorised backend,
-        liveness explores the unreduced graph itself (with the explicit engine)."""
+        liveness explores the unreduced graph itself (with the explicit engine).
+
+        A model whose parts never interact is checked on one part (see ``independence``); the
+        reason, or why the model does not split, is in ``result.independence``."""
+        found = split(self.model, self.find_deadlocks) if self.split_independent else None
+        if isinstance(found, Split):
+            whole = replace(self, split_independent=False)
+            return found.conclude(lambda part: replace(whole, model=part).run())
+        result = self._search()
+        if found is not None:
+            result.independence = {"applied": False, "reason": f"no independence: {found}"}
+        return result
+
+    def _search(self) -> CheckResult:
         explicit = self.engine == "explicit"
         wanted = self.checks_liveness and not self.symmetric and explicit
         record = StateGraph(self.model) if wanted else None

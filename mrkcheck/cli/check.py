@@ -87,6 +87,13 @@ def add_parser(sub: Any) -> None:
     )
     check.add_argument("--deadlock", action=argparse.BooleanOptionalAction, default=True)
     check.add_argument(
+        "--independence",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="when the model's key sets (parts) never interact, check one and conclude for all "
+        "(--no-independence: search the whole product)",
+    )
+    check.add_argument(
         "--liveness",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -201,6 +208,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         .symmetry(args.symmetry)
         .liveness(args.liveness)
         .deadlock(args.deadlock)
+        .independence(args.independence)
         .limits(args.max_states, args.max_depth, args.max_seconds)
         .progress(progress_printer(args.quiet), status_printer("liveness", args.quiet))
         .backend(args.backend)
