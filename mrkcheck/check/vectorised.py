@@ -45,7 +45,7 @@ from mrkcheck.check.symmetry import canonicalizer
 from mrkcheck.check.vector_compile import VectorCode, compile_vector
 from mrkcheck.lang.model import ACTION, ALWAYS, Model, State
 
-CHUNK = 1 << 15  # parents expanded together: bounds the temporaries, keeps numpy calls long
+CHUNK = 1 << 15  # parents expanded together (at most 2**15: positions are sorted as int16)
 
 
 def check(
@@ -115,8 +115,8 @@ class _Chunk:
     parent: np.ndarray  # position of the parent within the chunk, nondecreasing
     instance: np.ndarray
     concrete: Words  # the successors as generated
-    keys: np.ndarray  # canonical keys
-    new: np.ndarray  # positions of the first occurrences of keys not seen before, ascending
+    new: np.ndarray  # positions of the first successor of each new (canonical) state, ascending
+    fresh: np.ndarray  # the keys of those new states
     bad: dict[int, int] = field(default_factory=dict)  # action property -> first position
     violated: dict[int, int] = field(default_factory=dict)  # invariant -> first new state
     satisfied: dict[int, int] = field(default_factory=dict)  # goal -> first new state
@@ -131,15 +131,11 @@ class _Chunk:
     def cut_after(self, last_parent: int) -> None:
         """Forget what the parents after ``last_parent`` found (a limit stopped before them)."""
         end = int(np.searchsorted(self.parent, last_parent, side="right"))
-        self.parent, self.instance, self.keys = (
-            self.parent[:end],
-            self.instance[:end],
-            self.keys[:end],
-        )
+        self.parent, self.instance = self.parent[:end], self.instance[:end]
         self.concrete = [w[:end] for w in self.concrete]
-        self.new = self.new[self.new < end]
+        kept = int(np.searchsorted(self.new, end))
+        self.new, self.fresh = self.new[:kept], self.fresh[:kept]
         self.bad = {p: pos for p, pos in self.bad.items() if pos < end}
-        kept = len(self.new)
         self.violated = {p: j for p, j in self.violated.items() if j < kept}
         self.satisfied = {p: j for p, j in self.satisfied.items() if j < kept}
         if self.dead is not None and self.dead > last_parent:
@@ -213,7 +209,7 @@ class _Engine:
         new = np.sort(first)
         minus_one = np.full(len(new), -1, dtype=np.int64)
         self._add(keys[new], minus_one, minus_one.astype(np.int16))
-        chunk = _Chunk(minus_one, minus_one, words, keys, new)
+        chunk = _Chunk(minus_one, minus_one, words, new, keys[new])
         self._check_new(chunk, keys[new])
         self._report(chunk, 0, 0)
         self._next_level()
@@ -230,7 +226,7 @@ class _Engine:
         first_new = self.distinct
         if deadlock and self.search.deadlock is None:
             chunk.dead = self._dead(columns, chunk.parent, len(parents))
-        self._check_new(chunk, chunk.keys[chunk.new])
+        self._check_new(chunk, chunk.fresh)
         stop, last = self._stop(chunk, limits, stop_early)
         if last is not None:
             chunk.cut_after(last)
@@ -240,7 +236,7 @@ class _Engine:
         parent_ids = self.frontier_base + start + chunk.parent[chunk.new]
         via = chunk.instance[chunk.new]
         self.found += np.bincount(via, minlength=len(self.names))
-        self._add(chunk.keys[chunk.new], parent_ids, via)
+        self._add(chunk.fresh, parent_ids, via)
         self._report(chunk, first_new, self.frontier_base + start)
         return stop
 
@@ -268,13 +264,14 @@ class _Engine:
         if not positions:
             none = np.empty(0, dtype=np.int64)
             empty = [np.empty(0, dtype=np.uint64) for _ in words]
-            return _Chunk(none, none.astype(np.int16), empty, self.layout.combine(empty), none)
+            return _Chunk(none, none.astype(np.int16), empty, none, self.layout.combine(empty))
         parent = np.concatenate(positions)
-        order = np.argsort(parent, kind="stable")
+        # parents are below CHUNK: as int16, numpy's stable sort is a radix sort
+        order = np.argsort(parent.astype(np.int16), kind="stable")
         parent = parent[order]
         concrete = [np.concatenate(part)[order] for part in parts]
-        keys = self.layout.combine(self.canon(concrete) if self.canon else concrete)
-        chunk = _Chunk(parent, np.concatenate(instances)[order], concrete, keys, self._fresh(keys))
+        new, fresh = self._fresh(self.layout.combine(concrete))
+        chunk = _Chunk(parent, np.concatenate(instances)[order], concrete, new, fresh)
         if bad:
             rank = np.empty_like(order)
             rank[order] = np.arange(len(order))
@@ -284,11 +281,29 @@ class _Engine:
                     chunk.bad[p] = min(first, chunk.bad.get(p, first))
         return chunk
 
-    def _fresh(self, keys: np.ndarray) -> np.ndarray:
-        """Positions of the first occurrence of each key neither visited nor seen this level."""
+    def _fresh(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The new states among the successors ``keys``: the position of the first successor
+        of each (ascending) and its canonical key.
+
+        Only distinct successors not already visited are canonicalised: a successor whose key
+        is a visited key is a visited canonical state, whatever its orbit."""
         unique, first = np.unique(keys, return_index=True)
-        seen = _member(self.visited, unique) | _member(self.level, unique)
-        return np.sort(first[~seen])
+        unseen = ~(self._seen(unique))
+        unique, first = unique[unseen], first[unseen]
+        if self.canon is not None and len(unique):
+            by_position = np.argsort(first)  # so that np.unique keeps the earliest successor
+            first = first[by_position]
+            layout = self.layout
+            canonical = layout.combine(self.canon(layout.split(unique[by_position])))
+            unique, earliest = np.unique(canonical, return_index=True)
+            first = first[earliest]
+            unseen = ~self._seen(unique)
+            unique, first = unique[unseen], first[unseen]
+        order = np.argsort(first)
+        return first[order], unique[order]
+
+    def _seen(self, keys: np.ndarray) -> np.ndarray:
+        return _member(self.visited, keys) | _member(self.level, keys)
 
     def _dead(self, columns: list[np.ndarray], parent: np.ndarray, n: int) -> int | None:
         """The first parent with no successor that is not a terminal state."""
