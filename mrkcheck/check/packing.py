@@ -176,7 +176,24 @@ def key_canonicalizer(model: Model, layout: Layout) -> Canon:
     :func:`mrkcheck.check.symmetry.canonicalizer` picks (so searches and traces agree)."""
     if layout.column_classes:
         return lambda words: _sort_columns(layout, words)
-    return _orbit_minimum(model, layout)
+    return _in_batches(_orbit_minimum(model, layout))
+
+
+BATCH = 1 << 13  # keys canonicalised together by the orbit minimum
+
+
+def _in_batches(canon: Canon) -> Canon:
+    """``canon`` a batch of keys at a time: the orbit minimum holds every slot's values of the
+    keys it works on (a level's successors at once would take hundreds of megabytes)."""
+
+    def batched(words: Words) -> Words:
+        n = len(words[0])
+        if n <= BATCH:
+            return canon(words)
+        parts = [canon([w[i : i + BATCH] for w in words]) for i in range(0, n, BATCH)]
+        return [np.concatenate(column) for column in zip(*parts, strict=True)]
+
+    return batched
 
 
 def _sort_columns(layout: Layout, words: Words) -> Words:

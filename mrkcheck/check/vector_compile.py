@@ -18,6 +18,7 @@ value in every state of a chunk of the level. Generated from the same expression
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -97,6 +98,26 @@ class _Source(Fold[str]):
         return self._let(f"({left} {e.op} {right})")
 
 
+_LOCAL = re.compile(r"\b_\d+\b")
+
+
+def _free_early(lines: list[str], results: list[str]) -> list[str]:
+    """``lines`` with each local deleted after its last use (except those in ``results``), so
+    that a chunk's temporaries do not all live until the function returns."""
+    last: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        for name in _LOCAL.findall(line.split("=", 1)[1]):
+            last[name] = i
+    kept = set(_LOCAL.findall(" ".join(results)))
+    out = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        dead = [n for n in _LOCAL.findall(line.split("=", 1)[1]) if last[n] == i and n not in kept]
+        if dead:
+            out.append(f"    del {', '.join(sorted(set(dead)))}")
+    return out
+
+
 def _mask(source: _Source, expr: Expr) -> str:
     """A boolean array for ``expr`` (constants as whole masks, so ``~`` stays boolean)."""
     if isinstance(expr, Const):
@@ -134,8 +155,10 @@ def compile_vector(model: Model, layout: Layout) -> VectorCode:
     chunks.append(_state_masks_code("invariants", [(p, _inv(model, p)) for p in invariants]))
     chunks.append(_state_masks_code("goals", [(p, state_property(props[p]).expr) for p in goals]))
     chunks.append(_terminal_code(model))
+    name = f"<mrkcheck-vectorised:{model.name}>"
+    for chunk in chunks:  # one function at a time: compiling it all at once takes 60 MB
+        exec(compile(chunk, name, "exec"), namespace)  # noqa: S102
     source = "\n".join(chunks) + "\n"
-    exec(compile(source, f"<mrkcheck-vectorised:{model.name}>", "exec"), namespace)  # noqa: S102
     return VectorCode(
         namespace["guards"],
         [namespace[f"fire_{i}"] for i in range(len(model.instances))],
@@ -167,7 +190,7 @@ def _guards_code(model: Model) -> str:
         [
             "def guards(c):",
             "    _all = _np.ones(len(c[0]), dtype=bool)",
-            *source.lines,
+            *_free_early(source.lines, results),
             f"    return [{', '.join(results)}]",
         ]
     )
@@ -181,7 +204,7 @@ def _state_masks_code(name: str, exprs: list[tuple[int, Expr]]) -> str:
             f"def {name}(c):",
             "    _all = _np.ones(len(c[0]), dtype=bool)",
             "    _none = ~_all",
-            *source.lines,
+            *_free_early(source.lines, results),
             f"    return [{', '.join(results)}]",
         ]
     )
@@ -195,7 +218,7 @@ def _terminal_code(model: Model) -> str:
             "def terminal(c):",
             "    _all = _np.ones(len(c[0]), dtype=bool)",
             "    _none = ~_all",
-            *source.lines,
+            *_free_early(source.lines, [result]),
             f"    return {result}",
         ]
     )

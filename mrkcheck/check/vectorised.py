@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mrkcheck.check.compile import compile_model
+from mrkcheck.check.compile import Compiled
 from mrkcheck.check.explicit import (
     PROGRESS_INTERVAL,
     Limits,
@@ -45,7 +45,7 @@ from mrkcheck.check.symmetry import canonicalizer
 from mrkcheck.check.vector_compile import VectorCode, compile_vector
 from mrkcheck.lang.model import ACTION, ALWAYS, Model, State
 
-CHUNK = 1 << 15  # parents expanded together (at most 2**15: positions are sorted as int16)
+CHUNK = 1 << 13  # parents expanded together (at most 2**15: their positions are int16)
 
 
 def check(
@@ -64,7 +64,6 @@ def check(
     stopped, complete = "exhausted", True
     engine: _Engine | None = None
     try:
-        search.compiled = compile_model(model)
         search.canon = canonicalizer(model) if symmetry else None
         layout = layout_of(model, symmetry)
         engine = _Engine(
@@ -73,6 +72,7 @@ def check(
             compile_vector(model, layout),
             key_canonicalizer(model, layout) if search.canon else None,
         )
+        search.compiled = Compiled(engine.step, *_NOT_NEEDED)  # only replay calls the search's
         stopped = engine.run(deadlock, limits, progress, started, stop_when_all_violated)
         complete = stopped == "exhausted"
     except KeyboardInterrupt:
@@ -89,6 +89,10 @@ def check(
     return result
 
 
+# The per-state functions a trace replay does not call (see _Engine.step).
+_NOT_NEEDED = (lambda s: None, lambda s: [], lambda s: False, [], [], [], "")
+
+
 def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Which of ``keys`` are in the sorted array ``sorted_keys``."""
     if not len(sorted_keys):
@@ -98,14 +102,10 @@ def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return found & (pos < len(sorted_keys))
 
 
-def _insert(
-    keys: np.ndarray, ids: np.ndarray, new: np.ndarray, new_ids: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted ``keys`` (with their ``ids``) and the keys ``new`` (in no order), merged."""
-    order = np.argsort(new, kind="stable")
-    new, new_ids = new[order], new_ids[order]
-    at = np.searchsorted(keys, new)
-    return np.insert(keys, at, new), np.insert(ids, at, new_ids)
+def _insert(keys: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Sorted ``keys`` and the keys ``new`` (in no order), merged."""
+    new = np.sort(new)
+    return np.insert(keys, np.searchsorted(keys, new), new)
 
 
 @dataclass
@@ -153,10 +153,9 @@ class _Engine:
         self.found = np.zeros(len(self.names), dtype=np.int64)
         self.checked = sum(p.kind in (ALWAYS, ACTION) for p in model.properties)
         empty = np.empty(0, dtype=layout.key_dtype)
-        # visited keys, sorted, with the number (order of discovery) of each
-        self.visited, self.visited_ids = empty, np.empty(0, dtype=np.uint32)
-        # this level's new keys, sorted, until the level is done
-        self.level, self.level_ids = empty, np.empty(0, dtype=np.uint32)
+        self.visited = empty  # visited keys, sorted
+        self.level = empty  # this level's new keys, sorted, until the level is done
+        self.roots: list[State] = []  # the initial states, by number
         self.frontier, self.frontier_base = empty, 0
         self.upcoming: list[np.ndarray] = []
         self.distinct = 0
@@ -208,6 +207,7 @@ class _Engine:
         _, first = np.unique(keys, return_index=True)
         new = np.sort(first)
         minus_one = np.full(len(new), -1, dtype=np.int64)
+        self.roots = [self.layout.unpack(k) for k in keys[new]]
         self._add(keys[new], minus_one, minus_one.astype(np.int16))
         chunk = _Chunk(minus_one, minus_one, words, new, keys[new])
         self._check_new(chunk, keys[new])
@@ -233,7 +233,7 @@ class _Engine:
         stats = self.search.stats
         stats.generated += len(chunk.parent)
         self.fired += np.bincount(chunk.instance, minlength=len(self.names))
-        parent_ids = self.frontier_base + start + chunk.parent[chunk.new]
+        parent_ids = chunk.parent[chunk.new].astype(np.int64) + (self.frontier_base + start)
         via = chunk.instance[chunk.new]
         self.found += np.bincount(via, minlength=len(self.names))
         self._add(chunk.fresh, parent_ids, via)
@@ -257,17 +257,16 @@ class _Engine:
             successors, violations = self.code.fire[i](columns, idx, [w[idx] for w in words])
             for part, w in zip(parts, successors, strict=True):
                 part.append(w)
-            positions.append(idx)
+            positions.append(idx.astype(np.int16))
             instances.append(np.full(len(idx), i, dtype=np.int16))
             bad.extend((p, offset + np.flatnonzero(m)) for p, m in violations if m.any())
             offset += len(idx)
         if not positions:
-            none = np.empty(0, dtype=np.int64)
+            none = np.empty(0, dtype=np.int16)
             empty = [np.empty(0, dtype=np.uint64) for _ in words]
-            return _Chunk(none, none.astype(np.int16), empty, none, self.layout.combine(empty))
-        parent = np.concatenate(positions)
-        # parents are below CHUNK: as int16, numpy's stable sort is a radix sort
-        order = np.argsort(parent.astype(np.int16), kind="stable")
+            return _Chunk(none, none, empty, none.astype(np.int64), self.layout.combine(empty))
+        parent = np.concatenate(positions)  # below CHUNK: as int16 the stable sort is a radix sort
+        order = np.argsort(parent, kind="stable")
         parent = parent[order]
         concrete = [np.concatenate(part)[order] for part in parts]
         new, fresh = self._fresh(self.layout.combine(concrete))
@@ -349,8 +348,7 @@ class _Engine:
         """Number the new states ``keys`` (in order of discovery) and remember their links."""
         if not len(keys):
             return
-        ids = np.arange(self.distinct, self.distinct + len(keys), dtype=np.uint32)
-        self.level, self.level_ids = _insert(self.level, self.level_ids, keys, ids)
+        self.level = _insert(self.level, keys)
         self.starts.append(self.distinct)
         self.parents.append(parent_ids.astype(np.int32))
         self.vias.append(via.astype(np.int16))
@@ -369,9 +367,7 @@ class _Engine:
         if len(self.level):
             at = np.searchsorted(self.visited, self.level)
             self.visited = np.insert(self.visited, at, self.level)
-            self.visited_ids = np.insert(self.visited_ids, at, self.level_ids)
         self.level = self.level[:0]
-        self.level_ids = self.level_ids[:0]
 
     # --- results -----------------------------------------------------------------------------
 
@@ -390,26 +386,50 @@ class _Engine:
             search.violations[p] = self._trace(parent_base + int(chunk.parent[pos]), last, p)
 
     def _trace(self, number: int, last: tuple[int, State] | None, prop: int | None) -> Trace:
-        chain: list[tuple[int, State]] = []
+        """The trace to state ``number``: its links up to an initial state, then the states
+        replayed forward (no key is stored by number: the links and the model give them)."""
+        vias: list[int] = []
         cursor = number
-        while cursor >= 0:
+        while True:
             run = bisect.bisect_right(self.starts, cursor) - 1
             at = cursor - self.starts[run]
-            chain.append((int(self.vias[run][at]), self._state(cursor)))
-            cursor = int(self.parents[run][at])
-        chain.reverse()
+            parent = int(self.parents[run][at])
+            if parent < 0:
+                break
+            vias.append(int(self.vias[run][at]))
+            cursor = parent
+        state = self.roots[cursor]
+        chain = [(-1, state)]
+        for via in reversed(vias):
+            state = self._apply(state, via)
+            chain.append((via, state))
         if last is not None:
             chain.append(last)
         return trace_of_chain(self.search, chain, prop, last is not None)
 
-    def _state(self, number: int) -> State:
-        """The (canonical) state numbered ``number``."""
-        if self.frontier_base <= number < self.frontier_base + len(self.frontier):
-            return self.layout.unpack(self.frontier[number - self.frontier_base])
-        hit = np.flatnonzero(self.level_ids == number)
-        if len(hit):
-            return self.layout.unpack(self.level[hit[0]])
-        return self.layout.unpack(self.visited[np.flatnonzero(self.visited_ids == number)[0]])
+    def _apply(self, state: State, via: int) -> State:
+        """The (canonical) successor of ``state`` under instance ``via``."""
+        out: list[tuple[int, State]] = []
+        self.step(state, out, [])
+        successor = next(t for i, t in out if i == via)
+        canon = self.search.canon
+        return canon(successor) if canon else successor
+
+    def step(self, state: State, out: list, bad: list) -> None:
+        """The per-state step function of :mod:`mrkcheck.check.compile` (what replaying a trace
+        under symmetry calls), computed by this engine's code on a level of one state: the
+        per-state compilation of a large model takes tens of megabytes for a moment."""
+        layout, code = self.layout, self.code
+        words = layout.split(layout.pack([state]))
+        columns = layout.columns(words)
+        first = np.zeros(1, dtype=np.intp)
+        for i, mask in enumerate(code.guards(columns)):
+            if mask is None or not mask[0]:
+                continue
+            successor, violations = code.fire[i](columns, first, words)
+            t = layout.unpack(layout.combine(successor))
+            out.append((i, t))
+            bad.extend((p, i, t) for p, m in violations if m[0])
 
     def finish(self) -> None:
         """The statistics the explicit engine keeps, whatever stopped the search."""
