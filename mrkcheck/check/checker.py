@@ -144,6 +144,7 @@ class Checker:
         wanted = self.checks_liveness and not self.symmetric and explicit
         record = StateGraph(self.model) if wanted else None
         interrupts.enter(f"{self.phase_prefix}safety search")
+        search: Callable[..., CheckResult]
         if explicit:
             search = partial(check, record=record)
         else:  # numpy is loaded only when asked for

@@ -26,6 +26,7 @@ from __future__ import annotations
 import bisect
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,9 @@ def check(
             compile_vector(model, layout),
             key_canonicalizer(model, layout) if search.canon else None,
         )
-        search.compiled = Compiled(engine.step, *_NOT_NEEDED)  # only replay calls the search's
+        # what replaying a trace under symmetry calls: this engine's step, not the compiled one
+        unused = _not_needed
+        search.compiled = Compiled(engine.step, unused, unused, unused, [], [], [], "")
         stopped = engine.run(deadlock, limits, progress, started, stop_when_all_violated)
         complete = stopped == "exhausted"
     except KeyboardInterrupt:
@@ -89,8 +92,9 @@ def check(
     return result
 
 
-# The per-state functions a trace replay does not call (see _Engine.step).
-_NOT_NEEDED = (lambda s: None, lambda s: [], lambda s: False, [], [], [], "")
+def _not_needed(state: State) -> Any:
+    """The per-state functions other than ``step``: a trace replay calls none of them."""
+    raise AssertionError("only the step function is used when a trace is replayed")
 
 
 def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -327,7 +331,9 @@ class _Engine:
             if len(hits) and p not in search.witnesses:
                 chunk.satisfied[p] = int(hits[0])
 
-    def _stop(self, chunk: _Chunk, limits: Limits, stop_early: bool) -> tuple[str | None, int | None]:
+    def _stop(
+        self, chunk: _Chunk, limits: Limits, stop_early: bool
+    ) -> tuple[str | None, int | None]:
         """Why and after which parent the explicit engine would stop within this chunk: it
         checks after each parent whether every property is violated, then ``max_states``."""
         stop, last = None, None
@@ -381,7 +387,9 @@ class _Engine:
         if chunk.dead is not None:
             search.deadlock = self._trace(parent_base + chunk.dead, None, None)
         for p, pos in chunk.bad.items():
-            state = self.layout.unpack(self.layout.combine([w[pos : pos + 1] for w in chunk.concrete]))
+            state = self.layout.unpack(
+                self.layout.combine([w[pos : pos + 1] for w in chunk.concrete])
+            )
             last = (int(chunk.instance[pos]), state)
             search.violations[p] = self._trace(parent_base + int(chunk.parent[pos]), last, p)
 
