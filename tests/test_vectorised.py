@@ -225,3 +225,16 @@ def test_cli_backend(capsys):
     assert (summary["stats"]["distinct"], summary["stats"]["generated"]) == (1090, 7949)
     assert main(["check", "kms", "--backend", "numpy"]) == 150
     assert "--backend: unknown choice 'numpy'" in capsys.readouterr().err
+
+
+def test_violated_in_the_initial_state_stops_after_the_first_parent():
+    m = ModelBuilder("bad_start")
+    n = m.variable("n", range(0, 4), init=0).ref
+
+    @m.action()
+    def Inc():
+        return Transition(guards=[n.lt(3)], effects=[(n, n + 1)])
+
+    m.invariant("positive", n.gt(0))
+    result = same_search(m.build())
+    assert result.stopped == "all_violated" and len(result.result("positive").trace) == 0

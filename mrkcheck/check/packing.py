@@ -25,6 +25,7 @@ import numpy as np
 from mrkcheck.check.symmetry import (
     _class_permutations,
     _columns_are_disjoint,
+    element_columns,
     slot_image,
     symmetric_universes,
 )
@@ -152,17 +153,9 @@ def layout_of(model: Model, symmetry: bool) -> Layout:
 
 
 def _column_groups(model: Model, universe: Universe) -> list[list[list[int]]]:
-    """The columns of slots of each class of ``universe`` with more than one member (the same
-    columns and classes as :func:`mrkcheck.check.symmetry._column_sorter`)."""
-    columns: list[list[int]] = [[] for _ in universe.elements]
-    for var, idx, slot in model.schema.slots():
-        for u, element in zip(var.over, idx, strict=True):
-            if u is universe:
-                columns[universe.position(element)].append(slot)
-    classes: dict[str, list[int]] = {}
-    for p in range(len(universe)):
-        classes.setdefault(universe.class_of(universe.elements[p]), []).append(p)
-    return [[columns[p] for p in members] for members in classes.values() if len(members) > 1]
+    """The columns of slots of each class of ``universe`` with more than one member."""
+    columns, groups = element_columns(model, universe)
+    return [[columns[p] for p in members] for members in groups]
 
 
 # --- canonical forms on keys ----------------------------------------------------------------------

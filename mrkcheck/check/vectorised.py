@@ -339,8 +339,8 @@ class _Engine:
         stop, last = None, None
         props = set(chunk.bad) | set(chunk.violated)
         if stop_early and self.checked and len(props) + len(self.search.violations) >= self.checked:
-            needed = self.checked - len(self.search.violations)
-            last = sorted(chunk.first_parent(p) for p in props)[needed - 1]
+            needed = self.checked - len(self.search.violations)  # 0: all were violated before
+            last = sorted(chunk.first_parent(p) for p in props)[needed - 1] if needed > 0 else 0
             stop = "all_violated"
         limit = limits.max_states
         if limit is not None and self.distinct + len(chunk.new) >= limit:
