@@ -19,6 +19,7 @@ from mrkcheck.check.compile import EvaluationError
 from mrkcheck.check.explicit import Limits, explore_graph, reachable
 from mrkcheck.check.packing import key_canonicalizer, layout_of
 from mrkcheck.check.result import INTERRUPTED
+from mrkcheck.check.stategraph import StateGraph
 from mrkcheck.check.symmetry import canonicalizer
 from mrkcheck.cli import main
 from mrkcheck.examples import twophase
@@ -238,3 +239,30 @@ def test_violated_in_the_initial_state_stops_after_the_first_parent():
     m.invariant("positive", n.gt(0))
     result = same_search(m.build())
     assert result.stopped == "all_violated" and len(result.result("positive").trace) == 0
+
+
+@pytest.mark.parametrize("stop", [False, True], ids=["complete", "stopped_early"])
+def test_recorded_state_graph_is_the_explicit_one(stop):
+    """Liveness reads the graph the safety search records: the vectorised backend records the
+    same states, numbers, tree links and edges (also when it stops once all is violated)."""
+    mutant = MUTANTS[0]
+    model = mutant.build(regions=2).select([mutant.breaks]) if stop else kms.build(regions=2)
+    graphs = []
+    for engine in (explicit, vectorised):
+        graph = StateGraph(model)
+        engine.check(model, record=graph, stop_when_all_violated=stop)
+        graphs.append(graph)
+    a, b = graphs
+    assert b.states == a.states and b.index == a.index
+    for column in ("parent", "via", "start", "target", "instance"):
+        assert getattr(b, column) == getattr(a, column), column
+    assert b.expanded == a.expanded and (b.expanded < len(b.states)) == stop
+
+
+def test_liveness_after_the_vectorised_backend():
+    model = kms.build(regions=2)
+    a = Checker(model).run()
+    b = Checker(model).backend("vectorised").run()
+    assert [(r.name, r.status) for r in b.properties] == [(r.name, r.status) for r in a.properties]
+    for x, y in zip(a.properties, b.properties, strict=True):
+        assert y.trace == x.trace, x.name

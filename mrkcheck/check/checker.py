@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import partial
 
 from mrkcheck import interrupts
 from mrkcheck.check.explicit import Limits, Progress, check
@@ -125,8 +124,8 @@ class Checker:
         or lack of memory keep what was found: ``stopped`` and ``cut_phase`` say where.
 
         Without symmetry the safety search records the state graph liveness needs as it goes,
-        so that liveness does not explore again; with symmetry, or after the vectorised backend,
-        liveness explores the unreduced graph itself (with the explicit engine).
+        so that liveness does not explore again (either backend); with symmetry liveness explores
+        the unreduced graph itself.
 
         A model whose parts never interact is checked on one part (see ``independence``); the
         reason, or why the model does not split, is in ``result.independence``."""
@@ -140,14 +139,10 @@ class Checker:
         return result
 
     def _search(self) -> CheckResult:
-        explicit = self.engine == "explicit"
-        wanted = self.checks_liveness and not self.symmetric and explicit
-        record = StateGraph(self.model) if wanted else None
+        record = StateGraph(self.model) if self.checks_liveness and not self.symmetric else None
         interrupts.enter(f"{self.phase_prefix}safety search")
-        search: Callable[..., CheckResult]
-        if explicit:
-            search = partial(check, record=record)
-        else:  # numpy is loaded only when asked for
+        search: Callable[..., CheckResult] = check
+        if self.engine == "vectorised":  # numpy is loaded only when asked for
             from mrkcheck.check import vectorised
 
             search = vectorised.check
@@ -158,6 +153,7 @@ class Checker:
             limits=self.bounds,
             progress=self.show_stats,
             stop_when_all_violated=self.stop_early,
+            record=record,
         )
         if self.checks_liveness:
             interrupts.enter(f"{self.phase_prefix}liveness")

@@ -17,14 +17,15 @@ plus its parent's number and its action instance for traces: 18 bytes with one w
 a tuple and a dict entry. Traces are rebuilt from those links as in the explicit engine, and
 replayed from the concrete initial state under symmetry.
 
-Liveness is not done here: :class:`mrkcheck.check.checker.Checker` hands ``eventually``
-properties to :mod:`mrkcheck.check.liveness`, which explores the state graph itself.
+Liveness is not decided here: asked to (``record``), the search keeps every edge and writes the
+state graph that :mod:`mrkcheck.check.liveness` reads, numbered as the explicit engine numbers it.
 """
 
 from __future__ import annotations
 
 import bisect
 import time
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,7 @@ from mrkcheck.check.explicit import (
 )
 from mrkcheck.check.packing import Canon, Layout, Words, key_canonicalizer, layout_of
 from mrkcheck.check.result import INTERRUPTED, OUT_OF_MEMORY, CheckResult, Trace
+from mrkcheck.check.stategraph import StateGraph
 from mrkcheck.check.symmetry import canonicalizer
 from mrkcheck.check.vector_compile import VectorCode, compile_vector
 from mrkcheck.lang.model import ACTION, ALWAYS, Model, State
@@ -57,8 +59,12 @@ def check(
     limits: Limits | None = None,
     progress: Progress | None = None,
     stop_when_all_violated: bool = True,
+    record: StateGraph | None = None,
 ) -> CheckResult:
-    """What :func:`mrkcheck.check.explicit.check` returns, computed a level at a time."""
+    """What :func:`mrkcheck.check.explicit.check` returns, computed a level at a time;
+    ``record``, an empty graph, is filled with every state and edge explored, numbered as the
+    explicit engine numbers them (for liveness, without symmetry)."""
+    assert record is None or not symmetry, "the recorded graph must be the unreduced one"
     limits = limits or Limits()
     search = _Search(model, None)
     started = time.perf_counter()
@@ -73,6 +79,7 @@ def check(
             compile_vector(model, layout),
             key_canonicalizer(model, layout) if search.canon else None,
         )
+        engine.edges = _Edges() if record is not None else None
         # what replaying a trace under symmetry calls: this engine's step, not the compiled one
         unused = _not_needed
         search.compiled = Compiled(engine.step, unused, unused, unused, [], [], [], "")
@@ -86,6 +93,8 @@ def check(
         engine.finish()
         if stopped == OUT_OF_MEMORY:
             engine.drop()
+        elif stopped in ("exhausted", "all_violated") and record is not None and engine.edges:
+            engine.edges.fill(record, engine)
     search.stats.seconds = time.perf_counter() - started
     result = _result(search, complete, stopped, symmetry)
     result.engine = "vectorised"
@@ -128,6 +137,45 @@ def _merge_in_place(visited: np.ndarray, new: np.ndarray) -> np.ndarray:
         visited[moved + np.searchsorted(at, moved, side="right")] = visited[start:end]
     visited[at + np.arange(extra)] = new
     return visited
+
+
+@dataclass
+class _Edges:
+    """Every edge explored, kept as arrays until the search ends, then written into a
+    :class:`StateGraph` (which liveness reads): the keys of the states in the order they were
+    numbered, and per expanded state its successors' keys and action instances."""
+
+    numbered: list[np.ndarray] = field(default_factory=list)
+    counts: list[np.ndarray] = field(default_factory=list)  # edges of each expanded state
+    targets: list[np.ndarray] = field(default_factory=list)
+    instances: list[np.ndarray] = field(default_factory=list)
+
+    def fill(self, graph: StateGraph, engine: _Engine) -> None:
+        """Write the states (as tuples), tree links and edges into ``graph``."""
+        layout = engine.layout
+        keys = _concat(self.numbered, layout.key_dtype)
+        columns = [c.tolist() for c in layout.columns(layout.split(keys))]
+        graph.states = list(zip(*columns, strict=True)) if columns else []
+        graph.index = {state: n for n, state in enumerate(graph.states)}
+        graph.parent = _ints(_concat(engine.parents, np.int32))
+        graph.via = _ints(_concat(engine.vias, np.int16))
+        order = np.argsort(keys)
+        targets = _concat(self.targets, layout.key_dtype)
+        graph.target = _ints(order[np.searchsorted(keys[order], targets)])
+        graph.instance = _ints(_concat(self.instances, np.int16))
+        counts = _concat(self.counts, np.int64)
+        graph.start = _ints(np.concatenate([[0], np.cumsum(counts)]))
+
+
+def _concat(parts: list[np.ndarray], dtype: np.dtype | type) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+
+
+def _ints(values: np.ndarray) -> array[int]:
+    """A StateGraph column (C ints) from a numpy array."""
+    out = array("i")
+    out.frombytes(np.ascontiguousarray(values, dtype=np.int32).tobytes())
+    return out
 
 
 @dataclass
@@ -182,6 +230,7 @@ class _Engine:
         self.upcoming: list[np.ndarray] = []
         self.distinct = 0
         # parent number and action instance of every state, in runs (-1: initial)
+        self.edges: _Edges | None = None  # every edge too, when the graph is recorded
         self.starts: list[int] = []
         self.parents: list[np.ndarray] = []
         self.vias: list[np.ndarray] = []
@@ -252,6 +301,11 @@ class _Engine:
         stop, last = self._stop(chunk, limits, stop_early)
         if last is not None:
             chunk.cut_after(last)
+        if self.edges is not None:
+            expanded = len(parents) if last is None else last + 1
+            self.edges.counts.append(np.bincount(chunk.parent, minlength=expanded)[:expanded])
+            self.edges.targets.append(self.layout.combine(chunk.concrete))
+            self.edges.instances.append(chunk.instance)
         stats = self.search.stats
         stats.generated += len(chunk.parent)
         self.fired += np.bincount(chunk.instance, minlength=len(self.names))
@@ -375,6 +429,8 @@ class _Engine:
         self.level = _insert(self.level, keys)
         self.starts.append(self.distinct)
         self.parents.append(parent_ids.astype(np.int32))
+        if self.edges is not None:
+            self.edges.numbered.append(keys)
         self.vias.append(via.astype(np.int16))
         self.upcoming.append(keys)
         self.distinct += len(keys)

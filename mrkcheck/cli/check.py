@@ -83,7 +83,7 @@ def add_parser(sub: Any) -> None:
         default="explicit",
         help="the safety search: a state at a time (explicit, the default) or a whole "
         "breadth-first level at a time with numpy (vectorised: same counts and traces, faster "
-        "on large instances; liveness is then checked by the explicit engine)",
+        "on large instances)",
     )
     check.add_argument("--deadlock", action=argparse.BooleanOptionalAction, default=True)
     check.add_argument(
