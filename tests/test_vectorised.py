@@ -23,6 +23,7 @@ from mrkcheck.check.stategraph import StateGraph
 from mrkcheck.check.symmetry import canonicalizer
 from mrkcheck.cli import main
 from mrkcheck.examples import twophase
+from mrkcheck.lang.expr import forall
 from mrkcheck.lang.model import ModelBuilder, ModelError, Transition
 from mrkcheck.model import kms
 from mrkcheck.model.mutants import MUTANTS
@@ -266,3 +267,36 @@ def test_liveness_after_the_vectorised_backend():
     assert [(r.name, r.status) for r in b.properties] == [(r.name, r.status) for r in a.properties]
     for x, y in zip(a.properties, b.properties, strict=True):
         assert y.trace == x.trace, x.name
+
+
+def cells_model(columns: int, width: int, rows: int = 1):
+    """Symmetric cells (and, with ``rows`` > 1, symmetric rows too) of a wide domain, so that
+    the key takes two words: column sorting and the orbit minimum across words."""
+    m = ModelBuilder("cells")
+    cols = m.universe("Col", [f"c{i}" for i in range(columns)], symmetric=True)
+    lines = m.universe("Row", [f"r{i}" for i in range(rows)], symmetric=rows > 1)
+    val = m.variable("val", range(0, width), over=[lines, cols], init=0)
+    flag = m.variable("flag", bool, over=[lines, cols], init=False)
+    one = m.variable("one", range(3, 4), init=3).ref  # a domain of one value: no bits at all
+
+    @m.action(r=lines, c=cols)
+    def Inc(r, c):
+        return Transition(
+            guards=[val[r, c].lt(2), one.eq(3)],
+            effects=[(val[r, c], val[r, c] + 1), (flag[r, c], ~flag[r, c])],
+        )
+
+    m.invariant("small", forall(lines, lambda r: forall(cols, lambda c: val[r, c].le(2))))
+    return m.build()
+
+
+@pytest.mark.parametrize(
+    ("columns", "width", "rows"), [(12, 64, 1), (3, 2048, 2)], ids=["columns", "orbit"]
+)
+def test_symmetry_on_two_word_keys(columns, width, rows):
+    model = cells_model(columns, width, rows)
+    layout = layout_of(model, symmetry=True)
+    assert layout.words == 2 and bool(layout.column_classes) == (rows == 1)
+    states = explore_graph(model, max_states=3000).states
+    assert_same_canonical_keys(model, layout, states)
+    same_search(model, symmetry=True, limits=Limits(max_states=1500))
