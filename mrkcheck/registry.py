@@ -53,6 +53,9 @@ MODELS = {
         mutants="mrkcheck.examples.twophase",
         lemmas="mrkcheck.examples.twophase_lemmas",
     ),
+    "peer": Registered(
+        build="mrkcheck.examples.mrk_peer:build", mutants="mrkcheck.examples.mrk_peer"
+    ),
 }
 DEFAULT_MODEL = "kms"
 

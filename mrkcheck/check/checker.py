@@ -21,10 +21,14 @@ from dataclasses import dataclass, field, replace
 
 from mrkcheck import interrupts
 from mrkcheck.check.explicit import Limits, Progress, check
+from mrkcheck.check.independence import Split, split
 from mrkcheck.check.liveness import add_liveness
 from mrkcheck.check.result import FIRST_VIOLATION, CheckResult
 from mrkcheck.check.stategraph import StateGraph
-from mrkcheck.lang.model import EVENTUALLY, Model
+from mrkcheck.errors import unknown_name
+from mrkcheck.lang.model import EVENTUALLY, Model, ModelError
+
+BACKENDS = ("explicit", "vectorised")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class Checker:
     show_stats: Progress | None = None
     show_status: Callable[[str], None] | None = None
     phase_prefix: str = ""
+    engine: str = "explicit"  # or "vectorised" (see BACKENDS)
+    split_independent: bool = True
 
     # --- configuration ------------------------------------------------------------------------
 
@@ -65,6 +71,11 @@ class Checker:
         """Stop the search there; properties not violated by then are UNKNOWN."""
         return replace(self, bounds=Limits(max_states, max_depth, max_seconds))
 
+    def independence(self, on: bool = True) -> Checker:
+        """Check one of the model's independent parts (key sets) and conclude for all
+        (:mod:`mrkcheck.check.independence`); False keeps the search of the whole product."""
+        return replace(self, split_independent=on)
+
     def stop_when_all_violated(self, on: bool = True) -> Checker:
         """Stop as soon as every property has a counterexample (a mutant is caught)."""
         return replace(self, stop_early=on)
@@ -79,6 +90,13 @@ class Checker:
     ) -> Checker:
         """Callbacks for the search's statistics and for liveness's status text."""
         return replace(self, show_stats=stats, show_status=status)
+
+    def backend(self, name: str) -> Checker:
+        """Which engine does the safety search: ``explicit`` (a state at a time) or
+        ``vectorised`` (a level at a time, numpy); same counts, verdicts and traces."""
+        if name not in BACKENDS:
+            raise ModelError(unknown_name("backend", name, BACKENDS))
+        return replace(self, engine=name)
 
     def phases(self, prefix: str) -> Checker:
         """Name the phases ``"<prefix>safety search"``... (what an interrupt message reports)."""
@@ -112,11 +130,29 @@ class Checker:
         or lack of memory keep what was found: ``stopped`` and ``cut_phase`` say where.
 
         Without symmetry the safety search records the state graph liveness needs as it goes,
-        so that liveness does not explore again; with symmetry liveness explores the unreduced
-        graph itself."""
+        so that liveness does not explore again (either backend); with symmetry liveness explores
+        the unreduced graph itself.
+
+        A model whose parts never interact is checked on one part (see ``independence``); the
+        reason, or why the model does not split, is in ``result.independence``."""
+        found = split(self.model, self.find_deadlocks) if self.split_independent else None
+        if isinstance(found, Split):
+            whole = replace(self, split_independent=False)
+            return found.conclude(lambda part: replace(whole, model=part).run())
+        result = self._search()
+        if found is not None:
+            result.independence = {"applied": False, "reason": f"no independence: {found}"}
+        return result
+
+    def _search(self) -> CheckResult:
         record = StateGraph(self.model) if self.checks_liveness and not self.symmetric else None
         interrupts.enter(f"{self.phase_prefix}safety search")
-        result = check(
+        search: Callable[..., CheckResult] = check
+        if self.engine == "vectorised":  # numpy is loaded only when asked for
+            from mrkcheck.check import vectorised
+
+            search = vectorised.check
+        result = search(
             self.model,
             symmetry=self.symmetric,
             deadlock=self.find_deadlocks,

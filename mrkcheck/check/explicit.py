@@ -242,7 +242,15 @@ def _trace_to(
     chain.reverse()
     if last is not None:
         chain.append(last)
-    steps = _concretize(search, chain, prop if last is not None else None)
+    return trace_of_chain(search, chain, prop, last is not None)
+
+
+def trace_of_chain(
+    search: _Search, chain: list[tuple[int, State]], prop: int | None, ends_with_action: bool
+) -> Trace:
+    """The trace of a chain of (action instance, state) links from an initial state; the
+    vectorised engine rebuilds its chains from its own parent links and shares this part."""
+    steps = _concretize(search, chain, prop if ends_with_action else None)
     name = None if prop is None else search.model.properties[prop].name
     model = search.model
     return Trace(model.schema, steps, None, model.name, name, dict(model.options), model.source)

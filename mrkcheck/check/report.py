@@ -101,12 +101,16 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def stats_line(stats: Stats) -> str:
+def stats_line(stats: Stats, derived: bool = False) -> str:
+    """The counts, time and rate; ``derived`` counts were not searched (independent key sets), so
+    no rate is given for them."""
     rate = stats.generated / stats.seconds if stats.seconds > 0 else 0.0
-    return (
-        f"{stats.distinct:,} distinct states, {stats.generated:,} generated, depth {stats.depth}, "
-        f"{stats.seconds:.2f}s ({rate:,.0f} generated/s)"
+    counts = (
+        f"{stats.distinct:,} distinct states, {stats.generated:,} generated, depth {stats.depth}"
     )
+    if derived:
+        return f"{counts} (derived), {stats.seconds:.2f}s"
+    return f"{counts}, {stats.seconds:.2f}s ({rate:,.0f} generated/s)"
 
 
 def progress_line(stats: Stats) -> str:
@@ -119,7 +123,10 @@ def progress_line(stats: Stats) -> str:
 
 def summary_text(result: CheckResult, show_traces: bool = True) -> str:
     """The text printed by ``mrkcheck check``: statistics, one line per property, counterexamples."""
-    out = [f"model {result.model} {_options(result.options)}", stats_line(result.stats)]
+    derived = bool(result.independence and result.independence.get("derived"))
+    out = [f"model {result.model} {_options(result.options)}", stats_line(result.stats, derived)]
+    if result.independence is not None:
+        out.append(result.independence["reason"])
     if result.cut_phase == "liveness":
         out.append(
             f"liveness stopped early ({result.stopped}): 'eventually' properties are UNKNOWN; "

@@ -222,6 +222,9 @@ class CheckResult(Generic[R]):
     never_enabled: list[str] | None = None
     cut_phase: str = ""  # the phase a limit, an interrupt or lack of memory cut ("liveness"...)
     incomplete_ok: bool = False  # --allow-incomplete: a search cut by a limit may exit 0
+    # Independent parts (key sets): one was checked, the counts derived (check/independence.py);
+    # or why the model did not split. None when the model has one part.
+    independence: dict[str, Any] | None = None
 
     def __repr__(self) -> str:  # the dataclass repr holds every trace
         verdicts = ", ".join(f"{r.name}={r.status}" for r in self.properties)
@@ -285,6 +288,7 @@ class CheckResult(Generic[R]):
             "stats": self.stats.as_dict(),
             "deadlock": None if self.deadlock is None else len(self.deadlock),
             "never_enabled": self.never_enabled,
+            "independence": self.independence,
             "properties": [
                 {
                     "name": r.name,

@@ -75,8 +75,9 @@ def _columns_are_disjoint(model: Model, universe: Universe) -> bool:
     return all(sum(u is universe for u in v.over) <= 1 for v in model.schema.variables)
 
 
-def _column_sorter(model: Model, universe: Universe) -> Callable[[State], State]:
-    """Sort the per-element columns of slots within each class of the universe."""
+def element_columns(model: Model, universe: Universe) -> tuple[list[list[int]], list[list[int]]]:
+    """Each element's column of slots (in slot order), and the classes of elements (positions)
+    with more than one member: what column sorting permutes (here and on packed keys)."""
     columns: list[list[int]] = [[] for _ in universe.elements]
     for var, idx, slot in model.schema.slots():
         for u, element in zip(var.over, idx, strict=True):
@@ -85,7 +86,12 @@ def _column_sorter(model: Model, universe: Universe) -> Callable[[State], State]
     classes: dict[str, list[int]] = {}
     for p in range(len(universe)):
         classes.setdefault(universe.class_of(universe.elements[p]), []).append(p)
-    groups = [members for members in classes.values() if len(members) > 1]
+    return columns, [members for members in classes.values() if len(members) > 1]
+
+
+def _column_sorter(model: Model, universe: Universe) -> Callable[[State], State]:
+    """Sort the per-element columns of slots within each class of the universe."""
+    columns, groups = element_columns(model, universe)
     getters = [
         itemgetter(*columns[p]) if len(columns[p]) > 1 else None for p in range(len(universe))
     ]

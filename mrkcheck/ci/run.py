@@ -145,6 +145,7 @@ def _run_entry(entry: Entry, project: Project, args: argparse.Namespace) -> Run:
         .stop_at_first_violation(not getattr(args, "keep_going", False))
         .progress(progress_printer(), status_printer(f"{entry.name}: liveness"))
         .phases(f"entry {entry.name}: ")
+        .backend(getattr(args, "backend", "explicit"))
     )
     result = checker.run()
     clear_progress()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mrkcheck import interrupts
-from mrkcheck.check.checker import Checker
+from mrkcheck.check.checker import BACKENDS, Checker
 from mrkcheck.check.report import (
     clear_progress,
     coverage_table,
@@ -80,7 +80,22 @@ def add_parser(sub: Any) -> None:
         default=False,
         help="count each class of states equal up to a permutation of symmetric elements once",
     )
+    check.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="explicit",
+        help="the safety search: a state at a time (explicit, the default) or a whole "
+        "breadth-first level at a time with numpy (vectorised: same counts and traces, faster "
+        "on large instances)",
+    )
     check.add_argument("--deadlock", action=argparse.BooleanOptionalAction, default=True)
+    check.add_argument(
+        "--independence",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="when the model's key sets (parts) never interact, check one and conclude for all "
+        "(--no-independence: search the whole product)",
+    )
     check.add_argument(
         "--liveness",
         action=argparse.BooleanOptionalAction,
@@ -205,9 +220,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         .symmetry(args.symmetry)
         .liveness(args.liveness)
         .deadlock(args.deadlock)
+        .independence(args.independence)
         .limits(args.max_states, args.max_depth, args.max_seconds)
         .stop_at_first_violation(not args.keep_going)
         .progress(progress_printer(args.quiet), status_printer("liveness", args.quiet))
+        .backend(args.backend)
     )
     result = checker.run()
     clear_progress()

@@ -1,0 +1,308 @@
+"""The benchmark suite: every backend on the KMS standard instances and the peer model, with and
+without symmetry, and Spin on the peer model side by side. One command:
+
+    .venv/bin/python benchmarks/bench_all.py            # 10-20 minutes on 2 shared cores
+    .venv/bin/python benchmarks/bench_all.py --quick    # the small cases only, under a minute
+
+Writes benchmarks/results/suite.json and suite.md (suite-quick.* with --quick), quoted in the
+README.
+
+Methodology. Each case runs in a process of its own, which checks it through the command-line
+entry (``mrkcheck check ... --no-liveness --no-independence --quiet --json``) three times: twice
+with ``--max-states 1`` (the first warms up imports; the second, the "setup", is the model
+build, symmetry check and compilation that the real check repeats), then in full. ``check CPU``
+is the full check's CPU time (user + system), ``search CPU`` is that less the setup's, and
+``generated/s`` is generated states per second of search CPU. Before the full check the kernel's
+record of peak resident memory is reset (``/proc/self/clear_refs``): ``B/state`` is (peak -
+resident memory before the check) / distinct states, i.e. everything the check holds per state,
+traces and temporaries included, on top of the warmed-up process. ``process CPU`` and ``peak
+MiB`` are the whole process's (three checks, start-up included). Per-state figures are shown
+only from 100,000 distinct states on: below, fixed costs dominate them. Spin (Debian's ``spin``, ``gcc -O2 -DSAFETY -DBFS``, as
+``../shared/peers/README.md`` says) runs the peer model's Promela text; its ``spin -a`` and gcc
+times are reported apart, and its run alternates with mrkcheck's on the same instance, pair
+after pair, so that a change of load on the shared machine affects both; the ratio of each pair
+(mrkcheck CPU / Spin CPU, whole process against pan) is reported as min / median / max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).parent / "results"
+PEERS = ROOT.parent / "shared" / "peers"
+BACKENDS = ("explicit", "vectorised")
+
+KMS_3X2 = ["--regions", "3", "--key-sets", "2", "-D", "origins=AWS_KMS", "-D", "max_versions=1"]
+# (name, mrkcheck arguments, symmetry, quick)
+CASES: list[tuple[str, list[str], bool, bool]] = [
+    ("kms 2x1", ["kms", "--regions", "2"], False, True),
+    ("kms 3x1", ["kms", "--regions", "3"], False, True),
+    ("kms 3x1", ["kms", "--regions", "3"], True, True),
+    ("kms 4x1", ["kms", "--regions", "4"], False, False),
+    ("kms 4x1", ["kms", "--regions", "4"], True, False),
+    ("kms 5x1", ["kms", "--regions", "5"], True, False),
+    ("kms 3x2 AWS_KMS 1 version", ["kms", *KMS_3X2], True, False),
+    ("peer 3x1", ["peer", "--regions", "3", "--no-deadlock"], False, True),
+    ("peer 3x1", ["peer", "--regions", "3", "--no-deadlock"], True, True),
+    ("peer 4x1", ["peer", "--regions", "4", "--no-deadlock"], False, True),
+    ("peer 4x1", ["peer", "--regions", "4", "--no-deadlock"], True, True),
+    ("peer 5x1", ["peer", "--regions", "5", "--no-deadlock"], False, False),
+    ("peer 5x1", ["peer", "--regions", "5", "--no-deadlock"], True, False),
+    ("peer 3x2", ["peer", "--regions", "3", "--key-sets", "2", "--no-deadlock"], True, False),
+]
+# Too large for the explicit engine in a benchmark (7.27 M states: 2.4 GB, minutes).
+VECTORISED_ONLY = [
+    ("peer 3x2", ["peer", "--regions", "3", "--key-sets", "2", "--no-deadlock"], False, False),
+]
+# Spin against mrkcheck: (Regions, key sets, pan's -w), pairs per backend
+SPIN_CASES = [(4, 1, 22), (5, 1, 24)]
+PAIRS = 3
+
+
+def run(argv: list[str], cwd: Path | None = None) -> tuple[float, float, int, str]:
+    """Run ``argv``: (wall seconds, CPU seconds, peak RSS in bytes, stdout)."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own CPU time and peak memory
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait again
+        wall = time.perf_counter() - started
+        out.seek(0)
+        text = out.read().decode()
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, text
+
+
+def mrkcheck(args: list[str], backend: str, symmetry: bool) -> dict:
+    """One check in a process of its own (see :func:`child`): its JSON statistics, the CPU and
+    wall time of the check, its memory above the warmed-up process, and the whole process's
+    CPU time and peak memory."""
+    argv = [*args, "--backend", backend, "--no-liveness", "--no-independence", "--quiet"]
+    argv += ["--symmetry"] if symmetry else []
+    wall, cpu, rss, out = run([sys.executable, __file__, "--child", json.dumps(argv)])
+    measured = json.loads(out.strip().splitlines()[-1])
+    return {"process_wall": wall, "process_cpu": cpu, "process_rss": rss, **measured}
+
+
+def child(argv: list[str]) -> None:
+    """Check ``argv`` twice in this process: first with ``--max-states 1`` (imports, model
+    build, symmetry check, compilation: the process warmed up), then, after resetting the peak
+    resident memory the kernel keeps (``/proc/self/clear_refs``), in full; print one JSON line."""
+    import contextlib
+    import io
+    import resource
+
+    from mrkcheck.cli import main as cli
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+        summary = Path(tmp) / "summary.json"
+        setup = ["check", *argv, "--max-states", "1", "--allow-incomplete"]
+        cli(setup)  # imports, caches
+        cpu0 = cpu()
+        cli(setup)  # model build, symmetry check, compilation: the check less its search
+        setup_cpu = cpu() - cpu0
+        Path("/proc/self/clear_refs").write_text("5")
+        baseline = _status("VmRSS")
+        cpu0, wall0 = cpu(), time.perf_counter()
+        code = cli(["check", *argv, "--json", str(summary)])
+        check_cpu, check_wall = cpu() - cpu0, time.perf_counter() - wall0
+        stats = json.loads(summary.read_text())["stats"]
+    above = _status("VmHWM") - baseline
+    measured = {"exit": code, "cpu": check_cpu, "setup": setup_cpu, "wall": check_wall}
+    print(json.dumps({**measured, "above": above, **stats}))
+
+
+def _status(field: str) -> int:
+    """A memory figure of this process from /proc/self/status, in bytes."""
+    match = re.search(rf"{field}:\s+(\d+) kB", Path("/proc/self/status").read_text())
+    assert match is not None, field
+    return int(match.group(1)) * 1024
+
+
+def measure(name: str, args: list[str], symmetry: bool, backend: str) -> dict:
+    m = mrkcheck(args, backend, symmetry)
+    search = max(m["cpu"] - m["setup"], 1e-3)
+    row = {
+        "case": name,
+        "backend": backend,
+        "symmetry": symmetry,
+        "exit": m["exit"],
+        "distinct": m["distinct"],
+        "generated": m["generated"],
+        "depth": m["depth"],
+        "process_cpu_s": round(m["process_cpu"], 2),
+        "check_wall_s": round(m["wall"], 2),
+        "check_cpu_s": round(m["cpu"], 2),
+        "search_cpu_s": round(search, 2),
+        "generated_per_s": round(m["generated"] / search),
+        "peak_mib": round(m["process_rss"] / 2**20, 1),
+        "bytes_per_state": round(max(m["above"], 0) / max(m["distinct"], 1), 1),
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+# --- Spin -------------------------------------------------------------------------------------
+
+
+def whole_process(args: list[str], backend: str) -> dict:
+    """``mrkcheck check`` as a user runs it: the whole process's CPU time, start-up included."""
+    with tempfile.TemporaryDirectory() as tmp:
+        summary = Path(tmp) / "summary.json"
+        argv = [sys.executable, "-m", "mrkcheck", "check", *args, "--backend", backend]
+        argv += ["--no-liveness", "--no-independence", "--quiet", "--json", str(summary)]
+        _, cpu, _, _ = run(argv, cwd=Path(tmp))
+        return {"cpu": cpu, **json.loads(summary.read_text())["stats"]}
+
+
+def build_pan(regions: int, key_sets: int, work: Path) -> dict:
+    """``spin -a`` and gcc, timed apart; the pan binary is left in ``work``."""
+    model = work / "MultiRegionKeys.pml"
+    shutil.copy(PEERS / "MultiRegionKeys.pml", model)
+    _, spin_cpu, _, _ = run(["spin", "-a", f"-DNR={regions}", f"-DNK={key_sets}", model.name], work)
+    gcc = ["gcc", "-O2", "-DSAFETY", "-DBFS", "-DMEMLIM=16000", "-o", "pan", "pan.c"]
+    _, gcc_cpu, _, _ = run(gcc, work)
+    return {"spin_a_cpu_s": round(spin_cpu, 2), "gcc_cpu_s": round(gcc_cpu, 2)}
+
+
+def run_pan(work: Path, width: int) -> dict:
+    wall, cpu, rss, out = run(["./pan", f"-w{width}"], work)
+    stored = re.search(r"(\d+) states, stored", out)
+    transitions = re.search(r"(\d+) transitions", out)
+    return {
+        "cpu": cpu,
+        "wall": wall,
+        "rss": rss,
+        "stored": int(stored.group(1)) if stored else None,
+        "transitions": int(transitions.group(1)) if transitions else None,
+    }
+
+
+def spin_pairs(backends: tuple[str, ...]) -> list[dict]:
+    """mrkcheck and pan alternating on each peer instance; CPU ratios per pair."""
+    if shutil.which("spin") is None or shutil.which("gcc") is None:
+        print("spin or gcc not found (apt-get install -y spin): Spin comparison skipped")
+        return []
+    rows = []
+    for regions, key_sets, width in SPIN_CASES:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            compiled = build_pan(regions, key_sets, work)
+            args = ["peer", "--regions", str(regions), "--key-sets", str(key_sets)]
+            for backend in backends:
+                ours, theirs = [], []
+                for _ in range(PAIRS):
+                    ours.append(whole_process([*args, "--no-deadlock"], backend))
+                    theirs.append(run_pan(work, width))
+                ratios = [o["cpu"] / t["cpu"] for o, t in zip(ours, theirs, strict=True)]
+                row = {
+                    "case": f"peer {regions}x{key_sets}",
+                    "backend": backend,
+                    "mrkcheck_cpu_s": [round(o["cpu"], 2) for o in ours],
+                    "spin_cpu_s": [round(t["cpu"], 2) for t in theirs],
+                    "ratio_min": round(min(ratios), 2),
+                    "ratio_median": round(statistics.median(ratios), 2),
+                    "ratio_max": round(max(ratios), 2),
+                    "mrkcheck_distinct": ours[0]["distinct"],
+                    "mrkcheck_generated": ours[0]["generated"],
+                    "spin_stored": theirs[0]["stored"],
+                    "spin_transitions": theirs[0]["transitions"],
+                    "spin_peak_mib": round(theirs[0]["rss"] / 2**20, 1),
+                    **compiled,
+                }
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    return rows
+
+
+# --- output -------------------------------------------------------------------------------------
+
+
+def markdown(rows: list[dict], spin: list[dict], meta: dict) -> str:
+    lines = [
+        f"Taken {meta['date']} on {meta['cpus']} cores ({meta['load']}); Python {meta['python']}.",
+        "",
+        "| case | backend | symmetry | distinct | generated | depth | check wall s | check CPU s "
+        "| search CPU s | process CPU s | generated/s (search CPU) | peak MiB | B/state |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        big = r["distinct"] >= 100_000  # below, start-up noise dominates the per-state figures
+        rate = f"{r['generated_per_s']:,}" if big else "–"
+        per_state = r["bytes_per_state"] if big else "–"
+        lines.append(
+            f"| {r['case']} | {r['backend']} | {'yes' if r['symmetry'] else 'no'} | "
+            f"{r['distinct']:,} | {r['generated']:,} | {r['depth']} | {r['check_wall_s']} | "
+            f"{r['check_cpu_s']} | {r['search_cpu_s']} | {r['process_cpu_s']} | {rate} | "
+            f"{r['peak_mib']} | {per_state} |"
+        )
+    if spin:
+        lines += [
+            "",
+            "| Spin vs mrkcheck | backend | mrkcheck CPU s | Spin CPU s | ratio min / median / max "
+            "| Spin stored / transitions | spin -a + gcc CPU s |",
+            "|---|---|---|---|---|---|---:|",
+        ]
+        for r in spin:
+            lines.append(
+                f"| {r['case']} | {r['backend']} | {', '.join(map(str, r['mrkcheck_cpu_s']))} | "
+                f"{', '.join(map(str, r['spin_cpu_s']))} | {r['ratio_min']} / "
+                f"{r['ratio_median']} / {r['ratio_max']} | {r['spin_stored']:,} / "
+                f"{r['spin_transitions']:,} | {r['spin_a_cpu_s'] + r['gcc_cpu_s']:.2f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="the small cases only, no Spin")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # one measured check (internal)
+    args = parser.parse_args()
+    if args.child:
+        child(json.loads(args.child))
+        return
+    load = os.getloadavg()[0]
+    rows = [
+        measure(name, case_args, symmetry, backend)
+        for name, case_args, symmetry, quick in CASES
+        if quick or not args.quick
+        for backend in BACKENDS
+    ]
+    rows += [
+        measure(name, case_args, symmetry, "vectorised")
+        for name, case_args, symmetry, _ in VECTORISED_ONLY
+        if not args.quick
+    ]
+    spin = [] if args.quick else spin_pairs(BACKENDS)
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load": f"load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end",
+        "quick": args.quick,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    name = "suite-quick" if args.quick else "suite"
+    payload = {"meta": meta, "rows": rows, "spin": spin}
+    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown(rows, spin, meta))
+    print(f"wrote {RESULTS / name}.json and .md")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,309 @@
+"""Compile a model's expressions to numpy code that works on a whole level of states at once.
+
+Where :mod:`mrkcheck.check.compile` writes one Python function that steps one state, this module
+writes functions whose arguments are columns: ``c[slot]`` is an int16 array holding that slot's
+value in every state of a chunk of the level. Generated from the same expression trees through
+:func:`mrkcheck.lang.expr.fold`, so the engines cannot disagree on what a model says.
+
+- ``guards(c)``: one boolean mask per action instance (None for a guard that is false by
+  construction). Every subexpression is computed once per chunk and shared between the guards
+  that contain it (the KMS guards share most of their comparisons), instead of once per state and
+  instance as the per-state engine does.
+- ``fire[i](c, idx, k)``: the successors of the states ``idx`` under instance ``i`` as key words:
+  the parents' words ``k`` with the assigned slots' bits replaced (constants folded into one mask
+  per word), the domain of computed values checked, and the action properties of instance ``i``
+  evaluated on (pre, post) pairs.
+- ``invariants(c)`` / ``goals(c)`` / ``terminal(c)``: one mask per state property.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mrkcheck.check.compile import EvaluationError, _possible_values, _slot_domains
+from mrkcheck.check.packing import Layout
+from mrkcheck.lang.expr import (
+    BOOL,
+    And,
+    Arith,
+    Compare,
+    Const,
+    Expr,
+    Fold,
+    Ite,
+    Not,
+    Or,
+    Var,
+    fold,
+)
+from mrkcheck.lang.model import ACTION, ALWAYS, SOMETIMES, ActionInstance, Model, state_property
+
+Masks = list[tuple[int, np.ndarray]]  # (property position, mask) pairs
+Fire = Callable[[list[np.ndarray], np.ndarray, list[np.ndarray]], tuple[list[np.ndarray], Masks]]
+
+
+class _Source(Fold[str]):
+    """Each node as the name of a local computed once (common subexpressions shared by text).
+
+    ``read(var)`` says how a slot is read; booleans are stored as 0/1, so a boolean slot becomes
+    ``!= 0`` before it meets ``~``, ``&`` or ``|``, whose meaning on integers is bitwise."""
+
+    purpose = "compile for the vectorised backend"
+
+    def __init__(self, read: Callable[[Var], str], indent: str = "    "):
+        self.read = read
+        self.indent = indent
+        self.lines: list[str] = []
+        self.names: dict[str, str] = {}
+        self.memo: dict[int, Any] = {}
+
+    def of(self, expr: Expr) -> str:
+        return fold(expr, self, self.memo)
+
+    def _let(self, text: str) -> str:
+        name = self.names.get(text)
+        if name is None:
+            name = self.names[text] = f"_{len(self.names)}"
+            self.lines.append(f"{self.indent}{name} = {text}")
+        return name
+
+    def const(self, e: Const) -> str:
+        return repr(bool(e.value)) if e.sort == BOOL else str(e.value)
+
+    def var(self, e: Var) -> str:
+        text = self._let(self.read(e))
+        return self._let(f"({text} != 0)") if e.sort == BOOL else text
+
+    def not_(self, e: Not, arg: str) -> str:
+        return self._let(f"~{arg}")
+
+    def and_(self, e: And, args: list[str]) -> str:
+        return self._let("(" + " & ".join(args) + ")")
+
+    def or_(self, e: Or, args: list[str]) -> str:
+        return self._let("(" + " | ".join(args) + ")")
+
+    def ite(self, e: Ite, cond: str, then: str, other: str) -> str:
+        return self._let(f"_where({cond}, {then}, {other})")
+
+    def compare(self, e: Compare, left: str, right: str) -> str:
+        return self._let(f"({left} {e.op} {right})")
+
+    def arith(self, e: Arith, left: str, right: str) -> str:
+        return self._let(f"({left} {e.op} {right})")
+
+
+_LOCAL = re.compile(r"\b_\d+\b")
+
+
+def _free_early(lines: list[str], results: list[str]) -> list[str]:
+    """``lines`` with each local deleted after its last use (except those in ``results``), so
+    that a chunk's temporaries do not all live until the function returns."""
+    last: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        for name in _LOCAL.findall(line.split("=", 1)[1]):
+            last[name] = i
+    kept = set(_LOCAL.findall(" ".join(results)))
+    out = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        dead = [n for n in _LOCAL.findall(line.split("=", 1)[1]) if last[n] == i and n not in kept]
+        if dead:
+            out.append(f"    del {', '.join(sorted(set(dead)))}")
+    return out
+
+
+def _mask(source: _Source, expr: Expr) -> str:
+    """A boolean array for ``expr`` (constants as whole masks, so ``~`` stays boolean)."""
+    if isinstance(expr, Const):
+        return "_all" if expr.value else "_none"
+    return source.of(expr)
+
+
+@dataclass
+class VectorCode:
+    """The generated functions of one model and their source (for inspection)."""
+
+    guards: Callable[[list[np.ndarray]], list[np.ndarray | None]]
+    fire: list[Fire]
+    invariants: Callable[[list[np.ndarray]], Masks]
+    goals: Callable[[list[np.ndarray]], Masks]
+    terminal: Callable[[list[np.ndarray]], np.ndarray]
+    source: str
+
+
+def compile_vector(model: Model, layout: Layout) -> VectorCode:
+    """Generate and compile the level-at-a-time functions of ``model`` for keys in ``layout``."""
+    props = model.properties
+    invariants = [i for i, p in enumerate(props) if p.kind == ALWAYS]
+    goals = [i for i, p in enumerate(props) if p.kind == SOMETIMES]
+    action_props = [i for i, p in enumerate(props) if p.kind == ACTION]
+    namespace: dict[str, Any] = {
+        "_where": np.where,
+        "_np": np,
+        "_oob": _out_of_domain,
+        "_u64": np.uint64,
+    }
+    chunks = [_guards_code(model)]
+    for index, inst in enumerate(model.instances):
+        chunks.append(_fire_code(index, inst, model, layout, action_props, namespace))
+    chunks.append(_state_masks_code("invariants", [(p, _inv(model, p)) for p in invariants]))
+    chunks.append(_state_masks_code("goals", [(p, state_property(props[p]).expr) for p in goals]))
+    chunks.append(_terminal_code(model))
+    name = f"<mrkcheck-vectorised:{model.name}>"
+    for chunk in chunks:  # one function at a time: compiling it all at once takes 60 MB
+        exec(compile(chunk, name, "exec"), namespace)  # noqa: S102
+    source = "\n".join(chunks) + "\n"
+    return VectorCode(
+        namespace["guards"],
+        [namespace[f"fire_{i}"] for i in range(len(model.instances))],
+        namespace["invariants"],
+        namespace["goals"],
+        namespace["terminal"],
+        source,
+    )
+
+
+def _inv(model: Model, p: int) -> Expr:
+    return state_property(model.properties[p]).expr
+
+
+def _read_columns(v: Var) -> str:
+    return f"c[{v.slot}]"
+
+
+def _guards_code(model: Model) -> str:
+    source = _Source(_read_columns)
+    results = []
+    for inst in model.instances:
+        enabled = inst.enabled
+        if isinstance(enabled, Const):
+            results.append("_all" if enabled.value else "None")
+        else:
+            results.append(source.of(enabled))
+    return "\n".join(
+        [
+            "def guards(c):",
+            "    _all = _np.ones(len(c[0]), dtype=bool)",
+            *_free_early(source.lines, results),
+            f"    return [{', '.join(results)}]",
+        ]
+    )
+
+
+def _state_masks_code(name: str, exprs: list[tuple[int, Expr]]) -> str:
+    source = _Source(_read_columns)
+    results = [f"({p}, {_mask(source, e)})" for p, e in exprs]
+    return "\n".join(
+        [
+            f"def {name}(c):",
+            "    _all = _np.ones(len(c[0]), dtype=bool)",
+            "    _none = ~_all",
+            *_free_early(source.lines, results),
+            f"    return [{', '.join(results)}]",
+        ]
+    )
+
+
+def _terminal_code(model: Model) -> str:
+    source = _Source(_read_columns)
+    result = "_none" if model.terminal is None else _mask(source, model.terminal)
+    return "\n".join(
+        [
+            "def terminal(c):",
+            "    _all = _np.ones(len(c[0]), dtype=bool)",
+            "    _none = ~_all",
+            *_free_early(source.lines, [result]),
+            f"    return {result}",
+        ]
+    )
+
+
+def _fire_code(
+    index: int,
+    inst: ActionInstance,
+    model: Model,
+    layout: Layout,
+    action_props: list[int],
+    namespace: dict[str, Any],
+) -> str:
+    """``fire_<index>(c, idx, k)``: successor words and violated action properties."""
+    domains = _slot_domains(model)
+    pre = _Source(lambda v: f"c[{v.slot}][idx]")
+    lines = ["    _all = _np.ones(len(idx), dtype=bool)", "    _none = ~_all"]
+    clear = [(1 << 64) - 1] * layout.words
+    constant = [0] * layout.words
+    computed: dict[int, str] = {}  # slot -> the local holding its new value
+    checks: list[str] = []
+    for target, value in sorted(inst.effects, key=lambda e: e[0].slot):
+        s = target.slot
+        lo, hi, label = domains[s]
+        clear[layout.word[s]] &= ~(((1 << layout.bits[s]) - 1) << layout.shift[s])
+        possible = _possible_values(value)
+        in_domain = possible is not None and all(lo <= v <= hi for v in possible)
+        if isinstance(value, Const) and in_domain:
+            constant[layout.word[s]] |= (value.value - layout.lo[s]) << layout.shift[s]
+            computed[s] = f"_np.full(len(idx), {value.value}, dtype=_np.int16)"
+            continue
+        if isinstance(value, Const):
+            computed[s] = f"_np.full(len(idx), {value.value})"
+        else:
+            computed[s] = pre.of(value)
+        if not in_domain:
+            v = computed[s]
+            checks.append(f"    _bad = ({v} < {lo}) | ({v} > {hi})")
+            checks.append("    if _bad.any():")
+            checks.append(f"        _oob({inst.label!r}, {label!r}, {v}, _bad)")
+    lines.extend(pre.lines)
+    lines.extend(checks)
+    pre.lines = []
+    for w in range(layout.words):
+        namespace[f"_clear_{index}_{w}"] = np.uint64(clear[w])
+        namespace[f"_set_{index}_{w}"] = np.uint64(constant[w])
+        parts = [f"(k[{w}] & _clear_{index}_{w})"]
+        if constant[w]:
+            parts.append(f"_set_{index}_{w}")
+        for target, value in inst.effects:
+            s = target.slot
+            if layout.word[s] != w or not layout.bits[s]:
+                continue
+            if isinstance(value, Const) and computed[s].endswith("dtype=_np.int16)"):
+                continue  # folded into _set
+            parts.append(
+                f"((_np.asarray({computed[s]}, dtype=_np.int64) - {layout.lo[s]})"
+                f".astype(_np.uint64) << _u64({layout.shift[s]}))"
+            )
+        lines.append(f"    w{w} = {' | '.join(parts)}")
+    post = _Source(lambda v: _post_read(v, computed))
+    post.names = pre.names  # share the pre-state reads already computed
+    bad = []
+    for p in action_props:
+        expr = model.properties[p].for_action(inst)
+        if expr is None or (isinstance(expr, Const) and expr.value):
+            continue
+        bad.append(f"({p}, ~{_mask(post, expr)})")
+    lines.extend(post.lines)
+    words = ", ".join(f"w{w}" for w in range(layout.words))
+    return "\n".join(
+        [
+            f"def fire_{index}(c, idx, k):  # {inst.label}",
+            *lines,
+            f"    return [{words}], [{', '.join(bad)}]",
+        ]
+    )
+
+
+def _post_read(v: Var, computed: dict[int, str]) -> str:
+    if v.primed and v.slot in computed:
+        return computed[v.slot]
+    return f"c[{v.slot}][idx]"
+
+
+def _out_of_domain(label: str, slot_name: str, values: np.ndarray, bad: np.ndarray) -> None:
+    value = int(np.asarray(values)[bad][0])
+    raise EvaluationError(f"{label} would set {slot_name} to {value}, outside its domain")
