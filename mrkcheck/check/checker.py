@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from mrkcheck import interrupts
 from mrkcheck.check.explicit import Limits, Progress, check
 from mrkcheck.check.independence import Split, split
 from mrkcheck.check.liveness import add_liveness
+from mrkcheck.check.parallel import ProcessTeam, Team, search
 from mrkcheck.check.result import CheckResult
 from mrkcheck.check.stategraph import StateGraph
 from mrkcheck.lang.model import EVENTUALLY, Model
@@ -42,6 +44,8 @@ class Checker:
     show_status: Callable[[str], None] | None = None
     phase_prefix: str = ""
     split_independent: bool = True
+    processes: int = 1  # partitions of the search (worker processes, or cluster partitions)
+    cluster_address: str | None = None  # a Dask scheduler's address, or "local"
 
     # --- configuration ------------------------------------------------------------------------
 
@@ -70,6 +74,15 @@ class Checker:
         """Check one of the model's independent parts (key sets) and conclude for all
         (:mod:`mrkcheck.check.independence`); False keeps the search of the whole product."""
         return replace(self, split_independent=on)
+
+    def workers(self, count: int = 1) -> Checker:
+        """Partition the search over ``count`` processes (:mod:`mrkcheck.check.parallel`)."""
+        return replace(self, processes=count)
+
+    def cluster(self, address: str | None) -> Checker:
+        """Run the partitioned search on the Dask cluster at ``address`` ("local": a cluster of
+        ``workers`` processes started for this run; :mod:`mrkcheck.check.cluster`)."""
+        return replace(self, cluster_address=address)
 
     def stop_when_all_violated(self, on: bool = True) -> Checker:
         """Stop as soon as every property has a counterexample (a mutant is caught)."""
@@ -127,10 +140,15 @@ class Checker:
             result.independence = {"applied": False, "reason": f"no independence: {found}"}
         return result
 
+    @property
+    def partitioned(self) -> bool:
+        return self.processes > 1 or self.cluster_address is not None
+
     def _search(self) -> CheckResult:
-        record = StateGraph(self.model) if self.checks_liveness and not self.symmetric else None
+        recorded = self.checks_liveness and not self.symmetric and not self.partitioned
+        record = StateGraph(self.model) if recorded else None
         interrupts.enter(f"{self.phase_prefix}safety search")
-        result = check(
+        result = (self._partitioned_search if self.partitioned else check)(
             self.model,
             symmetry=self.symmetric,
             deadlock=self.find_deadlocks,
@@ -143,3 +161,19 @@ class Checker:
             interrupts.enter(f"{self.phase_prefix}liveness")
             add_liveness(result, self.model, progress=self.show_status, graph=record)
         return result
+
+    def _partitioned_search(self, model: Model, **options: Any) -> CheckResult:
+        """The same search, partitioned over processes or a cluster (no graph is recorded:
+        liveness explores it again)."""
+        del options["record"]
+        symmetric, dead, count = self.symmetric, self.find_deadlocks, self.processes
+        address = self.cluster_address
+        if address is None:
+            return search(model, lambda: ProcessTeam(model, symmetric, dead, count), **options)
+
+        def team() -> Team:
+            from mrkcheck.check.cluster import DaskTeam
+
+            return DaskTeam(model, symmetric, dead, count, address)
+
+        return search(model, team, engine="cluster", **options)

@@ -93,6 +93,19 @@ def add_parser(sub: Any) -> None:
         "yes, unless --symmetry; --liveness with --symmetry checks them on the unreduced graph)",
     )
     check.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="search with N processes, states partitioned by hash (same counts and traces)",
+    )
+    check.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run the partitioned search on the Dask scheduler at ADDRESS (tcp://host:8786), "
+        "or on a local Dask cluster of --workers processes ('local')",
+    )
+    check.add_argument(
         "--max-states", type=positive_int, help="stop after this many distinct states"
     )
     check.add_argument("--max-depth", type=positive_int, help="stop at this BFS depth")
@@ -201,6 +214,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         .liveness(args.liveness)
         .deadlock(args.deadlock)
         .independence(args.independence)
+        .workers(args.workers)
+        .cluster(args.cluster)
         .limits(args.max_states, args.max_depth, args.max_seconds)
         .progress(progress_printer(args.quiet), status_printer("liveness", args.quiet))
     )
