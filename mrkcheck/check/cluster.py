@@ -20,7 +20,7 @@ from mrkcheck.check.parallel import LevelReport, Partition
 from mrkcheck.errors import UsageError
 from mrkcheck.lang.model import Model
 
-CONNECT_SECONDS = 30
+CONNECT_SECONDS = 10
 
 
 class DaskTeam:
