@@ -90,8 +90,11 @@ def test_peer_two_regions_two_key_sets_equal_the_product_search():
 # --- a toy model: counters per key set, with properties of one, both, or each key set -----------
 
 
-def counters(limit: int = 2, one_set_only: bool = False, cross: bool = False) -> Model:
-    """Each key set's counter climbs to ``limit`` and stops there (a deadlock once all have)."""
+def counters(
+    limit: int = 2, one_set_only: bool = False, cross: bool = False, flagged_ends: bool = False
+) -> Model:
+    """Each key set's counter climbs to ``limit`` and stops there (a deadlock once all have;
+    with ``flagged_ends``, only where some key set's flag is still down)."""
     m = ModelBuilder("counters")
     K = m.universe("K", ["a", "b", "c"])
     x = m.variable("x", range(0, limit + 1), over=[K], init=0)
@@ -111,6 +114,8 @@ def counters(limit: int = 2, one_set_only: bool = False, cross: bool = False) ->
         m.invariant("each_below_limit", and_(*(x[k].lt(limit) for k in K)))
     if cross:
         m.invariant("a_not_ahead_of_b", x["a"].le(x["b"]))
+    if flagged_ends:
+        m.terminal(and_(*(flag[k] for k in K)))
     return m.build()
 
 
@@ -132,6 +137,14 @@ def test_deadlock_needs_every_key_set_dead_and_is_the_shortest():
     assert _is_run(model, reduced.deadlock)
     assert not successors(model, reduced.deadlock.steps[-1].state)
     assert reduced.exit_code == product.exit_code
+
+
+def test_deadlock_with_a_terminal_condition_split_per_key_set():
+    model = counters(flagged_ends=True)
+    reduced, product = _both(model)
+    assert len(reduced.deadlock) == len(product.deadlock) == 6
+    assert _is_run(model, reduced.deadlock)
+    assert reduced.stats.distinct == product.stats.distinct == 125
 
 
 def test_a_property_across_key_sets_falls_back_to_the_product_search():

@@ -169,9 +169,11 @@ class Checker:
         symmetric, dead, count = self.symmetric, self.find_deadlocks, self.processes
         address = self.cluster_address
         if address is None:
-            return search(model, lambda: ProcessTeam(model, symmetric, dead, count), **options)
+            return search(
+                model, lambda prepared: ProcessTeam(model, dead, count, prepared), **options
+            )
 
-        def team() -> Team:
+        def team(_: Any) -> Team:  # the cluster's workers compile the model themselves
             from mrkcheck.check.cluster import DaskTeam
 
             return DaskTeam(model, symmetric, dead, count, address)

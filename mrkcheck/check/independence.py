@@ -113,7 +113,7 @@ class Split:
             never_enabled=self._never_enabled(sub.never_enabled),
             deadlock=self._deadlock(sub, run),
         )
-        complete = sub.complete or sub.stopped == "all_violated"
+        complete = sub.complete  # a search stopped early counts only what it saw
         result.stats = (
             derive(sub.stats, self.size, len(self.component.initial)) if complete else sub.stats
         )
@@ -170,7 +170,8 @@ class Split:
     def _never_enabled(self, labels: list[str] | None) -> list[str] | None:
         if labels is None:
             return None
-        return [m[label].label for label in labels for m in self.counterpart]
+        idle = {m[label].label for label in labels for m in self.counterpart}
+        return [i.label for i in self.model.instances if i.label in idle]
 
     def _deadlock(self, sub: CheckResult, run: Run) -> Trace | None:
         """The first group's non-terminal dead state in one group, the shallowest dead state of
@@ -211,7 +212,7 @@ class Split:
         elif complete:
             reason += f" ({n:,}^{k} = {n**k:,} states, derived)"
         else:
-            reason += " (the search was cut: the counts are the first element's)"
+            reason += " (the search stopped early: the counts are the first element's)"
         return {
             "applied": True,
             "universe": name,

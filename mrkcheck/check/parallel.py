@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mrkcheck.check.compile import compile_model
+from mrkcheck.check.compile import Compiled, compile_model
 from mrkcheck.check.explicit import (
     PROGRESS_INTERVAL,
     Limits,
@@ -49,6 +49,7 @@ from mrkcheck.check.symmetry import canonicalizer
 from mrkcheck.lang.model import Model, State
 
 Batch = list[tuple[State, int]]  # (state, key) for its owner
+Canon = Callable[[State], State] | None
 
 
 @dataclass
@@ -75,15 +76,27 @@ def key_base(model: Model) -> int:
 class Partition:
     """The states one partition owns, and the two halves of a level on them."""
 
-    def __init__(self, model: Model, symmetry: bool, deadlock: bool, index: int, count: int):
+    def __init__(
+        self,
+        model: Model,
+        symmetry: bool,
+        deadlock: bool,
+        index: int,
+        count: int,
+        prepared: tuple[Compiled, Canon] | None = None,
+    ):
+        """``prepared``: the compiled model and canonicaliser, when the driver made them (they
+        cost a second or more with symmetry, whose declaration is checked first)."""
         self.model, self.index, self.count, self.deadlock = model, index, count, deadlock
-        self.compiled = compile_model(model)
-        self.canon = canonicalizer(model) if symmetry else None
+        if prepared is None:
+            prepared = (compile_model(model), canonicalizer(model) if symmetry else None)
+        self.compiled, self.canon = prepared
         self.base = key_base(model)
-        self.visited: set[State] = set()
+        # Owned states: 0 for those of earlier levels, the key for those new in this level.
+        self.seen: dict[State, int] = {}
+        self.fresh: list[State] = []  # new in this level, in the order first seen
         self.sent: set[State] = set()
         self.frontier: list[tuple[int, State]] = []
-        self.local: dict[State, int] = {}
         self.report = LevelReport()
 
     def _fresh_report(self) -> LevelReport:
@@ -96,21 +109,20 @@ class Partition:
         report = self._fresh_report()
         if self.index == 0:
             report.generated = len(self.model.initial)
-        self.local = {}
         for number, s0 in enumerate(self.model.initial):
             c = self.canon(s0) if self.canon else s0
-            if hash(c) % self.count == self.index and c not in self.local:
-                self.local[c] = number + 1
+            if hash(c) % self.count == self.index and c not in self.seen:
+                self.seen[c] = number + 1
+                self.fresh.append(c)
         return self._keep([], initial=True)
 
     def expand(self) -> list[Batch]:
         """Expand the frontier in key order; the successors owned elsewhere, by owner."""
         report = self._fresh_report()
         step, terminal, canon = self.compiled.step, self.compiled.terminal, self.canon
-        visited, sent, base, count, me = self.visited, self.sent, self.base, self.count, self.index
-        fired = report.fired
+        seen, fresh, sent = self.seen, self.fresh, self.sent
+        base, count, me, fired = self.base, self.count, self.index, report.fired
         outgoing: list[Batch] = [[] for _ in range(count)]
-        local: dict[State, int] = {}
         for key, s in self.frontier:
             out: list[tuple[int, State]] = []
             bad: list[tuple[int, int, State]] = []
@@ -123,15 +135,15 @@ class Partition:
                 c = canon(t) if canon else t
                 owner = hash(c) % count
                 if owner == me:
-                    if c not in visited and c not in local:
-                        local[c] = key * base + index
+                    if c not in seen:  # seen in this level already: with a smaller key
+                        seen[c] = key * base + index
+                        fresh.append(c)
                 elif c not in sent:
                     sent.add(c)
                     outgoing[owner].append((c, key * base + index))
             for position, (prop, index, t) in enumerate(bad):
                 if prop not in report.action:
                     report.action[prop] = (key, position, index, s, t)
-        self.local = local
         return outgoing
 
     def absorb(self, batches: Sequence[Batch]) -> LevelReport:
@@ -139,19 +151,20 @@ class Partition:
         return self._keep(batches, initial=False)
 
     def _keep(self, batches: Sequence[Batch], initial: bool) -> LevelReport:
-        report, visited, new = self.report, self.visited, self.local
+        report, seen, fresh = self.report, self.seen, self.fresh
         for batch in batches:
             for c, key in batch:
-                if c in visited:
-                    continue
-                known = new.get(c)
-                if known is None or key < known:
-                    new[c] = key
-        frontier = sorted((key, c) for c, key in new.items())
+                known = seen.get(c)
+                if known is None:
+                    seen[c] = key
+                    fresh.append(c)
+                elif key < known:  # never for a state of an earlier level (0)
+                    seen[c] = key
+        frontier = sorted((seen[c], c) for c in fresh)
         violated, satisfied = self.compiled.violated, self.compiled.satisfied
         has_goals = bool(self.compiled.goals)
         for key, c in frontier:
-            visited.add(c)
+            seen[c] = 0
             if not initial:
                 report.found[key % self.base] += 1
             for prop in violated(c) or ():
@@ -159,7 +172,7 @@ class Partition:
             if has_goals:
                 for prop in satisfied(c):
                     report.goal.setdefault(prop, (key, c))
-        self.frontier, self.local = frontier, {}
+        self.frontier, self.fresh = frontier, []
         report.new = len(frontier)
         return report
 
@@ -178,17 +191,20 @@ class Team(Protocol):
 
 
 class ProcessTeam:
-    """One process per partition (forked, so the model is not pickled); partitions send each
-    other their batches through queues, and the driver only their reports."""
+    """One process per partition, forked, so that the model, its compiled code and its
+    canonicaliser (``prepared``) are not made again nor pickled; partitions send each other their
+    batches through queues, and the driver only their reports."""
 
-    def __init__(self, model: Model, symmetry: bool, deadlock: bool, workers: int):
+    def __init__(
+        self, model: Model, deadlock: bool, workers: int, prepared: tuple[Compiled, Canon]
+    ):
         ctx = multiprocessing.get_context("fork")
         self.inboxes = [ctx.Queue() for _ in range(workers)]
         self.links = []
         self.processes = []
         for index in range(workers):
             mine, theirs = ctx.Pipe()
-            args = (model, symmetry, deadlock, index, workers, theirs, self.inboxes)
+            args = (model, prepared, deadlock, index, workers, theirs, self.inboxes)
             process = ctx.Process(target=_serve, args=args, daemon=True)
             process.start()
             self.links.append(mine)
@@ -222,7 +238,7 @@ class ProcessTeam:
 
 def _serve(
     model: Model,
-    symmetry: bool,
+    prepared: tuple[Compiled, Canon],
     deadlock: bool,
     index: int,
     count: int,
@@ -232,7 +248,7 @@ def _serve(
     """A worker process: Ctrl-C is the driver's to handle (it ends the workers)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    part = Partition(model, symmetry, deadlock, index, count)
+    part = Partition(model, prepared[1] is not None, deadlock, index, count, prepared)
     while True:
         command = link.recv()
         try:
@@ -282,7 +298,7 @@ class _Found:
 
 def search(
     model: Model,
-    team: Callable[[], Team],
+    team: Callable[[tuple[Compiled, Canon]], Team],
     *,
     symmetry: bool = False,
     deadlock: bool = True,
@@ -291,11 +307,11 @@ def search(
     stop_when_all_violated: bool = True,
     engine: str = "explicit",
 ) -> CheckResult:
-    """The partitioned search of ``model`` by the partitions ``team()`` starts; the result is the
-    serial engine's (see the module's doc for a cut search)."""
+    """The partitioned search of ``model`` by the partitions ``team(prepared)`` starts (given
+    the compiled model and canonicaliser, made once here); the result is the serial engine's
+    (see the module's doc for a cut search)."""
     limits = limits or Limits()
-    record = _Search(model, canonicalizer(model) if symmetry else None)
-    record.compiled = compile_model(model)
+    record = _Search(model, None)
     n = len(model.instances)
     fired, found_per_action = [0] * n, [0] * n
     found = _Found()
@@ -303,8 +319,10 @@ def search(
     started = time.perf_counter()
     stopped, complete = "exhausted", True
     running: Team | None = None
-    try:
-        running = team()
+    try:  # compiling and checking the symmetry take a moment too: Ctrl-C there is kept
+        record.compiled = compile_model(model)
+        record.canon = canonicalizer(model) if symmetry else None
+        running = team((record.compiled, record.canon))
         stopped = _drive(
             running,
             model,
