@@ -5,10 +5,13 @@ with the serial engine itself on the standard instance, the peer model and seede
 from __future__ import annotations
 
 import logging
+import signal
 import subprocess
 import sys
 
 import pytest
+from test_independence import counters
+from test_interrupts import _assert_interrupted, _interrupt_after
 
 from mrkcheck.check.checker import Checker
 from mrkcheck.examples.mrk_peer import build as peer
@@ -16,7 +19,6 @@ from mrkcheck.examples.twophase import build as twophase
 from mrkcheck.lang.model import Model
 from mrkcheck.model.kms import build as kms
 from mrkcheck.registry import model_builder
-from test_independence import counters
 
 
 def _same(model: Model, partitioned: Checker, **config) -> None:
@@ -109,3 +111,13 @@ def test_cluster_bad_address_is_one_line():
         "mrkcheck: --cluster: cannot reach a Dask scheduler at nowhere: "
         "missing port number in address 'nowhere'"
     ]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_partitioned_search_keeps_what_it_found(tmp_path, sig):
+    args = ["check", "kms", "--regions", "4", "--no-liveness", "--workers", "2"]
+    code, out, err = _interrupt_after(args, 2.5, tmp_path, sig)
+    assert _assert_interrupted(code, out, err) == (
+        "mrkcheck: interrupted during safety search: the results above are partial"
+    )
+    assert "search stopped early (interrupted)" in out

@@ -228,7 +228,7 @@ class ProcessTeam:
     def close(self) -> None:
         for process in self.processes:
             if process.is_alive():
-                process.terminate()
+                process.kill()  # they ignore SIGINT and SIGTERM: those are the driver's
         for process in self.processes:
             process.join()
         for queue in self.inboxes:
@@ -245,9 +245,10 @@ def _serve(
     link: Any,
     inboxes: list[Any],
 ) -> None:
-    """A worker process: Ctrl-C is the driver's to handle (it ends the workers)."""
+    """A worker process. Ctrl-C and SIGTERM (sent to the whole process group) are the driver's
+    to handle: it keeps what was found and ends the workers."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     part = Partition(model, prepared[1] is not None, deadlock, index, count, prepared)
     while True:
         command = link.recv()
