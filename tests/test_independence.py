@@ -183,3 +183,9 @@ def test_peer_three_regions_two_key_sets_product():
     assert product.stats.distinct == reduced.stats.distinct == 7_273_809
     assert product.stats.generated == reduced.stats.generated == 83_580_031
     assert product.stats.depth == reduced.stats.depth == 27
+
+
+def test_results_name_the_models_own_properties():
+    model = kms(**SMALL_KMS)
+    result = Checker(model).liveness(False).run()
+    assert [r.checked for r in result.properties] == list(model.properties)

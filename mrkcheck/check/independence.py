@@ -123,10 +123,11 @@ class Split:
     # --- lifting results ---------------------------------------------------------------------
 
     def _lift(self, position: int, r: PropertyResult) -> PropertyResult:
+        """The verdict on the model's own property; a trace moved to the group it is about."""
+        original = self.model.properties[position]
         if r.trace is None:
-            return r
-        group = self._group_of(position, r)
-        return replace(r, trace=self.move(r.trace, group), checked=self.model.properties[position])
+            return replace(r, checked=original)
+        return replace(r, trace=self.move(r.trace, self._group_of(position, r)), checked=original)
 
     def _group_of(self, position: int, r: PropertyResult) -> int:
         """The group whose part the trace violates (or, for a goal, reaches) at its end."""
