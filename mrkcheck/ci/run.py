@@ -142,6 +142,9 @@ def _run_entry(entry: Entry, project: Project, args: argparse.Namespace) -> Run:
             _first(args.max_seconds, entry.max_seconds),
         )
         .stop_when_all_violated(entry.expect == CAUGHT)
+        .independence(getattr(args, "independence", True))
+        .workers(getattr(args, "workers", 1))
+        .cluster(getattr(args, "cluster", None))
         .progress(progress_printer(), status_printer(f"{entry.name}: liveness"))
         .phases(f"entry {entry.name}: ")
     )
