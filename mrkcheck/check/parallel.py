@@ -27,6 +27,7 @@ not recorded: liveness explores it again, in one process.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import signal
 import time
@@ -249,6 +250,10 @@ def _serve(
     to handle: it keeps what was found and ends the workers."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # A partition makes no reference cycles (states are tuples of ints, kept in a dict and a
+    # set), and a full collection would walk all of them again and again, and copy the pages of
+    # the objects inherited from the driver: no cyclic garbage collector in the workers.
+    gc.disable()
     part = Partition(model, prepared[1] is not None, deadlock, index, count, prepared)
     while True:
         command = link.recv()
