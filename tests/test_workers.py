@@ -121,3 +121,17 @@ def test_interrupted_partitioned_search_keeps_what_it_found(tmp_path, sig):
         "mrkcheck: interrupted during safety search: the results above are partial"
     )
     assert "search stopped early (interrupted)" in out
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("0", "must be at least 1, not 0"), ("lots", "takes a whole number, not 'lots'")],
+)
+def test_bad_worker_count_is_one_line(value, message):
+    run = subprocess.run(
+        [sys.executable, "-m", "mrkcheck", "check", "peer", "--workers", value],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 150
+    assert run.stderr.strip().splitlines() == [f"mrkcheck: argument --workers: {message}"]

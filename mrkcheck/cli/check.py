@@ -9,6 +9,7 @@ one instance, so a developer can still try a single instance in a folder that ha
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -94,10 +95,11 @@ def add_parser(sub: Any) -> None:
     )
     check.add_argument(
         "--workers",
-        type=positive_int,
+        type=worker_count,
         default=1,
         metavar="N",
-        help="search with N processes, states partitioned by hash (same counts and traces)",
+        help="search with N processes (auto: one per core), states partitioned by hash; the "
+        "same counts and traces",
     )
     check.add_argument(
         "--cluster",
@@ -153,6 +155,13 @@ def _add_project_options(check: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="run only this project entry (repeatable; mutant entries are named mutant:NAME)",
     )
+
+
+def worker_count(text: str) -> int:
+    """``--workers``: a whole number of at least 1, or ``auto`` for one per core."""
+    if text.strip().lower() == "auto":
+        return os.cpu_count() or 1
+    return positive_int(text)
 
 
 # --- routing --------------------------------------------------------------------------------------
