@@ -60,6 +60,9 @@ def test_kms_two_key_sets_equal_the_product_search():
             assert len(mine.trace) == len(theirs.trace)
             assert _is_run(model, mine.trace)
     assert reduced.exit_code == product.exit_code == 0
+    summary = reduced.summary()  # --json: the derived counts, and the searched key set's
+    assert summary["stats"]["distinct"] == 59_049
+    assert summary["independence"]["derived"] and summary["independence"]["checked"] == "k1"
 
 
 def test_a_mutant_is_caught_as_in_the_product_with_a_run_of_the_whole_model():

@@ -98,6 +98,8 @@ def local_cluster():
 def test_cluster_same_counts_and_traces(local_cluster):
     for model in (peer(), model_builder("kms", "promote_before_demote")(regions=2)):
         _same(model, Checker(model).cluster(local_cluster))
+    bug = model_builder("peer", "update_without_demotion")()
+    _same(bug, Checker(bug).cluster(local_cluster), symmetry=True)
 
 
 def test_cluster_bad_address_is_one_line():
