@@ -16,8 +16,8 @@ several partitions reach a state in one level the smallest key wins, which is th
 action the serial search records; a partition expands its frontier in key order; and of the
 violations, deadlocks and goals found in a level the one with the smallest key is the serial
 search's first. Traces are the key's path replayed (:func:`trace_of`), through the serial engine's
-trace builder (concrete runs under symmetry included). A partition stores a set of states, not a
-parent map: the key is the trace.
+trace builder (concrete runs under symmetry included). A partition stores its states without
+parent links: the key is the trace.
 
 What differs: a search cut by ``--max-states``, ``--max-seconds`` or by every property being
 violated stops at the end of a level, not in the middle of one, so the counts of a cut search are
