@@ -65,7 +65,10 @@ def test_deadlock_and_goal_free_toy_and_twophase():
 def test_liveness_after_a_partitioned_search():
     model = kms(regions=2)
     a = Checker(model).run()
-    b = Checker(model).workers(2).run()
+    partitioned = Checker(model).workers(2)
+    assert "explores the state graph again" in partitioned.liveness_note
+    assert partitioned.liveness(False).liveness_note is None
+    b = partitioned.run()
     assert [(r.name, r.status) for r in b.properties] == [(r.name, r.status) for r in a.properties]
 
 

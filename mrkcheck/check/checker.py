@@ -111,11 +111,17 @@ class Checker:
 
     @property
     def liveness_note(self) -> str | None:
-        """Why ``eventually`` properties are left UNKNOWN by default, if they are."""
+        """Why ``eventually`` properties are left UNKNOWN by default, if they are; or that a
+        partitioned search leaves liveness its graph to explore again."""
         if self.fair_liveness is None and self.symmetric and self.has_liveness:
             return (
                 "liveness needs the unreduced graph: not checked with --symmetry "
                 "(--liveness checks it on the unreduced graph)"
+            )
+        if self.partitioned and self.checks_liveness:
+            return (
+                "liveness explores the state graph again, in one process: the partitioned "
+                "search does not record it (--no-liveness skips liveness)"
             )
         return None
 
