@@ -60,6 +60,9 @@ def test_kms_two_key_sets_equal_the_product_search():
             assert len(mine.trace) == len(theirs.trace)
             assert _is_run(model, mine.trace)
     assert reduced.exit_code == product.exit_code == 0
+    summary = reduced.summary()  # --json: the derived counts, and the searched key set's
+    assert summary["stats"]["distinct"] == 59_049
+    assert summary["independence"]["derived"] and summary["independence"]["checked"] == "k1"
 
 
 def test_a_mutant_is_caught_as_in_the_product_with_a_run_of_the_whole_model():
@@ -90,8 +93,11 @@ def test_peer_two_regions_two_key_sets_equal_the_product_search():
 # --- a toy model: counters per key set, with properties of one, both, or each key set -----------
 
 
-def counters(limit: int = 2, one_set_only: bool = False, cross: bool = False) -> Model:
-    """Each key set's counter climbs to ``limit`` and stops there (a deadlock once all have)."""
+def counters(
+    limit: int = 2, one_set_only: bool = False, cross: bool = False, flagged_ends: bool = False
+) -> Model:
+    """Each key set's counter climbs to ``limit`` and stops there (a deadlock once all have;
+    with ``flagged_ends``, only where some key set's flag is still down)."""
     m = ModelBuilder("counters")
     K = m.universe("K", ["a", "b", "c"])
     x = m.variable("x", range(0, limit + 1), over=[K], init=0)
@@ -111,6 +117,8 @@ def counters(limit: int = 2, one_set_only: bool = False, cross: bool = False) ->
         m.invariant("each_below_limit", and_(*(x[k].lt(limit) for k in K)))
     if cross:
         m.invariant("a_not_ahead_of_b", x["a"].le(x["b"]))
+    if flagged_ends:
+        m.terminal(and_(*(flag[k] for k in K)))
     return m.build()
 
 
@@ -132,6 +140,14 @@ def test_deadlock_needs_every_key_set_dead_and_is_the_shortest():
     assert _is_run(model, reduced.deadlock)
     assert not successors(model, reduced.deadlock.steps[-1].state)
     assert reduced.exit_code == product.exit_code
+
+
+def test_deadlock_with_a_terminal_condition_split_per_key_set():
+    model = counters(flagged_ends=True)
+    reduced, product = _both(model)
+    assert len(reduced.deadlock) == len(product.deadlock) == 6
+    assert _is_run(model, reduced.deadlock)
+    assert reduced.stats.distinct == product.stats.distinct == 125
 
 
 def test_a_property_across_key_sets_falls_back_to_the_product_search():
@@ -170,3 +186,9 @@ def test_peer_three_regions_two_key_sets_product():
     assert product.stats.distinct == reduced.stats.distinct == 7_273_809
     assert product.stats.generated == reduced.stats.generated == 83_580_031
     assert product.stats.depth == reduced.stats.depth == 27
+
+
+def test_results_name_the_models_own_properties():
+    model = kms(**SMALL_KMS)
+    result = Checker(model).liveness(False).run()
+    assert [r.checked for r in result.properties] == list(model.properties)

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from mrkcheck import interrupts
 from mrkcheck.check.explicit import Limits, Progress, check
 from mrkcheck.check.independence import Split, split
 from mrkcheck.check.liveness import add_liveness
+from mrkcheck.check.parallel import ProcessTeam, Team, search
 from mrkcheck.check.result import FIRST_VIOLATION, CheckResult
 from mrkcheck.check.stategraph import StateGraph
 from mrkcheck.errors import unknown_name
@@ -47,6 +49,8 @@ class Checker:
     phase_prefix: str = ""
     engine: str = "explicit"  # or "vectorised" (see BACKENDS)
     split_independent: bool = True
+    processes: int = 1  # partitions of the search (worker processes, or cluster partitions)
+    cluster_address: str | None = None  # a Dask scheduler's address, or "local"
 
     # --- configuration ------------------------------------------------------------------------
 
@@ -75,6 +79,15 @@ class Checker:
         """Check one of the model's independent parts (key sets) and conclude for all
         (:mod:`mrkcheck.check.independence`); False keeps the search of the whole product."""
         return replace(self, split_independent=on)
+
+    def workers(self, count: int = 1) -> Checker:
+        """Partition the search over ``count`` processes (:mod:`mrkcheck.check.parallel`)."""
+        return replace(self, processes=count)
+
+    def cluster(self, address: str | None) -> Checker:
+        """Run the partitioned search on the Dask cluster at ``address`` ("local": a cluster of
+        ``workers`` processes started for this run; :mod:`mrkcheck.check.cluster`)."""
+        return replace(self, cluster_address=address)
 
     def stop_when_all_violated(self, on: bool = True) -> Checker:
         """Stop as soon as every property has a counterexample (a mutant is caught)."""
@@ -115,11 +128,17 @@ class Checker:
 
     @property
     def liveness_note(self) -> str | None:
-        """Why ``eventually`` properties are left UNKNOWN by default, if they are."""
+        """Why ``eventually`` properties are left UNKNOWN by default, if they are; or that a
+        partitioned search leaves liveness its graph to explore again."""
         if self.fair_liveness is None and self.symmetric and self.has_liveness:
             return (
                 "liveness needs the unreduced graph: not checked with --symmetry "
                 "(--liveness checks it on the unreduced graph)"
+            )
+        if self.partitioned and self.checks_liveness:
+            return (
+                "liveness explores the state graph again, in one process: the partitioned "
+                "search does not record it (--no-liveness skips liveness)"
             )
         return None
 
@@ -144,15 +163,22 @@ class Checker:
             result.independence = {"applied": False, "reason": f"no independence: {found}"}
         return result
 
+    @property
+    def partitioned(self) -> bool:
+        return self.processes > 1 or self.cluster_address is not None
+
     def _search(self) -> CheckResult:
-        record = StateGraph(self.model) if self.checks_liveness and not self.symmetric else None
+        recorded = self.checks_liveness and not self.symmetric and not self.partitioned
+        record = StateGraph(self.model) if recorded else None
         interrupts.enter(f"{self.phase_prefix}safety search")
-        search: Callable[..., CheckResult] = check
-        if self.engine == "vectorised":  # numpy is loaded only when asked for
+        engine: Callable[..., CheckResult] = check
+        if self.partitioned:
+            engine = self._partitioned_search
+        elif self.engine == "vectorised":  # numpy is loaded only when asked for
             from mrkcheck.check import vectorised
 
-            search = vectorised.check
-        result = search(
+            engine = vectorised.check
+        result = engine(
             self.model,
             symmetry=self.symmetric,
             deadlock=self.find_deadlocks,
@@ -166,3 +192,21 @@ class Checker:
             interrupts.enter(f"{self.phase_prefix}liveness")
             add_liveness(result, self.model, progress=self.show_status, graph=record)
         return result
+
+    def _partitioned_search(self, model: Model, **options: Any) -> CheckResult:
+        """The same search, partitioned over processes or a cluster (no graph is recorded:
+        liveness explores it again)."""
+        del options["record"]
+        symmetric, dead, count = self.symmetric, self.find_deadlocks, self.processes
+        address = self.cluster_address
+        if address is None:
+            return search(
+                model, lambda prepared: ProcessTeam(model, dead, count, prepared), **options
+            )
+
+        def team(_: Any) -> Team:  # the cluster's workers compile the model themselves
+            from mrkcheck.check.cluster import DaskTeam
+
+            return DaskTeam(model, symmetric, dead, count, address)
+
+        return search(model, team, engine="cluster", **options)

@@ -113,7 +113,7 @@ class Split:
             never_enabled=self._never_enabled(sub.never_enabled),
             deadlock=self._deadlock(sub, run),
         )
-        complete = sub.complete or sub.stopped == "all_violated"
+        complete = sub.complete  # a search stopped early counts only what it saw
         result.stats = (
             derive(sub.stats, self.size, len(self.component.initial)) if complete else sub.stats
         )
@@ -123,10 +123,11 @@ class Split:
     # --- lifting results ---------------------------------------------------------------------
 
     def _lift(self, position: int, r: PropertyResult) -> PropertyResult:
+        """The verdict on the model's own property; a trace moved to the group it is about."""
+        original = self.model.properties[position]
         if r.trace is None:
-            return r
-        group = self._group_of(position, r)
-        return replace(r, trace=self.move(r.trace, group), checked=self.model.properties[position])
+            return replace(r, checked=original)
+        return replace(r, trace=self.move(r.trace, self._group_of(position, r)), checked=original)
 
     def _group_of(self, position: int, r: PropertyResult) -> int:
         """The group whose part the trace violates (or, for a goal, reaches) at its end."""
@@ -170,7 +171,8 @@ class Split:
     def _never_enabled(self, labels: list[str] | None) -> list[str] | None:
         if labels is None:
             return None
-        return [m[label].label for label in labels for m in self.counterpart]
+        idle = {m[label].label for label in labels for m in self.counterpart}
+        return [i.label for i in self.model.instances if i.label in idle]
 
     def _deadlock(self, sub: CheckResult, run: Run) -> Trace | None:
         """The first group's non-terminal dead state in one group, the shallowest dead state of
@@ -211,7 +213,7 @@ class Split:
         elif complete:
             reason += f" ({n:,}^{k} = {n**k:,} states, derived)"
         else:
-            reason += " (the search was cut: the counts are the first element's)"
+            reason += " (the search stopped early: the counts are the first element's)"
         return {
             "applied": True,
             "universe": name,

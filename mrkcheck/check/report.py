@@ -181,7 +181,7 @@ def coverage_table(result: CheckResult) -> str:
     idle = Counter(label.partition("(")[0] for label in never)
     fired, found = result.stats.fired, result.stats.found
     rows = [("action", "fired", "new states", "never enabled")]
-    rows += [(a, f"{n:,}", f"{found.get(a, 0):,}", str(idle[a] or "")) for a, n in fired.items()]
+    rows += [(a, f"{n:,}", _count(found, a), str(idle[a] or "")) for a, n in fired.items()]
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
     lines = [
         "  ".join(
@@ -195,6 +195,11 @@ def coverage_table(result: CheckResult) -> str:
         )
     lines.extend(f"  never enabled: {label}" for label in never)
     return "\n".join(lines)
+
+
+def _count(counts: dict[str, int], action: str) -> str:
+    """A count, or "-" where there is none (derived counts have no per-action new states)."""
+    return f"{counts[action]:,}" if action in counts else "-"
 
 
 def _options(options: dict) -> str:

@@ -42,7 +42,14 @@ from mrkcheck.check.explicit import (
     trace_of_chain,
 )
 from mrkcheck.check.packing import Canon, Layout, Words, key_canonicalizer, layout_of
-from mrkcheck.check.result import INTERRUPTED, OUT_OF_MEMORY, CheckResult, Trace
+from mrkcheck.check.result import (
+    FIRST_VIOLATION,
+    INTERRUPTED,
+    OUT_OF_MEMORY,
+    VIOLATED,
+    CheckResult,
+    Trace,
+)
 from mrkcheck.check.stategraph import StateGraph
 from mrkcheck.check.symmetry import canonicalizer
 from mrkcheck.check.vector_compile import VectorCode, compile_vector
@@ -60,6 +67,7 @@ def check(
     progress: Progress | None = None,
     stop_when_all_violated: bool = True,
     record: StateGraph | None = None,
+    stop_at_first_violation: bool = False,
 ) -> CheckResult:
     """What :func:`mrkcheck.check.explicit.check` returns, computed a level at a time;
     ``record``, an empty graph, is filled with every state and edge explored, numbered as the
@@ -80,6 +88,7 @@ def check(
             key_canonicalizer(model, layout) if search.canon else None,
         )
         engine.edges = _Edges() if record is not None else None
+        engine.stop_first = stop_at_first_violation
         # what replaying a trace under symmetry calls: this engine's step, not the compiled one
         unused = _not_needed
         search.compiled = Compiled(engine.step, unused, unused, unused, [], [], [], "")
@@ -222,6 +231,10 @@ class _Engine:
         self.fired = np.zeros(len(self.names), dtype=np.int64)
         self.found = np.zeros(len(self.names), dtype=np.int64)
         self.checked = sum(p.kind in (ALWAYS, ACTION) for p in model.properties)
+        # TLC's default: stop after the parent that first violates a property not documented
+        # as violated (see explicit._explore)
+        self.stop_first = False
+        self.unexpected = {i for i, p in enumerate(model.properties) if p.expected != VIOLATED}
         empty = np.empty(0, dtype=layout.key_dtype)
         self.visited = empty  # visited keys, sorted
         self.level = empty  # this level's new keys, sorted, until the level is done
@@ -414,6 +427,11 @@ class _Engine:
             needed = self.checked - len(self.search.violations)  # 0: all were violated before
             last = sorted(chunk.first_parent(p) for p in props)[needed - 1] if needed > 0 else 0
             stop = "all_violated"
+        first = [p for p in props if p in self.unexpected and p not in self.search.violations]
+        if self.stop_first and first:
+            at = min(chunk.first_parent(p) for p in first)
+            if last is None or at < last:
+                stop, last = FIRST_VIOLATION, at
         limit = limits.max_states
         if limit is not None and self.distinct + len(chunk.new) >= limit:
             j = limit - self.distinct - 1  # the new state that reaches the limit

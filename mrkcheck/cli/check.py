@@ -9,6 +9,7 @@ one instance, so a developer can still try a single instance in a folder that ha
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,20 @@ def add_parser(sub: Any) -> None:
         "yes, unless --symmetry; --liveness with --symmetry checks them on the unreduced graph)",
     )
     check.add_argument(
+        "--workers",
+        type=worker_count,
+        default=1,
+        metavar="N",
+        help="search with N processes (auto: one per core), states partitioned by hash; the "
+        "same counts and traces",
+    )
+    check.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run the partitioned search on the Dask scheduler at ADDRESS (tcp://host:8786), "
+        "or on a local Dask cluster of --workers processes ('local')",
+    )
+    check.add_argument(
         "--max-states", type=positive_int, help="stop after this many distinct states"
     )
     check.add_argument("--max-depth", type=positive_int, help="stop at this BFS depth")
@@ -159,6 +174,13 @@ def _add_project_options(check: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="run only this project entry (repeatable; mutant entries are named mutant:NAME)",
     )
+
+
+def worker_count(text: str) -> int:
+    """``--workers``: a whole number of at least 1, or ``auto`` for one per core."""
+    if text.strip().lower() == "auto":
+        return os.cpu_count() or 1
+    return positive_int(text)
 
 
 # --- routing --------------------------------------------------------------------------------------
@@ -221,6 +243,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         .liveness(args.liveness)
         .deadlock(args.deadlock)
         .independence(args.independence)
+        .workers(args.workers)
+        .cluster(args.cluster)
         .limits(args.max_states, args.max_depth, args.max_seconds)
         .stop_at_first_violation(not args.keep_going)
         .progress(progress_printer(args.quiet), status_printer("liveness", args.quiet))
