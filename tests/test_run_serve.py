@@ -10,6 +10,8 @@ port)."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 from serve_helpers import control, serving
@@ -75,6 +77,31 @@ def test_naive_failover_fails_on_adversarial_as_the_counterexample_says(tmp_path
     assert last_label(out, NAIVE) == expected
     assert main(["trace", "check", str(out)]) == 0  # a run of the model, in which it fails
     assert f"its last state violates {violation.name}" in capsys.readouterr().out
+
+
+def test_failover_on_manual_transients_finishes_when_the_test_takes_the_steps(tmp_path):
+    """Nothing finishes on its own: the run waits for the replica to leave Creating and for the
+    update to complete, and goes on when the test takes those steps (``/_mrkcheck/settle``)."""
+    out, exits = tmp_path / "out.itf.json", []
+    with serving(transients="manual") as (url, _):
+        worker = threading.Thread(target=lambda: exits.append(run(url, FAILOVER, out)))
+        worker.start()
+        for transient in ("Creating", "Updating"):
+            await_key_state(url, transient)
+            assert control(url, "settle")["taken"]
+        worker.join(60)
+    assert exits == [0]
+    assert main(["trace", "check", str(out)]) == 0
+
+
+def await_key_state(url: str, key_state: str, polls: int = 600) -> None:
+    """Poll the server's state until some key is in ``key_state`` (the run got that far)."""
+    for _ in range(polls):
+        keys = control(url, "state")["keys"]
+        if any(r["KeyState"] == key_state for k in keys for r in k["Regions"].values()):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no key became {key_state}")
 
 
 def test_naive_failover_passes_on_fast_transients(tmp_path):
