@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import replace
 from typing import Any
 
 from mrkcheck import interrupts
