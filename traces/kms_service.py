@@ -375,7 +375,7 @@ class KmsService:
         world = self.world
         views = self.existing(key, region)
         adversarial = world.config.transients == "adversarial"
-        view = self.least_expected(key, region, views) if adversarial else views[0]
+        view = self.adversarial_view(key, region, views) if adversarial else views[0]
         state = view["KeyState"]
         data: dict[str, Any] = {
             "AWSAccountId": world.arn(key, region).split(":")[4],
@@ -403,7 +403,9 @@ class KmsService:
                 data["ValidTo"] = expires
         return data
 
-    def least_expected(self, key: Key, region: str, views: list[dict[str, Any]]) -> dict[str, Any]:
+    def adversarial_view(
+        self, key: Key, region: str, views: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         """The view a naive client least expects while an update is in flight (several views
         allowed). The first DescribeKey of a key shows the stale view (both keys of the pair as
         replicas, a third key naming the old primary): a script that reads it at once is wrong.
