@@ -374,7 +374,8 @@ class KmsService:
         """DescribeKey's KeyMetadata (botocore's shape) from one allowed view."""
         world = self.world
         views = self.existing(key, region)
-        view = least_expected(views) if world.config.transients == "adversarial" else views[0]
+        adversarial = world.config.transients == "adversarial"
+        view = self.adversarial_view(key, region, views) if adversarial else views[0]
         state = view["KeyState"]
         data: dict[str, Any] = {
             "AWSAccountId": world.arn(key, region).split(":")[4],
@@ -401,6 +402,23 @@ class KmsService:
             if expires:
                 data["ValidTo"] = expires
         return data
+
+    def adversarial_view(
+        self, key: Key, region: str, views: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The view a naive client least expects while an update is in flight (several views
+        allowed). The first DescribeKey of a key shows the stale view (both keys of the pair as
+        replicas, a third key naming the old primary): a script that reads it at once is wrong.
+        The later ones show the new roles while the pair is still Updating: a script that waits
+        for them and then acts on the old primary is wrong. No single view traps both."""
+        mark = (key.number, region)
+        if len(views) == 1:  # no update in flight
+            self.world.polled.discard(mark)
+        elif mark in self.world.polled:
+            return views[0]  # the new roles, the model's first view
+        else:
+            self.world.polled.add(mark)
+        return least_expected(views)
 
     def region_param(self, req: Request, name: str) -> str:
         region = req.text(name, required=True) or ""
@@ -480,6 +498,7 @@ def update_primary_region(svc: KmsService, region: str, req: Request) -> dict[st
     svc.world.apply(
         key, "UpdatePrimaryRegion", r=region, primary=svc.region_param(req, "PrimaryRegion")
     )
+    svc.world.polled -= {(key.number, r) for r in svc.world.regions}  # a new Updating begins
     return {}
 
 

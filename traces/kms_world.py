@@ -157,6 +157,7 @@ class World:
         self.dues: dict[tuple[str, int, str], float] = {}  # (action, key, Region) -> time
         self.since: dict[tuple[int, str], float] = {}  # (run, label) -> enabled since
         self.busy: set[tuple[int, str]] = set()  # (run, key set) with steps maybe pending
+        self.polled: set[tuple[int, str]] = set()  # (key, Region) shown a view in this update
 
     # --- keys ---------------------------------------------------------------------------------
 

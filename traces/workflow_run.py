@@ -41,6 +41,8 @@ from mrkcheck.model.workflow import (
 from .conform_endpoint import CALLS, Endpoint
 
 EXPLAIN_DEPTH = 6  # environment steps put before one workflow step, at most
+START_TIMEOUT = 120.0  # seconds the endpoint may take to reach the start state (Creating...)
+START_POLL = 0.2  # seconds between two polls of the start state, at least
 CALL_PARAMS = ("at", "error", "retry", "saw", "timeout")  # a step's params that are not the call's
 FIELD_CHOICES = [f for n in range(len(DETAILS) + 1) for f in combinations(DETAILS, n)]
 
@@ -90,6 +92,7 @@ class _Runner:
     problem: str = ""
     log: list[str] = field(default_factory=list)
     turn: int = 0  # the workflow whose turn it is
+    polled: dict[str, Any] = field(default_factory=dict)  # workflow -> its last poll's step
 
     @property
     def state(self) -> State:
@@ -110,25 +113,26 @@ class _Runner:
         self.steps = [Step(None, (), self.model.initial[0])]
         self._await_start(key_set)
 
-    def _await_start(self, key_set: str, polls: int = 60) -> None:
+    def _await_start(self, key_set: str) -> None:
         """Poll each Region until the endpoint shows what the start state shows (its own steps,
-        such as a replica finishing Creating, take a while on a real endpoint)."""
+        such as a replica finishing Creating, take seconds on a real endpoint): for
+        :data:`START_TIMEOUT` seconds, not a number of polls, so that it does not depend on how
+        fast the endpoint answers."""
         kms = declare(KmsOptions(**self._kms_options()))[1]
+        deadline = time.monotonic() + START_TIMEOUT
         for region in kms.Region:
             allowed = {
                 v.describe()
                 for v in candidate_views(region, kms.Region.elements)
                 if evaluate(view_allowed(kms, key_set, v), self.state)
             }
-            for _ in range(polls):
-                said = self._observe(key_set, region).describe()
-                if said in allowed:
-                    break
-                time.sleep(self.interval)
-            else:
-                raise UsageError(
-                    f"the endpoint shows {said} in {region}, not the start state's {sorted(allowed)}"
-                )
+            while (said := self._observe(key_set, region).describe()) not in allowed:
+                if time.monotonic() > deadline:
+                    raise UsageError(
+                        f"the endpoint still shows {said} in {region} after {START_TIMEOUT:.0f} s, "
+                        f"not the start state's {sorted(allowed)}"
+                    )
+                time.sleep(max(self.interval, START_POLL))
 
     def _kms_options(self) -> dict[str, Any]:
         names = {f.name for f in option_fields()}
@@ -174,11 +178,12 @@ class _Runner:
         if action in ("goto", "fail"):
             said, matching = action, branches
         elif action == "DescribeKey":
+            if self.polled.get(process) == dict(first.params)["at"]:
+                time.sleep(self.interval)  # the same wait again: give the endpoint time
             view = self._observe(call["s"], call["r"])
             labels = {view.describe(fields) for fields in FIELD_CHOICES}  # as a poll may name it
             matching = [b for b in branches if dict(b.params).get("saw") in labels]
             said = next((str(dict(b.params)["saw"]) for b in matching), view.describe())
-            time.sleep(self.interval)  # a poll: give the endpoint time before the next one
         else:
             outcome = self.endpoint.call(action, call)
             if outcome.not_implemented:
@@ -186,6 +191,7 @@ class _Runner:
                 return
             said = outcome.error or "success"
             matching = [b for b in branches if dict(b.params).get("error") == outcome.error]
+        self.polled[process] = dict(first.params)["at"] if action == "DescribeKey" else None
         self.log.append(
             f"{process}: {action}({', '.join(f'{k}={v}' for k, v in call.items())}) -> {said}"
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import replace
 from typing import Any
 
 from mrkcheck import interrupts
@@ -38,7 +39,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--set", "-D", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--key-ref", choices=("arn", "id"), default="arn")
     p.add_argument(
-        "--interval", type=float, default=0.0, help="seconds between two polls of a wait"
+        "--interval",
+        type=float,
+        default=0.5,
+        help="seconds between two polls of the same wait (default 0.5)",
     )
     p.add_argument("--max-steps", type=int, default=200, help="stop after this many steps")
     p.add_argument("--out", "-o", type=output_file, help="write the run as an ITF trace here")
@@ -64,10 +68,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     interrupts.enter(interrupts.REPORTING)
     for line in run.log:
         print(line)
-    if args.out:
-        write_itf(run.trace, args.out)
-        print(f"wrote {args.out}")
     verdict = replay(model, run.trace)
+    if args.out:  # naming the property it violates, so that ``trace check`` says so too
+        failed = verdict.violates[0] if verdict.ok and verdict.violates else None
+        write_itf(replace(run.trace, property_name=failed), args.out)
+        print(f"wrote {args.out}")
     print(verdict.line())
     if run.interrupted:
         print(f"mrkcheck: {run.problem}: the run above is partial", file=sys.stderr)
