@@ -140,3 +140,24 @@ def test_bad_worker_count_is_one_line(value, message):
     )
     assert run.returncode == 150
     assert run.stderr.strip().splitlines() == [f"mrkcheck: argument --workers: {message}"]
+
+
+def test_workers_with_the_vectorised_backend_is_refused_in_one_line():
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mrkcheck",
+            "check",
+            "peer",
+            "--workers",
+            "2",
+            "--backend",
+            "vectorised",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 150
+    [line] = run.stderr.strip().splitlines()
+    assert "--workers and --cluster partition the explicit engine's search" in line

@@ -154,6 +154,11 @@ class Checker:
 
         A model whose parts never interact is checked on one part (see ``independence``); the
         reason, or why the model does not split, is in ``result.independence``."""
+        if self.partitioned and self.engine != "explicit":
+            raise ModelError(
+                "--workers and --cluster partition the explicit engine's search: "
+                "leave out --backend vectorised, or leave out --workers/--cluster"
+            )
         found = split(self.model, self.find_deadlocks) if self.split_independent else None
         if isinstance(found, Split):
             whole = replace(self, split_independent=False)
