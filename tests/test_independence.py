@@ -192,3 +192,19 @@ def test_results_name_the_models_own_properties():
     model = kms(**SMALL_KMS)
     result = Checker(model).liveness(False).run()
     assert [r.checked for r in result.properties] == list(model.properties)
+
+
+def test_instances_sharing_a_normal_form_keep_their_own_counterparts():
+    """Both UpdatePrimaryRegion(r=primary) instances of a key set are refused by construction and
+    share a normal form; pairing them by normal form lost one label, so the component's action
+    properties had no condition for it and --symmetry was refused on the component."""
+    model = kms(regions=2, key_sets=2, origins="AWS_KMS", max_versions=1)
+    found = split(model, True)
+    assert isinstance(found, Split)
+    first = [i for i in model.instances if i.param("s") == "k1"]
+    matrix = next(p for p in found.component.properties if p.name == "key_state_matrix_respected")
+    original = next(p for p in model.properties if p.name == "key_state_matrix_respected")
+    for inst in first:
+        assert (matrix.for_action(inst) is None) == (original.for_action(inst) is None), inst.label
+    result = Checker(model).symmetry(True).liveness(False).run()
+    assert result.independence["applied"] and result.stats.distinct == 123**2

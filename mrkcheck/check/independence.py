@@ -392,14 +392,18 @@ class _Splitter:
             if not slots:
                 raise _NotIndependent(f"{inst.label} reads and writes no state")
             by_group[self.group_of[min(slots)]].append(inst)
-        first = {identity.instance(i): i for i in by_group[0]}
+        # paired by parameters (the element swapped), then checked by normal form: two instances
+        # of one group may share a normal form (both refused by construction, say)
+        first = {(i.action, i.params): i for i in by_group[0]}
+        names = self.universe.elements
         maps = []
         for j, members in enumerate(by_group):
             moved = _Normaliser(self.images[j])
+            swap = {names[0]: names[j], names[j]: names[0]}
             mapping = {}
             for inst in members:
-                image = first.get(moved.instance(inst))
-                if image is None:
+                image = first.get((inst.action, tuple((n, swap.get(v, v)) for n, v in inst.params)))
+                if image is None or identity.instance(image) != moved.instance(inst):
                     raise _NotIndependent(
                         f"{inst.label} has no counterpart in {self.universe.elements[0]}"
                     )
