@@ -294,7 +294,7 @@ def documented_outcomes(model: Model, skip: tuple[str, ...] = ()) -> dict[str, l
         for g in inst.guards:
             if g.error is None or _never_fails(g) or (g.identity and g.identity.case == BOUND):
                 continue
-            if not external and _needs_external(g):
+            if (not external and _needs_external(g)) or _needs_import(g):
                 continue
             if g.error not in outcomes:
                 outcomes.append(g.error)
@@ -321,4 +321,18 @@ def _needs_external(guard: Guard) -> bool:
         cell.key_state == "PendingImport"
         or cell.case in ("AWS_KMS origin", "material version")
         or (cell.operation == "DeleteImportedKeyMaterial" and cell.rule == "§4")
+    )
+
+
+def _needs_import(guard: Guard) -> bool:
+    """ImportKeyMaterial is not driven, so an EXTERNAL key never holds material: it is never
+    Enabled, so never replicated (Creating) nor updated (Updating)."""
+    cell = guard.identity
+    if cell is None:
+        return False
+    if cell.operation == "Decrypt" and cell.case == "material version":
+        return True  # only an EXTERNAL key can lack the version of a ciphertext (S10)
+    return cell.operation == "DeleteImportedKeyMaterial" and cell.key_state in (
+        "Creating",
+        "Updating",
     )

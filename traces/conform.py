@@ -112,6 +112,7 @@ WEIGHTS = {
     "UpdatePrimaryRegion": 3,
     "ScheduleKeyDeletion": 2,
     "CancelKeyDeletion": 2,
+    "Encrypt": 2,  # so that Decrypt has ciphertext to work on
 }
 MAX_SHRINK_REPLAYS = 40  # replays spent shrinking one finding
 # Calls after which GetKeyRotationStatus is read on every key of the set (§2: the flag is shared;
@@ -175,23 +176,19 @@ def choose(
     an instance. A refused call: a (action, refusal reason) pair drawn uniformly, then an
     instance; so wide actions (ReplicateKey has Regions^2 instances) do not crowd out the rest,
     and a rare reason (a second replica into one Region) is tried as often as a common one."""
-    callable_ = [i for i in candidates if is_callable(i, state)]
-    accepted = [i for i in callable_ if i.refusal(state) is None]
-    refused = [i for i in callable_ if i.refusal(state) is not None]
+    refusals = [(i, i.refusal(state)) for i in candidates]
+    callable_ = [(i, g) for i, g in refusals if g is None or (g.error and not model_bound(g))]
+    accepted = [i for i, g in callable_ if g is None]
+    refused = [(i, g) for i, g in callable_ if g is not None]
     if accepted and (not refused or rng.random() < bias):
         names = list(dict.fromkeys(i.action for i in accepted))
         name = rng.choices(names, [WEIGHTS.get(n, 1) for n in names])[0]
         return rng.choice([i for i in accepted if i.action == name])
     if not refused:
         return None
-    reasons = list(dict.fromkeys((i.action, _reason(i, state)) for i in refused))
+    reasons = list(dict.fromkeys((i.action, g.identity) for i, g in refused))
     reason = rng.choice(reasons)
-    return rng.choice([i for i in refused if (i.action, _reason(i, state)) == reason])
-
-
-def _reason(inst: ActionInstance, state: State) -> GuardId | None:
-    guard = inst.refusal(state)
-    return guard.identity if guard is not None else None
+    return rng.choice([i for i, g in refused if (i.action, g.identity) == reason])
 
 
 def allowed_views(model: Model, state: State, key_set: str, region: str) -> list[dict[str, Any]]:
@@ -353,6 +350,9 @@ class Run:
         self.previous: State | None = None
         self.current: Call | None = None
         self.drifted = False  # the endpoint accepted a call the model refused: expect new views
+        # Per key: the values the primary's rotation flag has had since that key last showed
+        # it (a replica may take any of them at a Sync the runner did not see).
+        self.flags_since: dict[tuple[str, str], set[bool]] = {}
 
     @property
     def index(self) -> int:
@@ -547,6 +547,9 @@ class Run:
                 self.retire(s)  # the error divergence above already says why
             elif not self._observation_divergence(call, observed, s):
                 return False
+        if call.action == "ReplicateKey" and call.param("s") in self.endpoint.arns:
+            self.flags_since[(call.param("s"), call.param("replica"))] = set()  # S16
+        self._note_flags()
         return self._read_rotation(call)
 
     def _count_lag(self, observed: Mapping[tuple[str, str], Any], sets: list[str]) -> None:
@@ -594,6 +597,8 @@ class Run:
             return True
         for r in self.model.universe("Region").elements:
             allowed = rotation_status(self.model, self.scenario.state, s, r)
+            if isinstance(allowed, list):
+                allowed = sorted(set(allowed) | self.flags_since.get((s, r), set()))
             outcome = self.endpoint.rotation_status(s, r)
             if outcome.not_implemented:
                 return self.diverge(
@@ -607,6 +612,8 @@ class Run:
             else:
                 expected = list(allowed)
             self.coverage[("GetKeyRotationStatus", _outcome_name(allowed))] += 1
+            if seen is self._primary_flag(s):
+                self.flags_since[(s, r)] = set()  # in step with the primary now
             if seen not in expected:
                 probe = Call("GetKeyRotationStatus", call.params, call.ref)
                 rule = "differs: RotationEnabled (§2 Sync, §3.7, §6)"
@@ -617,6 +624,23 @@ class Run:
                     return False
         return True
 
+    def _primary_flag(self, s: str) -> bool | None:
+        values = self.model.decode(self.scenario.state)
+        for r in self.model.universe("Region").elements:
+            if values["role"][(s, r)] == "PRIMARY":
+                return str(values["rotation"][(s, r)]).lower() == "true"
+        return None
+
+    def _note_flags(self) -> None:
+        """After each call: every key of a created set may since have copied the primary's
+        current flag (a Sync the runner does not see)."""
+        for s in self.endpoint.arns:
+            flag = self._primary_flag(s)
+            if flag is None:
+                continue
+            for r in self.model.universe("Region").elements:
+                self.flags_since.setdefault((s, r), set()).add(flag)
+
     def retire(self, s: str) -> None:
         """Give up key set ``s``: the model forgets it (never created), the endpoint's keys are
         left alone, and the next CreateKey of ``s`` starts a fresh set."""
@@ -624,6 +648,7 @@ class Run:
         self.endpoint.arns.pop(s, None)
         self.endpoint.ciphertexts.pop(s, None)
         self.history[s] = []
+        self.flags_since = {k: v for k, v in self.flags_since.items() if k[0] != s}
         self.retired += 1
 
     def _reachable_views(self, sets: list[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:

@@ -24,13 +24,13 @@ from mrkcheck.check.result import (
     EXIT_INTERRUPTED,
     EXIT_OUT_OF_MEMORY,
 )
-from mrkcheck.cli import check, conform, graph, prove, trace
+from mrkcheck.cli import check, conform, graph, prove, simulate, trace
 from mrkcheck.cli import list as listing
 from mrkcheck.cli.common import Parser
 from mrkcheck.errors import UsageError
 from mrkcheck.lang.model import ModelError
 
-COMMANDS = (check, listing, prove, trace, graph, conform)  # in the order of ``mrkcheck --help``
+COMMANDS = (check, listing, prove, trace, graph, conform, simulate)  # order of --help
 
 
 def _version() -> str:
