@@ -336,3 +336,8 @@ def _needs_import(guard: Guard) -> bool:
         "Creating",
         "Updating",
     )
+
+
+# Quotas (§3.1, §3.6: LimitExceeded; Q15: out of the model's scope): an endpoint may refuse
+# these calls for a quota at any time, which is a documented answer, not a divergence.
+QUOTA_ERRORS = {"CreateKey": "LimitExceededException", "EnableKey": "LimitExceededException"}

@@ -33,6 +33,7 @@ docs/conformance.md.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import time
@@ -55,6 +56,7 @@ from mrkcheck.lang.model import (
 from mrkcheck.lang.scenario import Scenario
 from mrkcheck.model.conformance import (
     PROBE_BY_NAME,
+    QUOTA_ERRORS,
     RESPONSE_RULES,
     SECTION,
     VISIBLE_ENVIRONMENT,
@@ -134,15 +136,23 @@ MEMBERSHIP = ("PrimaryRegion", "ReplicaRegions")  # §6: eventually consistent i
 
 def conform_model(settings: Settings, builder: Callable[..., Model] | None = None) -> Model:
     """The instance the scenarios come from. ``max_versions`` is raised to 5: the model's bound on
-    rotations is not the API's quota, and calls refused only by the bound are never made."""
-    options = dict(settings.choices)
+    rotations is not the API's quota, and calls refused only by the bound are never made.
+    Built once per instance (models are immutable; every run and replay shares it)."""
+    return _build(settings.regions, settings.key_sets, settings.origins, settings.choices, builder)
+
+
+@functools.lru_cache(maxsize=32)
+def _build(
+    regions: str,
+    key_sets: int,
+    origins: str,
+    choices: tuple[tuple[str, Any], ...],
+    builder: Callable[..., Model] | None,
+) -> Model:
+    options = dict(choices)
     options.setdefault("max_versions", 5)
     return (builder or load_factory("kms"))(
-        regions=settings.regions,
-        key_sets=settings.key_sets,
-        origins=settings.origins,
-        with_properties=False,
-        **options,
+        regions=regions, key_sets=key_sets, origins=origins, with_properties=False, **options
     )
 
 
@@ -358,14 +368,23 @@ class Run:
     def index(self) -> int:
         return len(self.scenario.steps) - 1
 
-    def diverge(self, call: Call, kind: str, predicted: dict, seen: dict, rule: str = "") -> bool:
-        """Record a divergence; False when a replay found the one it looks for (stop here)."""
+    def diverge(
+        self,
+        call: Call,
+        kind: str,
+        predicted: dict,
+        seen: dict,
+        rule: str = "",
+        key_set: str | None = None,
+    ) -> bool:
+        """Record a divergence (about ``key_set``, by default the call's); False when a replay
+        found the one it looks for (stop here)."""
         d = Divergence(
             self.run_id, self.calls, call.model_label, kind, predicted, seen, self.index, rule,
             call.as_dict(),
         )  # fmt: skip
         self.divergences.append(d)
-        self.histories.append(list(self.history.get(call.param("s"), [])))
+        self.histories.append(list(self.history.get(key_set or call.param("s"), [])))
         if self.stop_on is not None and d.signature() == self.stop_on:
             self.found = d
             self.stopped = "divergence"
@@ -448,6 +467,11 @@ class Run:
         errors: tuple[str, ...],
         success: bool,
     ) -> bool:
+        if success and not self.settings.strict and QUOTA_ERRORS.get(call.action) == outcome.error:
+            self.readings[
+                (f"{SECTION[call.action]} quota (Q15)", f"{call.action}: {outcome.error}")
+            ] += 1
+            return self.reconcile(call)
         if success:  # the endpoint changed nothing, so neither does the model
             rule = f"{SECTION.get(call.action, '§3')}: every guard of {call.action} holds"
             if not self.diverge(call, "error", {"result": "success"}, outcome.as_dict(), rule):
@@ -580,7 +604,7 @@ class Run:
             fields |= differing_fields(allowed[key], observed[key])
         seen = {f"{k[0]}@{k[1]}": observed[k] or "NotFound" for k in keys}
         rule = "differs: " + ",".join(sorted(fields)) + " (§3.11, §6)"
-        if not self.diverge(call, "observation", predicted, seen, rule):
+        if not self.diverge(call, "observation", predicted, seen, rule, key_set=s):
             return False
         if fields <= DISPLAY_FIELDS:
             self.scenario.state = state
