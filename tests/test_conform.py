@@ -148,7 +148,7 @@ def test_divergent_run_is_written_as_a_replayable_trace(tmp_path, capsys):
 
 def test_moto_in_process_is_deterministic(tmp_path):
     pytest.importorskip("moto")
-    settings = c.Settings(runs=3, length=12, seed=7)
+    settings = c.Settings(runs=3, length=12, seed=7, shrink=False)
     first = c.run_conformance(settings, c.moto_in_process, "moto", out=str(tmp_path / "a"))
     second = c.run_conformance(settings, c.moto_in_process, "moto", out=str(tmp_path / "a"))
     assert first.as_dict() == second.as_dict()
@@ -160,7 +160,7 @@ def test_moto_findings_we_document():
     """Findings recorded in docs/conformance.md, each reached with --key-ref id (moto crashes on
     some ARNs)."""
     pytest.importorskip("moto")
-    settings = c.Settings(runs=10, length=25, key_ref="id")
+    settings = c.Settings(runs=4, length=20, key_ref="id", shrink=False)
     report = c.run_conformance(settings, c.moto_in_process, "moto")
     kinds = {(d.kind, d.label.split("(")[0]) for d in report.divergences}
     assert ("not implemented", "UpdatePrimaryRegion") in kinds
@@ -169,7 +169,7 @@ def test_moto_findings_we_document():
 
 def test_moto_with_skip_never_calls_the_skipped_action():
     pytest.importorskip("moto")
-    settings = c.Settings(runs=3, length=15, skip=("UpdatePrimaryRegion",))
+    settings = c.Settings(runs=2, length=15, skip=("UpdatePrimaryRegion",), shrink=False)
     report = c.run_conformance(settings, c.moto_in_process, "moto")
     assert not any(d.label.startswith("UpdatePrimaryRegion") for d in report.divergences)
 
@@ -189,17 +189,23 @@ def test_moto_server_is_tested_after_its_first_replicate_divergence(moto_server_
         for d in run.divergences
         if d.action != "ReplicateKey"
         and d.kind in ("error", "response", "observation")
-        and d.call > min((x.call for x in run.divergences if x.action == "ReplicateKey"), default=99)
+        and d.call
+        > min((x.call for x in run.divergences if x.action == "ReplicateKey"), default=99)
     ]
     assert after, report.text()
     for finding in report.findings():
         if finding.signature[0] == "not implemented":
             continue
         assert finding.shortest is not None, finding.lines()
-        assert finding.shortest[-1].startswith(finding.example.action) or finding.signature[0] == "observation"
+        assert (
+            finding.shortest[-1].startswith(finding.example.action)
+            or finding.signature[0] == "observation"
+        )
 
 
-def test_a_moto_server_divergence_trace_replays_to_the_same_divergence(moto_server_url, tmp_path, capsys):
+def test_a_moto_server_divergence_trace_replays_to_the_same_divergence(
+    moto_server_url, tmp_path, capsys
+):
     """The saved trace holds the calls (probes and key references included), the divergent
     call and the endpoint's answer; replaying it against the same endpoint exits 12 with the
     same finding."""
@@ -416,7 +422,9 @@ def test_probes_check_windows_arns_and_regions():
     calls = [_call(CREATE)]
     calls += [_call(REPLICATE, probe) for probe in
               ("malformed-region", "unknown-region", "single-region-key", "params")]  # fmt: skip
-    calls += [_call("EnableKey(s=k1, r=us-east-1)", p) for p in ("malformed-arn", "other-region-arn")]
+    calls += [
+        _call("EnableKey(s=k1, r=us-east-1)", p) for p in ("malformed-arn", "other-region-arn")
+    ]
     calls += [_call("ScheduleKeyDeletion(s=k1, r=eu-west-1)", p) for p in ("window-6", "window-31")]
     calls += [_call("ScheduleKeyDeletion(s=k1, r=eu-west-1)", "window-30")]
     run = _replay("none", calls)

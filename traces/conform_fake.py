@@ -97,7 +97,10 @@ class ModelKms:
 
     def settle(self) -> None:
         """Take the eager environment steps until none is enabled and changes anything (a
-        mutant's step may be enabled and do nothing: it is not taken, or this would not end)."""
+        mutant's step may be enabled and do nothing: it is not taken, or this would not end),
+        never returning to a state already passed (a mutant with two primaries would have
+        their Syncs undo each other forever)."""
+        seen = {self.scenario.state}
         progress = True
         while progress:
             progress = False
@@ -105,8 +108,9 @@ class ModelKms:
                 state = self.scenario.state
                 if not inst.environment or inst.action not in self.eager:
                     continue
-                if inst.refusal(state) is None and inst.apply(state) != state:
+                if inst.refusal(state) is None and inst.apply(state) not in seen:
                     self.scenario.call(inst.action, **dict(inst.params))
+                    seen.add(self.scenario.state)
                     progress = True
 
     def metadata(self, key_set: str, region: str) -> dict[str, Any] | None:

@@ -33,7 +33,9 @@ class SimulationResult:
 
     model: str
     seed: int
-    traces: int = 0  # walks generated (shrinking replays not counted)
+    # Walks generated (shrinking replays not counted): n_traces is what Hypothesis is asked for
+    # (its max_examples); it runs a few more when it discards some (too much data drawn).
+    traces: int = 0
     steps: int = 0  # steps taken in those walks
     seconds: float = 0.0  # in all, shrinking included
     generation_seconds: float = 0.0  # generating the walks: what the rates are measured on
@@ -56,7 +58,7 @@ class SimulationResult:
         return {
             "model": self.model,
             "seed": self.seed,
-            "traces": self.traces,
+            "walks": self.traces,  # "traces" is the list of files written (emit_report)
             "steps": self.steps,
             "seconds": round(self.seconds, 3),
             "generation_seconds": round(self.generation_seconds, 3),
@@ -195,8 +197,6 @@ def simulate(
     @given(st.data())
     def run(data: Any) -> None:
         if walker.generating:
-            if result.traces >= n_traces:  # Hypothesis may ask for more (some it discards)
-                return
             result.traces += 1
             if progress is not None and result.traces % 50 == 0:
                 progress(_progress_text(result, time.monotonic() - started))

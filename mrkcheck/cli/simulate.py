@@ -49,6 +49,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     clear_progress()
     interrupts.enter(interrupts.REPORTING)
     written = []
+    if result.trace is not None and args.mutant:
+        result.trace.options["mutant"] = args.mutant  # so that `trace check` replays the mutant
     if result.trace is not None and args.out:
         path = Path(args.out) / f"{model.name}-{result.violated}.itf.json"
         write_itf(result.trace, path)
