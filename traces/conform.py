@@ -48,7 +48,6 @@ from mrkcheck import interrupts
 from mrkcheck.check.result import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OUT_OF_MEMORY
 from mrkcheck.lang.model import (
     ActionInstance,
-    GuardId,
     Model,
     ModelError,
     State,
@@ -979,8 +978,8 @@ def _shrink_all(
         if run is not None and out is not None:
             path = str(Path(out) / f"conform-{number:02d}-{sig[1].split(' ')[0]}-{sig[0]}.itf.json")
             write_divergence_trace(run, shortest, path)
-        labels = [c.label for c in shortest] if run is not None else None
-        report.shrunk[sig] = (labels, path) if labels is not None else (None, None)
+        if run is not None:
+            report.shrunk[sig] = ([c.label for c in shortest], path)
 
 
 @contextmanager

@@ -132,7 +132,9 @@ class _Walker:
         None if a step is not enabled or ``name`` is never violated."""
         state = start
         steps = [Step(None, (), state)]
-        index_of = {(i.action, i.params): n for n, i in enumerate(self.model.instances)}
+        index_of: dict[tuple[str | None, tuple], int] = {
+            (i.action, i.params): n for n, i in enumerate(self.model.instances)
+        }
         for label in labels:
             out: list[tuple[int, State]] = []
             bad: list[tuple[int, int, State]] = []
