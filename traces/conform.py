@@ -635,8 +635,8 @@ class Run:
             else:
                 expected = list(allowed)
             self.coverage[("GetKeyRotationStatus", _outcome_name(allowed))] += 1
-            if seen is self._primary_flag(s):
-                self.flags_since[(s, r)] = set()  # in step with the primary now
+            if isinstance(seen, bool) and seen in expected:
+                self.flags_since[(s, r)] = {seen}  # what it holds now; later Syncs add to it
             if seen not in expected:
                 probe = Call("GetKeyRotationStatus", call.params, call.ref)
                 rule = "differs: RotationEnabled (§2 Sync, §3.7, §6)"
