@@ -593,3 +593,50 @@ def test_seeded_mutants_are_found_and_shrunk(mutant):
     bound = _shortest_counterexample(mutant)
     shortest = min(len(f.shortest or [99]) for f in findings)
     assert shortest <= bound, [f.lines() for f in findings]
+
+
+def test_stale_replica_lists_are_eventual_consistency_unless_strict():
+    """§6: other keys' ReplicaKeys may lag after ReplicateKey. An endpoint whose primary does not
+    list a new replica until the next call is accepted by default (reading: eventual
+    consistency) and an observation divergence with --strict."""
+    from contextlib import contextmanager
+
+    inner = c.mutant_clients("none")
+
+    class Lagging:
+        """The primary's DescribeKey hides the newest replica once, right after ReplicateKey."""
+
+        def __init__(self, client, lag):
+            self.client, self.lag, self.region = client, lag, client.region
+
+        def __getattr__(self, name):
+            return getattr(self.client, name)
+
+        def replicate_key(self, **kw):
+            out = self.client.replicate_key(**kw)
+            self.lag[kw["ReplicaRegion"]] = True
+            return out
+
+        def describe_key(self, KeyId):  # noqa: N803
+            out = self.client.describe_key(KeyId=KeyId)
+            conf = out["KeyMetadata"]["MultiRegionConfiguration"]
+            hidden = [r for r, on in self.lag.items() if on and r != self.region]
+            if conf["MultiRegionKeyType"] == "PRIMARY" and hidden:
+                conf["ReplicaKeys"] = [k for k in conf["ReplicaKeys"] if k["Region"] not in hidden]
+                self.lag.clear()
+            return out
+
+    @contextmanager
+    def lagging(regions, settings):
+        lag: dict[str, bool] = {}
+        with inner(regions, settings) as clients:
+            yield {r: Lagging(x, lag) for r, x in clients.items()}
+
+    calls = [_call(CREATE), _call(REPLICATE), _call("EnableKey(s=k1, r=us-east-1)")]
+    lenient = _replay(lagging, calls)
+    assert lenient.divergences == [], [d.line() for d in lenient.divergences]
+    assert ("§6 eventual consistency", "stale ReplicaKeys/PrimaryKey") in lenient.readings
+    strict = _replay(lagging, calls, strict=True)
+    assert [(d.kind, d.rule) for d in strict.divergences] == [
+        ("observation", "differs: ReplicaRegions (§3.11, §6)")
+    ]
