@@ -111,7 +111,11 @@ def add_parser(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         help="a model option (e.g. role_error=ValidationException)",
     )
-    p.add_argument("--out", type=output_folder, help="folder for the ITF traces of divergent runs")
+    p.add_argument(
+        "--out",
+        type=output_folder,
+        help="folder for one ITF trace per finding (its shortest calls)",
+    )
     p.add_argument(
         "--json", nargs="?", const="-", type=output_file, help="JSON report to stdout or FILE"
     )
