@@ -138,9 +138,18 @@ def test_divergent_run_is_written_as_a_replayable_trace(tmp_path, capsys):
     doc = json.loads(written.read_text())
     assert doc["#meta"]["status"] == "divergence"
     assert doc["#meta"]["divergence"]["predicted"]["error"] == "AlreadyExistsException"
+    assert doc["#meta"]["call"]["action"] == "ReplicateKey" and doc["#meta"]["answer"]
     capsys.readouterr()
     # The trace is the model's run up to the divergence, so the model replays it.
     assert main(["trace", "check", str(written)]) == 0
+    # The viewer names the divergent call, both answers and the rule.
+    assert main(["trace", "show", str(written)]) == 0
+    shown = capsys.readouterr().out
+    assert "divergence (error) at ReplicateKey" in shown and "§3.2.4" in shown
+    # Replaying its calls against the same (mutant) endpoint reproduces it.
+    again = main(["conform", "--against-mutant", "replicate_overwrites", "--trace", str(written),
+                  "--no-shrink"])  # fmt: skip
+    assert again == 12 and "AlreadyExistsException" in capsys.readouterr().out
 
 
 # --- moto ------------------------------------------------------------------------------------------
