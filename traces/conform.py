@@ -448,7 +448,7 @@ class Run:
             return self.reconcile(call)
         errors, _ = self.expectation(inst, call)
         guard = inst.refusal(state)
-        rule = PROBE_BY_NAME[call.probe].rule if call.probe else (guard.doc if guard else "")
+        rule = self._rule(call, guard)
         if not self.diverge(call, "error", _predicted(errors, False), outcome.as_dict(), rule):
             return False
         self.drifted = guard is not None
@@ -481,10 +481,18 @@ class Run:
                 self.readings[self._reading_rule(inst, call, outcome.error)] += 1
             return self.reconcile(call)
         guard = inst.refusal(self.scenario.state)
-        rule = PROBE_BY_NAME[call.probe].rule if call.probe else (guard.doc if guard else "")
+        rule = self._rule(call, guard)
         if not self.diverge(call, "error", _predicted(errors, False), outcome.as_dict(), rule):
             return False
         return self.reconcile(call)
+
+    def _rule(self, call: Call, guard: Any) -> str:
+        """The rule behind a refusal: the probe's when its input is what should be refused,
+        else the first failing guard's."""
+        probe = PROBE_BY_NAME.get(call.probe)
+        if probe is not None and probe.errors:
+            return probe.rule
+        return guard.doc if guard is not None else ""
 
     def _reading_rule(self, inst: ActionInstance, call: Call, chosen: str) -> tuple[str, str]:
         """Which documented choice an accepted alternative error is (for the report)."""
