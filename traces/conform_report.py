@@ -74,7 +74,8 @@ class Divergence:
             return (self.kind, self.action, ",".join(sorted(self.predicted)), short(self.endpoint))
         probe = self.wire.get("probe", "")
         action = f"{self.action} [{probe}]" if probe else self.action
-        return (self.kind, action, short(self.predicted), short(self.endpoint))
+        predicted = {k: v for k, v in self.predicted.items() if k != "also_accepted"}
+        return (self.kind, action, short(predicted), short(self.endpoint))
 
     def line(self) -> str:
         if self.kind == "observation":
