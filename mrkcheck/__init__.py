@@ -50,6 +50,7 @@ _PUBLIC = {
     ),
     **dict.fromkeys(("reachable", "successors"), "mrkcheck.check.explicit"),
     **dict.fromkeys(("bmc", "inductive", "k_induction"), "mrkcheck.check.symbolic"),
+    **dict.fromkeys(("simulate", "SimulationResult"), "mrkcheck.check.simulate"),
     **dict.fromkeys(("trace_table", "summary_text"), "mrkcheck.check.report"),
     # models by name
     **dict.fromkeys(("load_factory", "load_mutants"), "mrkcheck.registry"),

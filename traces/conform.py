@@ -11,53 +11,89 @@ trace). Every call is made on the endpoint too, and three things are compared:
    be one of the views :func:`mrkcheck.model.observe.describe_key` allows, in the model's state
    *after some sequence of environment steps* (the endpoint completes those by itself).
 
-A run stops when the model cannot follow the endpoint any more (the endpoint accepted a call the
-model refuses, or shows keys no environment steps explain); other divergences are recorded and
-the run goes on, since both sides are still in the same state. Each run with a divergence is
-written as an ITF trace of the model's run, the divergences in its header ``#meta``.
-Rules and findings: docs/conformance.md.
+By default a call the documents leave open is accepted in every documented reading (any failing
+guard's error, Q16; a state exception or success where only an inferred §4 row refuses; stale
+``ReplicaKeys``/``PrimaryKey`` of other keys, §6) and the reading the endpoint chose is counted;
+``strict`` keeps one prediction per call. Some calls send one input in a documented invalid or
+optional form (a *probe*: malformed ARNs, another Region's ARN, bad Region names, deletion
+windows at and beyond the bounds, ReplicateKey's optional parameters).
+
+When the endpoint does something the model cannot follow (accepts a call the model refuses and
+shows keys no state explains), the run *resynchronises*: that key set is retired (its slots back
+to "never created", its ARN forgotten) and the walk goes on with a fresh key set in its place, so
+one early bug does not hide the rest. A divergence only in what DescribeKey *displays* (type,
+primary, replica list) keeps the key set, from the closest state the model allows.
+
+Each distinct divergence is then shrunk to the shortest call sequence that reproduces it on the
+same endpoint (greedy delta debugging, each candidate replayed from scratch) and written as an
+ITF trace of the model's run with the divergent call and the endpoint's answer in ``#meta``;
+replaying that file (``--trace``) reproduces the divergence. Rules and findings:
+docs/conformance.md.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from mrkcheck import interrupts
-from mrkcheck.check.result import EXIT_INTERRUPTED, EXIT_OK, EXIT_OUT_OF_MEMORY, EXIT_SAFETY
+from mrkcheck.check.result import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OUT_OF_MEMORY
 from mrkcheck.lang.model import (
     ActionInstance,
-    GuardId,
     Model,
     ModelError,
     State,
-    instance_label,
 )
 from mrkcheck.lang.scenario import Scenario
 from mrkcheck.model.conformance import (
+    PROBE_BY_NAME,
+    QUOTA_ERRORS,
+    RESPONSE_RULES,
+    SECTION,
     VISIBLE_ENVIRONMENT,
     accepted_errors,
+    documented_outcomes,
     expected_response,
+    lenient_errors,
     model_bound,
+    probes_for,
+    retire_key_set,
+    rotation_status,
+    success_is_a_reading,
 )
 from mrkcheck.model.observe import describe_key
 from mrkcheck.registry import find_mutant, load_factory
 from mrkcheck.traces.conform_endpoint import (
     DRIVEN,
+    PAGE,
+    REPLICA_DESCRIPTION,
+    REPLICA_TAGS,
+    Call,
     Endpoint,
+    EndpointError,
     Outcome,
     boto3_clients,
     check_reachable,
     view_of,
 )
 from mrkcheck.traces.conform_fake import EAGER, model_clients
+from mrkcheck.traces.conform_report import (
+    EXIT_DIVERGENCE,
+    KINDS,
+    Divergence,
+    Report,
+    RunResult,
+    Settings,
+    Signature,
+)
 from mrkcheck.traces.itf import (
     TraceFormatError,
     load_json,
@@ -67,7 +103,7 @@ from mrkcheck.traces.itf import (
     to_itf,
 )
 
-EXIT_DIVERGENCE = EXIT_SAFETY  # 12: the endpoint is not a run of the model
+__all__ = ["EXIT_DIVERGENCE", "KINDS", "Divergence", "Report", "RunResult", "Settings"]
 MAX_EXPLAIN_STATES = 5000
 POLL_SECONDS = 0.5
 # How often an accepted call of each action is drawn, relative to 1: the operations whose
@@ -77,197 +113,21 @@ WEIGHTS = {
     "UpdatePrimaryRegion": 3,
     "ScheduleKeyDeletion": 2,
     "CancelKeyDeletion": 2,
+    "Encrypt": 2,  # so that Decrypt has ciphertext to work on
 }
-KINDS = ("error", "response", "observation", "not implemented")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What to run: the model instance, how many walks of what length, and what to leave out."""
-
-    regions: str = "3"
-    key_sets: int = 2
-    origins: str = "AWS_KMS"
-    runs: int = 10
-    length: int = 20
-    seed: int = 0
-    skip: tuple[str, ...] = ()
-    settle: float = 0.0  # seconds to poll DescribeKey before calling an observation a divergence
-    key_ref: str = "arn"  # name keys in calls by "arn" or by key "id"
-    bias: float = 0.6  # chance of picking a call the model accepts (else one it refuses)
-    choices: tuple[tuple[str, Any], ...] = ()  # other model options (role_error, ...)
-
-
-@dataclass
-class Divergence:
-    """One disagreement: where (run, call number, trace state index), what the model predicted,
-    and what the endpoint did."""
-
-    run: str
-    call: int
-    label: str
-    kind: str
-    predicted: dict[str, Any]
-    endpoint: dict[str, Any]
-    state: int  # index in the run's trace of the state the call was made (or observed) in
-    rule: str = ""  # the guard or choice behind the prediction, e.g. "§3.2.4 ... (Q4)"
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def signature(self) -> tuple[str, str, str, str]:
-        """Same finding, other run: kind, action, prediction and answer, without parameters."""
-        action = self.label.split("(", 1)[0]
-        if self.kind == "observation":
-            return (self.kind, "DescribeKey", "views allowed", self.rule)
-        if self.kind == "not implemented":
-            return (self.kind, action, "-", "not implemented")
-        return (self.kind, action, _short(self.predicted), _short(self.endpoint))
-
-    def line(self) -> str:
-        if self.kind == "observation":
-            return f"run {self.run} call {self.call} after {self.label}: DescribeKey {self.rule}"
-        return (
-            f"run {self.run} call {self.call} {self.label}: {self.kind}: model "
-            f"{_short(self.predicted)}; endpoint {_short(self.endpoint)}"
-        )
-
-
-def _short(d: Mapping[str, Any]) -> str:
-    if d.get("result") == "not implemented":
-        return "not implemented"
-    if d.get("result") == "error" and d.get("error") == "InternalFailure":
-        return f"InternalFailure ({str(d.get('message', '')).split(':', 1)[0]})"
-    if d.get("result") == "error":
-        return str(d.get("error"))
-    if "result" in d and len(d) == 1:
-        return str(d["result"])
-    return json.dumps(d, sort_keys=True, separators=(",", ":"))
-
-
-@dataclass
-class RunResult:
-    run: str
-    calls: int
-    stopped: str  # "length", "deadlock", "divergence", "end of trace"
-    divergences: list[Divergence] = field(default_factory=list)
-    trace: str | None = None
-
-
-@dataclass
-class Report:
-    endpoint: str
-    settings: Settings
-    runs: list[RunResult] = field(default_factory=list)
-    # Set when Ctrl-C, SIGTERM or lack of memory cut the runs short: "interrupted during
-    # conformance run 3 of 10". The finished runs are reported as usual.
-    cut: str = ""
-    cut_code: int = EXIT_OK
-
-    @property
-    def divergences(self) -> list[Divergence]:
-        return [d for r in self.runs for d in r.divergences]
-
-    @property
-    def exit_code(self) -> int:
-        if self.cut:
-            return self.cut_code
-        return EXIT_DIVERGENCE if self.divergences else EXIT_OK
-
-    def findings(self) -> list[tuple[tuple[str, str, str, str], int, Divergence]]:
-        """Distinct divergences (by signature) with their count and first example."""
-        counts: Counter[tuple[str, str, str, str]] = Counter()
-        first: dict[tuple[str, str, str, str], Divergence] = {}
-        for d in self.divergences:
-            counts[d.signature()] += 1
-            first.setdefault(d.signature(), d)
-        return [(sig, counts[sig], first[sig]) for sig in first]
-
-    def as_dict(self) -> dict[str, Any]:
-        by_kind = Counter(d.kind for d in self.divergences)
-        return {
-            "endpoint": self.endpoint,
-            "settings": {
-                k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.settings).items()
-            },
-            "runs": len(self.runs),
-            "calls": sum(r.calls for r in self.runs),
-            "divergences": len(self.divergences),
-            "by_kind": {k: by_kind[k] for k in KINDS if by_kind[k]},
-            "findings": [
-                {
-                    "kind": s[0],
-                    "action": s[1],
-                    "model": s[2],
-                    "endpoint": s[3],
-                    "count": n,
-                    "example": d.as_dict(),
-                }
-                for s, n, d in self.findings()
-            ],
-            "run_results": [
-                {
-                    "run": r.run,
-                    "calls": r.calls,
-                    "stopped": r.stopped,
-                    "trace": r.trace,
-                    "divergences": [d.as_dict() for d in r.divergences],
-                }
-                for r in self.runs
-            ],
-            "exit_code": self.exit_code,
-            "cut": self.cut or None,
-        }
-
-    def text(self, limit: int = 20) -> str:
-        total = self.divergences
-        calls = sum(r.calls for r in self.runs)
-        lines = [
-            f"conform: {len(self.runs)} runs, {calls} calls against {self.endpoint}"
-            + (f" ({self.cut}: the runs finished before it)" if self.cut else ""),
-            f"divergences: {len(total)}"
-            + "".join(f", {k} {n}" for k, n in Counter(d.kind for d in total).items()),
-        ]
-        findings = self.findings()
-        if findings:
-            lines.append(f"distinct findings: {len(findings)}")
-            for (kind, action, model, endpoint), n, d in findings[:limit]:
-                example = f"(x{n}; e.g. run {d.run} call {d.call} {d.label})"
-                if kind == "observation":
-                    lines.append(f"  [{kind}] DescribeKey {d.rule} {example}")
-                    key = next(iter(d.endpoint))
-                    lines.append(
-                        f"      {key}: endpoint {compact_view(d.endpoint[key])}; model "
-                        + " | ".join(compact_view(v) for v in _as_list(d.predicted[key]))
-                    )
-                else:
-                    lines.append(
-                        f"  [{kind}] {action}: model {model}; endpoint {endpoint} {example}"
-                    )
-            if len(findings) > limit:
-                lines.append(f"  ... and {len(findings) - limit} more (see --json)")
-        lines += [f"wrote {r.trace}" for r in self.runs if r.trace]
-        return "\n".join(lines)
-
-
-def compact_view(view: Any) -> str:
-    """A DescribeKey view on one line: ``Enabled PRIMARY@us-east-1 replicas=eu-west-1``."""
-    if not isinstance(view, dict):
-        return str(view)
-    if "DescribeKeyError" in view:
-        return f"DescribeKey failed: {view['DescribeKeyError']}"
-    replicas = ",".join(view.get("ReplicaRegions") or []) or "-"
-    enabled = (
-        "" if view.get("Enabled") == (view.get("KeyState") == "Enabled") else " Enabled!=KeyState"
-    )
-    return (
-        f"{view.get('KeyState')} {view.get('MultiRegionKeyType')} primary="
-        f"{view.get('PrimaryRegion')} replicas={replicas}{enabled}"
-    )
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+MAX_SHRINK_REPLAYS = 40  # replays spent shrinking one finding
+# Calls after which GetKeyRotationStatus is read on every key of the set (§2: the flag is shared;
+# a replica shows the primary's once a Sync has run; §6: false while pending deletion).
+ROTATION_READ_AFTER = (
+    "EnableKeyRotation",
+    "DisableKeyRotation",
+    "ReplicateKey",
+    "CancelKeyDeletion",
+)
+# The DescribeKey fields that only display membership: a divergence in them alone keeps the key
+# set (the model's state still predicts every call), one in KeyState or existence retires it.
+DISPLAY_FIELDS = frozenset({"MultiRegionKeyType", "PrimaryRegion", "ReplicaRegions", "Enabled"})
+MEMBERSHIP = ("PrimaryRegion", "ReplicaRegions")  # §6: eventually consistent in other keys
 
 
 # --- the model side ---------------------------------------------------------------------------------
@@ -275,15 +135,23 @@ def _as_list(value: Any) -> list[Any]:
 
 def conform_model(settings: Settings, builder: Callable[..., Model] | None = None) -> Model:
     """The instance the scenarios come from. ``max_versions`` is raised to 5: the model's bound on
-    rotations is not the API's quota, and calls refused only by the bound are never made."""
-    options = dict(settings.choices)
+    rotations is not the API's quota, and calls refused only by the bound are never made.
+    Built once per instance (models are immutable; every run and replay shares it)."""
+    return _build(settings.regions, settings.key_sets, settings.origins, settings.choices, builder)
+
+
+@functools.lru_cache(maxsize=32)
+def _build(
+    regions: str,
+    key_sets: int,
+    origins: str,
+    choices: tuple[tuple[str, Any], ...],
+    builder: Callable[..., Model] | None,
+) -> Model:
+    options = dict(choices)
     options.setdefault("max_versions", 5)
     return (builder or load_factory("kms"))(
-        regions=settings.regions,
-        key_sets=settings.key_sets,
-        origins=settings.origins,
-        with_properties=False,
-        **options,
+        regions=regions, key_sets=key_sets, origins=origins, with_properties=False, **options
     )
 
 
@@ -317,23 +185,19 @@ def choose(
     an instance. A refused call: a (action, refusal reason) pair drawn uniformly, then an
     instance; so wide actions (ReplicateKey has Regions^2 instances) do not crowd out the rest,
     and a rare reason (a second replica into one Region) is tried as often as a common one."""
-    callable_ = [i for i in candidates if is_callable(i, state)]
-    accepted = [i for i in callable_ if i.refusal(state) is None]
-    refused = [i for i in callable_ if i.refusal(state) is not None]
+    refusals = [(i, i.refusal(state)) for i in candidates]
+    callable_ = [(i, g) for i, g in refusals if g is None or (g.error and not model_bound(g))]
+    accepted = [i for i, g in callable_ if g is None]
+    refused = [(i, g) for i, g in callable_ if g is not None]
     if accepted and (not refused or rng.random() < bias):
         names = list(dict.fromkeys(i.action for i in accepted))
         name = rng.choices(names, [WEIGHTS.get(n, 1) for n in names])[0]
         return rng.choice([i for i in accepted if i.action == name])
     if not refused:
         return None
-    reasons = list(dict.fromkeys((i.action, _reason(i, state)) for i in refused))
+    reasons = list(dict.fromkeys((i.action, g.identity) for i, g in refused))
     reason = rng.choice(reasons)
-    return rng.choice([i for i in refused if (i.action, _reason(i, state)) == reason])
-
-
-def _reason(inst: ActionInstance, state: State) -> GuardId | None:
-    guard = inst.refusal(state)
-    return guard.identity if guard is not None else None
+    return rng.choice([i for i, g in refused if (i.action, g.identity) == reason])
 
 
 def allowed_views(model: Model, state: State, key_set: str, region: str) -> list[dict[str, Any]]:
@@ -341,21 +205,60 @@ def allowed_views(model: Model, state: State, key_set: str, region: str) -> list
 
 
 def mismatches(
-    model: Model, state: State, observed: Mapping[tuple[str, str], dict[str, Any] | None], s: str
+    model: Model,
+    state: State,
+    observed: Mapping[tuple[str, str], dict[str, Any] | None],
+    s: str,
+    previous: State | None = None,
 ) -> list[tuple[str, str]]:
-    """The keys of set ``s`` whose observed view the model does not allow in ``state``."""
-    bad = []
-    for (key_set, region), seen in observed.items():
-        if key_set != s:
-            continue
-        allowed = allowed_views(model, state, key_set, region)
-        if (seen is None and allowed) or (seen is not None and seen not in allowed):
-            bad.append((key_set, region))
-    return bad
+    """The keys of set ``s`` whose observed view the model does not allow in ``state``. With
+    ``previous`` (the state before the last call), a view whose membership fields are still
+    those of ``previous`` is allowed too (§6: eventually consistent ReplicaKeys/PrimaryKey)."""
+    return [
+        (key_set, region)
+        for (key_set, region), seen in observed.items()
+        if key_set == s and not view_allowed(model, state, key_set, region, seen, previous)
+    ]
+
+
+def view_allowed(
+    model: Model,
+    state: State,
+    key_set: str,
+    region: str,
+    seen: dict[str, Any] | None,
+    previous: State | None = None,
+) -> bool:
+    allowed = allowed_views(model, state, key_set, region)
+    if seen is None or not allowed:
+        return seen is None and not allowed
+    if seen in allowed:
+        return True
+    return previous is not None and lagging(
+        seen, allowed, previous_views(model, previous, key_set, region)
+    )
+
+
+def previous_views(model: Model, previous: State, key_set: str, region: str) -> list[dict]:
+    return allowed_views(model, previous, key_set, region)
+
+
+def lagging(seen: dict[str, Any], allowed: list[dict], before: list[dict]) -> bool:
+    """``seen`` is an allowed view whose membership fields lag: they are those of a view of the
+    state before the call (§6 eventual consistency)."""
+    for view in allowed:
+        for old in before:
+            if seen == {**view, **{f: old[f] for f in MEMBERSHIP}}:
+                return True
+    return False
 
 
 def explain(
-    model: Model, state: State, observed: Mapping[tuple[str, str], dict[str, Any] | None], s: str
+    model: Model,
+    state: State,
+    observed: Mapping[tuple[str, str], dict[str, Any] | None],
+    s: str,
+    previous: State | None = None,
 ) -> list[ActionInstance] | None:
     """The shortest sequence of visible environment steps of set ``s`` after which every key of
     ``s`` looks as observed, or None. Steps of different sets touch disjoint variables, so each
@@ -369,7 +272,7 @@ def explain(
     seen = {state}
     while queue and len(seen) <= MAX_EXPLAIN_STATES:
         current, path = queue.popleft()
-        if not mismatches(model, current, observed, s):
+        if not mismatches(model, current, observed, s, previous):
             return path
         for inst in steps:
             if inst.refusal(current) is None:
@@ -407,13 +310,37 @@ def differing_fields(allowed: list[dict[str, Any]], seen: dict[str, Any] | None)
     return min(diffs, key=lambda d: (len(d), sorted(d)))
 
 
+def closest(
+    model: Model, state: State, observed: Mapping[tuple[str, str], dict[str, Any] | None], s: str
+) -> tuple[State, list[tuple[str, str]]]:
+    """The state environment steps reach from ``state`` in which the fewest keys of ``s`` look
+    wrong (the first such in BFS order), and those keys: where a run goes on from after a
+    divergence only in what DescribeKey displays."""
+    best = (state, mismatches(model, state, observed, s))
+    for st in environment_closure(model, state, s):
+        bad = mismatches(model, st, observed, s)
+        if len(bad) < len(best[1]):
+            best = (st, bad)
+    return best
+
+
 # --- one run ----------------------------------------------------------------------------------------
 
 
 class Run:
-    """One scenario driven on the endpoint: the model's scenario, what was called, what diverged."""
+    """One scenario driven on the endpoint: the model's scenario, what was called, what diverged.
 
-    def __init__(self, model: Model, endpoint: Endpoint, run_id: str, settings: Settings) -> None:
+    ``stop_on``: replaying a candidate sequence while shrinking, stop at the first divergence
+    with this signature (before any resynchronisation), so the model's trace ends there."""
+
+    def __init__(
+        self,
+        model: Model,
+        endpoint: Endpoint,
+        run_id: str,
+        settings: Settings,
+        stop_on: Signature | None = None,
+    ) -> None:
         self.model = model
         self.endpoint = endpoint
         self.run_id = run_id
@@ -422,62 +349,198 @@ class Run:
         self.calls = 0
         self.divergences: list[Divergence] = []
         self.stopped = ""
+        self.stop_on = stop_on
+        self.found: Divergence | None = None
+        self.retired = 0
+        self.history: dict[str, list[Call]] = {}  # key set -> calls on it since its creation
+        self.histories: list[list[Call]] = []  # per divergence: the calls that led to it
+        self.coverage: Counter[tuple[str, str]] = Counter()
+        self.readings: Counter[tuple[str, str]] = Counter()
+        self.previous: State | None = None
+        self.current: Call | None = None
+        self.drifted = False  # the endpoint accepted a call the model refused: expect new views
+        # Per key: the values the primary's rotation flag has had since that key last showed
+        # it (a replica may take any of them at a Sync the runner did not see).
+        self.flags_since: dict[tuple[str, str], set[bool]] = {}
 
     @property
     def index(self) -> int:
         return len(self.scenario.steps) - 1
 
     def diverge(
-        self, inst: ActionInstance, kind: str, predicted: dict, seen: dict, rule: str = ""
-    ) -> None:
-        self.divergences.append(
-            Divergence(self.run_id, self.calls, inst.label, kind, predicted, seen, self.index, rule)
-        )
+        self,
+        call: Call,
+        kind: str,
+        predicted: dict,
+        seen: dict,
+        rule: str = "",
+        key_set: str | None = None,
+    ) -> bool:
+        """Record a divergence (about ``key_set``, by default the call's); False when a replay
+        found the one it looks for (stop here)."""
+        d = Divergence(
+            self.run_id, self.calls, call.model_label, kind, predicted, seen, self.index, rule,
+            call.as_dict(),
+        )  # fmt: skip
+        self.divergences.append(d)
+        self.histories.append(list(self.history.get(key_set or call.param("s"), [])))
+        if self.stop_on is not None and d.signature() == self.stop_on:
+            self.found = d
+            self.stopped = "divergence"
+            return False
+        return True
 
-    def step(self, inst: ActionInstance) -> bool:
-        """Make one call on both sides and compare; False when the run cannot go on."""
+    # -- one call --
+
+    def step(self, call: Call) -> bool:
+        """Make one call on both sides and compare; False when a replay found its divergence."""
         self.calls += 1
-        guard = inst.refusal(self.scenario.state)
-        outcome = self.endpoint.call(inst.action, dict(inst.params))
+        self.current = call
+        s = call.param("s")
+        self.history.setdefault(s, []).append(call)
+        inst = self.model.instance(call.model_label)
+        self.previous = self.scenario.state
+        outcome = self.endpoint.call(call)
+        errors, success = self.expectation(inst, call)
+        self.coverage[(call.action, errors[0] if errors and not success else "success")] += 1
         if outcome.not_implemented:
-            self.diverge(inst, "not implemented", _predicted(guard), outcome.as_dict())
-            return True
-        if guard is None:
-            return self._expected_success(inst, outcome)
-        return self._expected_refusal(inst, guard.doc, outcome)
+            return self.diverge(
+                call, "not implemented", _predicted(errors, success), outcome.as_dict(),
+                SECTION.get(call.action, ""),
+            )  # fmt: skip
+        if outcome.error is None:
+            return self._accepted(inst, call, outcome, success)
+        return self._refused(inst, call, outcome, errors, success)
 
-    def _expected_success(self, inst: ActionInstance, outcome: Outcome) -> bool:
-        if outcome.error:  # the endpoint changed nothing, so neither does the model
-            self.diverge(inst, "error", {"result": "success"}, outcome.as_dict())
-            return self.reconcile(inst)
-        self.scenario.call(inst.action, **dict(inst.params))
+    def expectation(self, inst: ActionInstance, call: Call) -> tuple[tuple[str, ...], bool]:
+        """The errors a conformant endpoint may answer (first: the predicted one) and whether
+        success is predicted. A probe's own errors come first (§3: validation, then the key)."""
+        state = self.scenario.state
+        probe = PROBE_BY_NAME.get(call.probe)
+        refused = inst.refusal(state) is not None
+        if refused:
+            model_errors = (
+                accepted_errors(self.model, inst, state)
+                if self.settings.strict
+                else lenient_errors(self.model, inst, state)
+            )
+        else:
+            model_errors = ()
+        if probe is not None and probe.errors:
+            if probe.name == "single-region-key":
+                return probe.errors, False
+            extra = () if self.settings.strict else model_errors
+            return tuple(dict.fromkeys(probe.errors + extra)), False
+        return model_errors, not refused
+
+    def _accepted(self, inst: ActionInstance, call: Call, outcome: Outcome, success: bool) -> bool:
+        state = self.scenario.state
+        if success:
+            self.scenario.call(inst.action, **dict(inst.params))
+            if not self._check_response(inst, call, outcome):
+                return False
+            return self.reconcile(call)
+        if not self.settings.strict and not call.probe and success_is_a_reading(inst, state):
+            self.readings[
+                ("§4 [I] " + inst.action + " row", f"success in {self._key_state(call)}")
+            ] += 1
+            self._adopt(inst)
+            return self.reconcile(call)
+        errors, _ = self.expectation(inst, call)
+        guard = inst.refusal(state)
+        rule = self._rule(call, guard)
+        if not self.diverge(call, "error", _predicted(errors, False), outcome.as_dict(), rule):
+            return False
+        self.drifted = guard is not None
+        if guard is None and call.probe != "single-region-key":
+            # Only the probe's input should have refused it: the endpoint did what the call
+            # asks (e.g. scheduled deletion with a 31-day window), and so does the model.
+            self.scenario.call(inst.action, **dict(inst.params))
+        return self.reconcile(call)
+
+    def _refused(
+        self,
+        inst: ActionInstance,
+        call: Call,
+        outcome: Outcome,
+        errors: tuple[str, ...],
+        success: bool,
+    ) -> bool:
+        if success and not self.settings.strict and QUOTA_ERRORS.get(call.action) == outcome.error:
+            self.readings[
+                (f"{SECTION[call.action]} quota (Q15)", f"{call.action}: {outcome.error}")
+            ] += 1
+            return self.reconcile(call)
+        if success:  # the endpoint changed nothing, so neither does the model
+            rule = f"{SECTION.get(call.action, '§3')}: every guard of {call.action} holds"
+            if not self.diverge(call, "error", {"result": "success"}, outcome.as_dict(), rule):
+                return False
+            return self.reconcile(call)
+        if outcome.error in errors:
+            if outcome.error != errors[0]:
+                self.readings[self._reading_rule(inst, call, outcome.error)] += 1
+            return self.reconcile(call)
+        guard = inst.refusal(self.scenario.state)
+        rule = self._rule(call, guard)
+        if not self.diverge(call, "error", _predicted(errors, False), outcome.as_dict(), rule):
+            return False
+        return self.reconcile(call)
+
+    def _rule(self, call: Call, guard: Any) -> str:
+        """The rule behind a refusal: the probe's when its input is what should be refused,
+        else the first failing guard's."""
+        probe = PROBE_BY_NAME.get(call.probe)
+        if probe is not None and probe.errors:
+            return probe.rule
+        return guard.doc if guard is not None else ""
+
+    def _reading_rule(self, inst: ActionInstance, call: Call, chosen: str) -> tuple[str, str]:
+        """Which documented choice an accepted alternative error is (for the report)."""
+        state = self.scenario.state
+        failing = inst.failing_guards(state)
+        if call.probe:
+            return (PROBE_BY_NAME[call.probe].rule, chosen)
+        if len(failing) > 1 and chosen in [g.error for g in failing[1:]]:
+            first = failing[0].error
+            return ("Q16 guard order", f"{call.action}: {chosen} before {first}")
+        if chosen == "DisabledException":
+            return ("§4 X2/3", f"{call.action}: DisabledException")
+        return (f"§4 [I] {call.action} row", f"{chosen} in {self._key_state(call)}")
+
+    def _key_state(self, call: Call) -> str:
+        return self.scenario.value("key_state", call.param("s"), call.param("r"))
+
+    def _adopt(self, inst: ActionInstance) -> None:
+        """Follow an endpoint that took a documented reading the model's guards refuse: apply
+        the call's effects (the scenario's steps stay a record of what happened)."""
+        try:
+            nxt = inst.apply(self.scenario.state)
+        except Exception:  # an effect out of the model's bounds: keep the state
+            return
+        if all(var.domain.contains(nxt[slot]) for var, _, slot in self.model.schema.slots()):
+            self.scenario.state = nxt
+
+    def _check_response(self, inst: ActionInstance, call: Call, outcome: Outcome) -> bool:
         wanted = expected_response(self.model, self.scenario, inst)
+        if call.action == "ReplicateKey":
+            params = call.probe == "params"
+            wanted["Description"] = [REPLICA_DESCRIPTION if params else ""]
+            tags = REPLICA_TAGS if params else []
+            wanted["ReplicaTags"] = [sorted((t["TagKey"], t["TagValue"]) for t in tags)]
         wrong = {
             k: v
             for k, v in wanted.items()
             if k in outcome.response and outcome.response[k] not in v
         }
-        if wrong:
-            self.diverge(
-                inst,
-                "response",
-                {k: v for k, v in wanted.items() if k in wrong},
-                {k: outcome.response[k] for k in wrong},
-            )
-        return self.reconcile(inst)
+        for k in sorted(wrong):  # one finding per field: each is its own documented rule
+            v = wanted[k]
+            predicted = {k: v if len(v) > 1 else v[0]}
+            rule = RESPONSE_RULES.get(k, k)
+            if not self.diverge(call, "response", predicted, {k: outcome.response[k]}, rule):
+                return False
+        return True
 
-    def _expected_refusal(self, inst: ActionInstance, rule: str, outcome: Outcome) -> bool:
-        accepted = accepted_errors(self.model, inst, self.scenario.state)
-        predicted: dict[str, Any] = {"result": "error", "error": accepted[0]}
-        if len(accepted) > 1:
-            predicted["also_accepted"] = list(accepted[1:])
-        if outcome.error is None:  # the endpoint changed something the model cannot follow
-            self.diverge(inst, "error", predicted, outcome.as_dict(), rule)
-            self.stopped = "divergence"
-            return False
-        if outcome.error not in accepted:
-            self.diverge(inst, "error", predicted, outcome.as_dict(), rule)
-        return self.reconcile(inst)
+    # -- observation --
 
     def observe(self) -> dict[tuple[str, str], dict[str, Any] | None]:
         regions = self.model.universe("Region").elements
@@ -488,45 +551,137 @@ class Run:
             for r in regions
         }
 
-    def reconcile(self, inst: ActionInstance) -> bool:
+    def reconcile(self, call: Call) -> bool:
         """Let the model take the environment steps the endpoint's keys show (polling up to
-        ``settle`` seconds); an observation nothing explains ends the run."""
+        ``settle`` seconds). What nothing explains is an observation divergence, after which the
+        run resynchronises. False when a replay found its divergence."""
+        previous = None if self.settings.strict else self.previous
         deadline = time.monotonic() + self.settings.settle
         while True:
             observed = self.observe()
             sets = sorted({s for s, _ in observed})
-            paths = {s: explain(self.model, self.scenario.state, observed, s) for s in sets}
+            paths = {
+                s: explain(self.model, self.scenario.state, observed, s, previous) for s in sets
+            }
             unexplained = [s for s in sets if paths[s] is None]
-            if not unexplained:
-                for s in sets:
-                    for step in paths[s] or []:
-                        self.scenario.call(step.action, **dict(step.params))
-                return True
-            if time.monotonic() >= deadline:
-                self._observation_divergence(inst, observed, unexplained)
-                return False
+            if not unexplained or time.monotonic() >= deadline:
+                break
             time.sleep(POLL_SECONDS)
+        for s in sets:
+            for step in paths[s] or []:
+                self.scenario.call(step.action, **dict(step.params))
+        if previous is not None and any(paths[s] is not None for s in sets):
+            self._count_lag(observed, [s for s in sets if paths[s] is not None])
+        drifted, self.drifted = self.drifted, False
+        for s in unexplained:
+            if drifted and s == call.param("s"):
+                self.retire(s)  # the error divergence above already says why
+            elif not self._observation_divergence(call, observed, s):
+                return False
+        if call.action == "ReplicateKey" and call.param("s") in self.endpoint.arns:
+            self.flags_since[(call.param("s"), call.param("replica"))] = set()  # S16
+        self._note_flags()
+        return self._read_rotation(call)
+
+    def _count_lag(self, observed: Mapping[tuple[str, str], Any], sets: list[str]) -> None:
+        state = self.scenario.state
+        for s in sets:
+            if any(
+                observed[k] is not None and observed[k] not in allowed_views(self.model, state, *k)
+                for k in observed
+                if k[0] == s
+            ):
+                self.readings[("§6 eventual consistency", "stale ReplicaKeys/PrimaryKey")] += 1
 
     def _observation_divergence(
-        self, inst: ActionInstance, observed: Mapping[tuple[str, str], Any], sets: list[str]
-    ) -> None:
-        """Name the keys that look wrong, with every view the model allows for them in any state
-        its environment steps reach from here, and the fields that differ."""
-        allowed = self._reachable_views(sets)
-        # Keys no reachable state explains on their own; else (only the combination of views is
-        # impossible) every key that looks wrong right now.
+        self, call: Call, observed: Mapping[tuple[str, str], Any], s: str
+    ) -> bool:
+        """Name the keys of ``s`` that look wrong, with every view the model allows for them in
+        any state its environment steps reach from here, and the fields that differ; then go on
+        from the closest state, or retire the set when a key's state or existence differs."""
+        allowed = self._reachable_views([s])
         keys = [k for k in allowed if observed[k] is not None and observed[k] not in allowed[k]]
         keys += [k for k in allowed if observed[k] is None and not self._may_be_gone(k)]
-        state = self.scenario.state
-        keys = keys or [k for s in sets for k in mismatches(self.model, state, observed, s)]
+        state, bad = closest(self.model, self.scenario.state, observed, s)
+        keys = sorted(keys or bad)
         predicted: dict[str, Any] = {}
         fields: set[str] = set()
-        for key in sorted(keys):
+        for key in keys:
             predicted[f"{key[0]}@{key[1]}"] = allowed[key] or "NotFound"
             fields |= differing_fields(allowed[key], observed[key])
-        seen = {f"{s}@{r}": observed[(s, r)] or "NotFound" for s, r in sorted(keys)}
-        self.diverge(inst, "observation", predicted, seen, "differs: " + ",".join(sorted(fields)))
-        self.stopped = "divergence"
+        seen = {f"{k[0]}@{k[1]}": observed[k] or "NotFound" for k in keys}
+        # Each key alone may look as some state allows while no one state explains them all.
+        rule = "differs: " + (",".join(sorted(fields)) or "the combination") + " (§3.11, §6)"
+        if not self.diverge(call, "observation", predicted, seen, rule, key_set=s):
+            return False
+        if fields <= DISPLAY_FIELDS:
+            self.scenario.state = state
+        else:
+            self.retire(s)
+        return True
+
+    def _read_rotation(self, call: Call) -> bool:
+        """GetKeyRotationStatus on every key of the set after a call that changes or copies the
+        shared rotation flag (§2, §3.7); an answer no reading allows is an observation
+        divergence (the model's state is kept: no prediction depends on the flag's copy)."""
+        s = call.param("s")
+        if call.action not in ROTATION_READ_AFTER or s not in self.endpoint.arns:
+            return True
+        for r in self.model.universe("Region").elements:
+            allowed = rotation_status(self.model, self.scenario.state, s, r)
+            if isinstance(allowed, list):
+                allowed = sorted(set(allowed) | self.flags_since.get((s, r), set()))
+            outcome = self.endpoint.rotation_status(s, r)
+            if outcome.not_implemented:
+                return self.diverge(
+                    call, "not implemented", {"result": "success"}, outcome.as_dict(), "§3.7"
+                )
+            seen: Any = outcome.error or outcome.response.get("RotationEnabled")
+            if allowed is None:
+                expected: Any = ["NotFoundException"]
+            elif isinstance(allowed, str):
+                expected = [allowed]
+            else:
+                expected = list(allowed)
+            self.coverage[("GetKeyRotationStatus", _outcome_name(allowed))] += 1
+            if isinstance(seen, bool) and seen in expected:
+                self.flags_since[(s, r)] = {seen}  # what it holds now; later Syncs add to it
+            if seen not in expected:
+                probe = Call("GetKeyRotationStatus", call.params, call.ref)
+                rule = "differs: RotationEnabled (§2 Sync, §3.7, §6)"
+                if not self.diverge(
+                    probe, "observation", {f"{s}@{r}": {"RotationEnabled": expected}},
+                    {f"{s}@{r}": {"RotationEnabled": seen}}, rule,
+                ):  # fmt: skip
+                    return False
+        return True
+
+    def _primary_flag(self, s: str) -> bool | None:
+        values = self.model.decode(self.scenario.state)
+        for r in self.model.universe("Region").elements:
+            if values["role"][(s, r)] == "PRIMARY":
+                return str(values["rotation"][(s, r)]).lower() == "true"
+        return None
+
+    def _note_flags(self) -> None:
+        """After each call: every key of a created set may since have copied the primary's
+        current flag (a Sync the runner does not see)."""
+        for s in self.endpoint.arns:
+            flag = self._primary_flag(s)
+            if flag is None:
+                continue
+            for r in self.model.universe("Region").elements:
+                self.flags_since.setdefault((s, r), set()).add(flag)
+
+    def retire(self, s: str) -> None:
+        """Give up key set ``s``: the model forgets it (never created), the endpoint's keys are
+        left alone, and the next CreateKey of ``s`` starts a fresh set."""
+        self.scenario.state = retire_key_set(self.model, self.scenario.state, s)
+        self.endpoint.arns.pop(s, None)
+        self.endpoint.ciphertexts.pop(s, None)
+        self.history[s] = []
+        self.flags_since = {k: v for k, v in self.flags_since.items() if k[0] != s}
+        self.retired += 1
 
     def _reachable_views(self, sets: list[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
         """Per key of ``sets``: the views allowed in any state environment steps reach."""
@@ -542,28 +697,39 @@ class Run:
         closure = environment_closure(self.model, self.scenario.state, key[0])
         return any(not allowed_views(self.model, st, *key) for st in closure)
 
-    def result(self, out: Path | None) -> RunResult:
-        path = None
-        if out is not None and any(d.kind != "not implemented" for d in self.divergences):
-            path = str(out / f"conform-{self.run_id}.itf.json")
-            write_divergence_trace(self.scenario, self.divergences, path)
-        return RunResult(self.run_id, self.calls, self.stopped, list(self.divergences), path)
+    def result(self) -> RunResult:
+        return RunResult(
+            self.run_id, self.calls, self.stopped, list(self.divergences), self.retired
+        )
 
 
-def _predicted(guard: Any) -> dict[str, Any]:
-    return {"result": "success"} if guard is None else {"result": "error", "error": guard.error}
+def _predicted(errors: Sequence[str], success: bool) -> dict[str, Any]:
+    if success or not errors:
+        return {"result": "success"}
+    out: dict[str, Any] = {"result": "error", "error": errors[0]}
+    if len(errors) > 1:
+        out["also_accepted"] = list(errors[1:])
+    return out
 
 
-def write_divergence_trace(scenario: Scenario, divergences: list[Divergence], path: str) -> None:
-    """The model's run up to the last divergence, as ITF; the divergences in the header."""
-    trace = scenario.trace()
-    last = max(d.state for d in divergences)
-    trace.steps = trace.steps[: last + 1]
-    doc = to_itf(trace)
-    doc["#meta"]["status"] = "divergence"
-    doc["#meta"]["divergence"] = divergences[0].as_dict()
-    if len(divergences) > 1:
-        doc["#meta"]["divergences"] = [d.as_dict() for d in divergences]
+def _outcome_name(allowed: Any) -> str:
+    if allowed is None:
+        return "NotFoundException"
+    return allowed if isinstance(allowed, str) else "success"
+
+
+def write_divergence_trace(run: Run, calls: list[Call], path: str) -> None:
+    """The model's run up to the divergence, as ITF; the divergent call, the endpoint's answer
+    and the calls to replay (probes and key references included) in the header."""
+    d = run.found
+    assert d is not None
+    doc = to_itf(run.scenario.trace())
+    meta = doc["#meta"]
+    meta["status"] = "divergence"
+    meta["divergence"] = d.as_dict()
+    meta["call"] = d.wire
+    meta["answer"] = d.endpoint
+    meta["calls"] = [c.as_dict() for c in calls]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_bytes((pretty_json(doc) + "\n").encode("utf-8"))
 
@@ -575,6 +741,15 @@ Clients = Mapping[str, Any]
 ClientFactory = Callable[[tuple[str, ...], Settings], Any]
 
 
+def make_call(rng: random.Random, inst: ActionInstance, settings: Settings) -> Call:
+    """The wire form of a model call: how the key is named, and (with probability
+    ``settings.probes``) one input in a documented invalid or optional form."""
+    ref = settings.key_ref if settings.key_ref != "both" else rng.choice(("arn", "id"))
+    probes = probes_for(inst.action)
+    probe = rng.choice(probes).name if probes and rng.random() < settings.probes else ""
+    return Call(inst.action, inst.params, ref, probe)
+
+
 def random_run(run: Run, settings: Settings, seed: int) -> None:
     rng = random.Random(seed)
     candidates = api_instances(run.model, settings.skip)
@@ -583,43 +758,57 @@ def random_run(run: Run, settings: Settings, seed: int) -> None:
         if inst is None:
             run.stopped = "deadlock"
             return
-        if not run.step(inst):
-            return
+        run.step(make_call(rng, inst, settings))
     run.stopped = "length"
 
 
-def replay_run(run: Run, labels: list[str], skip: Sequence[str]) -> None:
-    """The API calls of a trace, in order; environment steps are left to the endpoint, and calls
-    that mean nothing on the wire (or are skipped, or not driven) are left out."""
-    for label in labels:
-        inst = run.model.instance(label)
-        if inst.environment or inst.action not in DRIVEN or inst.action in skip:
+def replay_run(run: Run, calls: Sequence[Call], skip: Sequence[str]) -> None:
+    """Calls in order (a trace's, or a candidate while shrinking); calls that mean nothing on the
+    wire in the model's current state (or are skipped) are left out."""
+    for call in calls:
+        inst = run.model.instance(call.model_label)
+        if call.action in skip or not is_callable(inst, run.scenario.state):
             continue
-        if not is_callable(inst, run.scenario.state):
-            continue
-        if not run.step(inst):
+        if not run.step(call):
             return
-    run.stopped = "end of trace"
+    run.stopped = run.stopped or "end of trace"
 
 
-def trace_labels(path: str, model: Model) -> list[str]:
-    """The action labels of an ITF file, checked against ``model`` (one-line errors)."""
+def trace_calls(path: str, model: Model, key_ref: str = "arn") -> list[Call]:
+    """The calls to replay from an ITF file: its header's ``calls`` (a divergence trace written
+    by conform, probes and key references included), else the API steps of its states
+    (environment steps are left to the endpoint). Checked against ``model``: one-line errors."""
     doc = load_json(read_text(path), path)
-    labels = []
-    for i, raw in enumerate(doc["states"][1:], start=1):
-        meta = raw.get("#meta", {}) if isinstance(raw, dict) else {}
-        action, params = meta.get("action"), meta.get("params", {})
-        if not isinstance(action, str) or not isinstance(params, dict):
-            raise TraceFormatError(f"{path}: state {i}: #meta names no action")
-        label = instance_label(action, [(k, str(v)) for k, v in params.items()])
+    header = doc.get("#meta", {}) if isinstance(doc.get("#meta"), dict) else {}
+    if isinstance(header.get("calls"), list):
         try:
-            model.instance(label)
+            calls = [Call.from_dict(c) for c in header["calls"]]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise TraceFormatError(f"{path}: header #meta.calls is malformed") from None
+    else:
+        ref = "arn" if key_ref == "both" else key_ref
+        calls = [
+            Call(*_state_call(raw, i, path), ref=ref) for i, raw in enumerate(doc["states"][1:], 1)
+        ]
+    out = []
+    for call in calls:
+        try:
+            inst = model.instance(call.model_label)
         except ModelError:
             raise TraceFormatError(
-                f"{path}: state {i}: {label} is not an action of the model"
+                f"{path}: {call.model_label} is not an action of the model"
             ) from None
-        labels.append(label)
-    return labels
+        if not inst.environment and call.action in DRIVEN:
+            out.append(call)
+    return out
+
+
+def _state_call(raw: Any, i: int, path: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    meta = raw.get("#meta", {}) if isinstance(raw, dict) else {}
+    action, params = meta.get("action"), meta.get("params", {})
+    if not isinstance(action, str) or not isinstance(params, dict):
+        raise TraceFormatError(f"{path}: state {i}: #meta names no action")
+    return action, tuple((k, str(v)) for k, v in params.items())
 
 
 def trace_settings(path: str, settings: Settings) -> Settings:
@@ -643,6 +832,78 @@ def trace_settings(path: str, settings: Settings) -> Settings:
     )
 
 
+class Driver:
+    """Runs scenarios on one endpoint and shrinks what they find: the pieces every run shares
+    (the client factory, the model builder, what the endpoint has answered in KMS JSON)."""
+
+    def __init__(self, clients: ClientFactory, builder: Callable[..., Model] | None = None) -> None:
+        self.clients = clients
+        self.builder = builder
+        self.answered: set[str] = set()
+        self.where = ""  # the run and call in progress, for a dead endpoint's message
+        # Endpoints whose keys accumulate harmlessly (a server, one in-process moto) keep one
+        # set of clients for every replay while shrinking: opening them costs more than a replay.
+        self.shared = getattr(clients, "shared", False)
+        self.open: dict[tuple[str, ...], Any] = {}
+        self.stack = ExitStack()
+
+    def _clients(self, regions: tuple[str, ...], s: Settings, replay: bool) -> Any:
+        if not (replay and self.shared):
+            return self.clients(regions, s)
+        if regions not in self.open:
+            self.open[regions] = self.stack.enter_context(self.clients(regions, s))
+        return _already_open(self.open[regions])
+
+    def run(
+        self, run_id: str, s: Settings, calls: Sequence[Call] | None, number: int,
+        stop_on: Signature | None = None,
+    ) -> Run:  # fmt: skip
+        model = conform_model(s, self.builder)
+        regions = tuple(model.universe("Region").elements)
+        with self._clients(regions, s, stop_on is not None) as region_clients:
+            endpoint = Endpoint(region_clients, s.key_ref if s.key_ref != "both" else "arn")
+            endpoint.answered = self.answered
+            run = Run(model, endpoint, run_id, s, stop_on)
+            try:
+                if calls is None:
+                    random_run(run, s, s.seed * 1_000_003 + number)
+                else:
+                    replay_run(run, calls, s.skip)
+            except EndpointError as exc:
+                call = run.current.label if run.current else "before the first call"
+                self.where = f"call {run.calls} ({call})"
+                raise EndpointError(str(exc)) from None
+            return run
+
+    def reproduces(self, s: Settings, calls: list[Call], sig: Signature) -> Run | None:
+        run = self.run("shrink", s, calls, 0, stop_on=sig)
+        return run if run.found is not None else None
+
+    def shrink(
+        self, s: Settings, calls: list[Call], sig: Signature
+    ) -> tuple[list[Call], Run | None]:
+        """The shortest sub-sequence of ``calls`` found that still shows divergence ``sig``:
+        greedy delta debugging (drop chunks, halving their size), each candidate replayed from
+        scratch on the endpoint, at most MAX_SHRINK_REPLAYS replays."""
+        best = self.reproduces(s, calls, sig)
+        if best is None:
+            return calls, None
+        budget, chunk = MAX_SHRINK_REPLAYS, max(1, len(calls) // 2)
+        while chunk >= 1 and budget > 0:
+            i, removed = 0, False
+            while i < len(calls) and budget > 0:
+                candidate = calls[:i] + calls[i + chunk :]
+                budget -= 1
+                found = self.reproduces(s, candidate, sig) if candidate else None
+                if found is not None:
+                    calls, best, removed = candidate, found, True
+                else:
+                    i += chunk
+            if not removed:
+                chunk //= 2
+        return calls, best
+
+
 def run_conformance(
     settings: Settings,
     clients: ClientFactory,
@@ -652,53 +913,87 @@ def run_conformance(
     builder: Callable[..., Model] | None = None,
 ) -> Report:
     """Every run: ``clients(regions, settings)`` is a context manager giving one client per
-    Region, entered once per run (a fresh in-process moto per run; the same server otherwise)."""
+    Region, entered once per run (a fresh in-process moto per run; the same server otherwise).
+    Then each distinct divergence is shrunk and written (``out``)."""
     report = Report(endpoint_name, settings)
-    folder = Path(out) if out else None
-    jobs: list[tuple[str, Settings, list[str] | None]] = []
+    report.documented = documented_outcomes(conform_model(settings, builder), settings.skip)
+    driver = Driver(clients, builder)
+    jobs: list[tuple[str, Settings, list[Call] | None]] = []
     for path in traces:
         s = trace_settings(path, settings)
         jobs.append(
             (
                 Path(path).name.removesuffix(".itf.json"),
                 s,
-                trace_labels(path, conform_model(s, builder)),
+                trace_calls(path, conform_model(s, builder), s.key_ref),
             )
         )
     if not traces:
         jobs = [(f"{i:03d}", settings, None) for i in range(settings.runs)]
-    for number, (run_id, s, labels) in enumerate(jobs):
-        phase = f"conformance run {number + 1} of {len(jobs)}"
-        interrupts.enter(phase)
-        try:
-            report.runs.append(_one_run(run_id, s, labels, clients, folder, builder, number))
-        except KeyboardInterrupt:
-            report.cut, report.cut_code = f"interrupted during {phase}", EXIT_INTERRUPTED
-            break
-        except MemoryError:
-            report.cut, report.cut_code = f"out of memory during {phase}", EXIT_OUT_OF_MEMORY
-            break
+    histories: dict[Signature, tuple[Settings, list[Call]]] = {}
+    phase = ""
+    try:
+        for number, (run_id, s, calls) in enumerate(jobs):
+            phase = f"conformance run {number + 1} of {len(jobs)}"
+            interrupts.enter(phase)
+            run = driver.run(run_id, s, calls, number)
+            report.runs.append(run.result())
+            report.coverage.update(run.coverage)
+            report.readings.update(run.readings)
+            for d, history in zip(run.divergences, run.histories, strict=True):
+                if d.kind != "not implemented":
+                    histories.setdefault(d.signature(), (s, history))
+        _crashes_after_all(report, driver.answered)
+        if settings.shrink:
+            phase = "shrinking the findings"
+            interrupts.enter(phase)
+            with driver.stack:
+                _shrink_all(report, driver, histories, out)
+    except KeyboardInterrupt:
+        report.cut, report.cut_code = f"interrupted during {phase}", EXIT_INTERRUPTED
+    except MemoryError:
+        report.cut, report.cut_code = f"out of memory during {phase}", EXIT_OUT_OF_MEMORY
+    except EndpointError as exc:
+        if not driver.where:  # before any call: unreachable, or not KMS at all (one line)
+            raise
+        report.cut = f"the endpoint stopped answering during {phase}, {driver.where}: {exc}"
+        report.cut_code = EXIT_BAD_INPUT
     return report
 
 
-def _one_run(
-    run_id: str,
-    s: Settings,
-    labels: list[str] | None,
-    clients: ClientFactory,
-    folder: Path | None,
-    builder: Callable[..., Model] | None,
-    number: int,
-) -> RunResult:
-    model = conform_model(s, builder)
-    regions = tuple(model.universe("Region").elements)
-    with clients(regions, s) as region_clients:
-        run = Run(model, Endpoint(region_clients, s.key_ref), run_id, s)
-        if labels is None:
-            random_run(run, s, s.seed * 1_000_003 + number)
-        else:
-            replay_run(run, labels, s.skip)
-        return run.result(folder)
+def _crashes_after_all(report: Report, answered: set[str]) -> None:
+    """An HTTP 500 page is taken for "not implemented" until the operation answers in KMS JSON;
+    once it has (in any run), its earlier pages were crashes: report them as InternalFailure."""
+    for d in report.divergences:
+        if (
+            d.kind == "not implemented"
+            and d.action in answered
+            and PAGE in d.endpoint.get("message", "")
+        ):
+            d.kind = "error"
+            d.endpoint = {"result": "error", "error": "InternalFailure", "message": "HTTP 500"}
+
+
+def _shrink_all(
+    report: Report,
+    driver: Driver,
+    histories: dict[Signature, tuple[Settings, list[Call]]],
+    out: str | None,
+) -> None:
+    """Shrink each distinct divergence; write its trace under ``out``."""
+    for number, (sig, (s, calls)) in enumerate(histories.items(), start=1):
+        shortest, run = driver.shrink(s, calls, sig)
+        path = None
+        if run is not None and out is not None:
+            path = str(Path(out) / f"conform-{number:02d}-{sig[1].split(' ')[0]}-{sig[0]}.itf.json")
+            write_divergence_trace(run, shortest, path)
+        if run is not None:
+            report.shrunk[sig] = ([c.label for c in shortest], path)
+
+
+@contextmanager
+def _already_open(clients: Any) -> Iterator[Any]:
+    yield clients
 
 
 # --- endpoints --------------------------------------------------------------------------------------
@@ -713,6 +1008,9 @@ def moto_in_process(regions: tuple[str, ...], settings: Settings) -> Iterator[di
         yield boto3_clients(regions, None)
 
 
+moto_in_process.shared = True  # type: ignore[attr-defined]
+
+
 def url_clients(url: str) -> ClientFactory:
     checked: list[bool] = []
 
@@ -724,19 +1022,28 @@ def url_clients(url: str) -> ClientFactory:
             checked.append(True)
         yield clients
 
+    open_clients.shared = True  # type: ignore[attr-defined]
     return open_clients
 
 
-def mutant_clients(mutant: str, eager: tuple[str, ...] | None = None) -> ClientFactory:
+def mutant_clients(
+    mutant: str, eager: tuple[str, ...] | None = None, chance: float = 1.0
+) -> ClientFactory:
     """Fake clients answering from the model (``none``) or one of its mutants: a wrong endpoint on
     purpose, to see the runner find a seeded bug. ``eager``: the environment steps the fake takes
-    at once after each call (default: conform_fake.EAGER; ``()`` never takes any)."""
+    after each call (default: conform_fake.EAGER; ``()`` never takes any); ``chance``: the
+    probability that it takes them after a given call (seeded), so that both the transient
+    states (Creating, Updating) and their completion are seen."""
     builder = None if mutant == "none" else find_mutant("kms", mutant).build
+    count = [0]
 
     @contextmanager
     def open_clients(regions: tuple[str, ...], settings: Settings) -> Iterator[dict[str, Any]]:
         model = conform_model(_with_regions(settings, regions), builder)
-        yield model_clients(model, EAGER if eager is None else eager)
+        count[0] += 1
+        yield model_clients(
+            model, EAGER if eager is None else eager, chance, settings.seed * 7919 + count[0]
+        )
 
     return open_clients
 

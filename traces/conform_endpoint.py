@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PLAINTEXT = b"mrkcheck conformance"
+PRIMARY_DESCRIPTION = "mrkcheck conform"
+PAGE = "(a page, not KMS JSON)"  # how a not-implemented HTTP 500 answer is described
 PENDING_WINDOW_DAYS = 7  # the shortest documented window (§3.4), so a real run cleans up soonest
 UNKNOWN_KEY_ID = "mrk-00000000000000000000000000000000"  # for calls on a key set never created
 UNKNOWN_ACCOUNT = "111122223333"
@@ -38,7 +40,8 @@ DRIVEN = (
 
 
 class EndpointError(Exception):
-    """The endpoint cannot be used at all (unreachable, credentials refused); one line for the CLI."""
+    """The endpoint cannot be used at all (unreachable, credentials refused, not KMS); one line
+    for the CLI."""
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,21 @@ def normalise_error(code: str) -> str:
     return code + "Exception"
 
 
+# Error codes emulators answer an action they do not know with (MiniStack: 400 InvalidAction
+# "Unknown action"; botocore's generic UnknownOperationException).
+UNKNOWN_ACTION_CODES = ("InvalidAction", "UnknownOperation", "UnknownOperationException")
+
+
 def is_not_implemented(code: str, status: int | None, message: str) -> bool:
-    """moto and friends say "not implemented" in several ways: 501, a code, or only a message."""
+    """Emulators say "not implemented" in several ways: HTTP 501; HTTP 500 with a body that is not
+    KMS JSON (moto_server's HTML page: botocore then names the error by its status, "500"); 400
+    ``InvalidAction``/``UnknownOperation`` or "Unknown action"; or only a message."""
     text = f"{code} {message}".lower()
-    return status == 501 or "notimplemented" in text.replace(" ", "") or "not implemented" in text
+    if status == 501 or "notimplemented" in text.replace(" ", "") or "not implemented" in text:
+        return True
+    if status == 500 and not code[:1].isalpha():
+        return True
+    return code.split("#")[-1] in UNKNOWN_ACTION_CODES or "unknown action" in text
 
 
 def view_of(metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -93,44 +107,102 @@ def arn_in_region(arn: str, region: str) -> str:
     return ":".join(parts)
 
 
-_Call = Callable[[Any, str, Mapping[str, str], "Endpoint"], Mapping[str, Any]]
+@dataclass(frozen=True)
+class Call:
+    """One call on the wire: a model action instance's action and parameters, how the key is
+    named (``ref``: "arn" or "id") and an optional probe that changes one input to a documented
+    invalid or optional form (see :data:`mrkcheck.model.conformance.PROBES`)."""
+
+    action: str
+    params: tuple[tuple[str, str], ...]
+    ref: str = "arn"
+    probe: str = ""
+
+    @property
+    def label(self) -> str:
+        inner = ", ".join(f"{k}={v}" for k, v in self.params)
+        extra = [f"ref={self.ref}"] + ([f"probe={self.probe}"] if self.probe else [])
+        return f"{self.action}({inner}) [{', '.join(extra)}]"
+
+    @property
+    def model_label(self) -> str:
+        return f"{self.action}({', '.join(f'{k}={v}' for k, v in self.params)})"
+
+    def param(self, name: str) -> str:
+        return dict(self.params)[name]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "params": dict(self.params), "ref": self.ref,
+                "probe": self.probe}  # fmt: skip
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> Call:
+        params = tuple((str(k), str(v)) for k, v in dict(d["params"]).items())
+        return Call(str(d["action"]), params, str(d.get("ref", "arn")), str(d.get("probe", "")))
 
 
-def _create(client: Any, arn: str, p: Mapping[str, str], ep: Endpoint) -> Mapping[str, Any]:
-    resp = client.create_key(MultiRegion=True, Origin=p["origin"], Description="mrkcheck conform")
+REPLICA_DESCRIPTION = "mrkcheck replica"
+REPLICA_TAGS = [{"TagKey": "mrkcheck", "TagValue": "replica"}]
+MALFORMED_REGION = "Not_A_Region"
+UNKNOWN_REGION = "xx-nowhere-9"
+
+
+def _create(client: Any, ref: str, c: Call, ep: Endpoint) -> Mapping[str, Any]:
+    resp = client.create_key(
+        MultiRegion=True, Origin=c.param("origin"), Description=PRIMARY_DESCRIPTION
+    )
     return resp["KeyMetadata"]
 
 
-def _encrypt(client: Any, arn: str, p: Mapping[str, str], ep: Endpoint) -> Mapping[str, Any]:
-    resp = client.encrypt(KeyId=arn, Plaintext=PLAINTEXT)
-    ep.ciphertexts[p["s"]] = resp["CiphertextBlob"]
+def _replicate(client: Any, ref: str, c: Call, ep: Endpoint) -> Mapping[str, Any]:
+    region = {"malformed-region": MALFORMED_REGION, "unknown-region": UNKNOWN_REGION}.get(
+        c.probe, c.param("replica")
+    )
+    extra: dict[str, Any] = {}
+    if c.probe == "params":
+        extra = {"Description": REPLICA_DESCRIPTION, "Tags": REPLICA_TAGS}
+    if c.probe == "single-region-key":
+        ref = ep.single_region_key(client)
+    resp = client.replicate_key(KeyId=ref, ReplicaRegion=region, **extra)
+    meta = dict(resp["ReplicaKeyMetadata"])
+    meta["ReplicaPolicy"] = resp.get("ReplicaPolicy")
+    meta["ReplicaTags"] = resp.get("ReplicaTags")
+    return meta
+
+
+def _schedule(client: Any, ref: str, c: Call, ep: Endpoint) -> Mapping[str, Any]:
+    window = int(c.probe.split("-")[1]) if c.probe.startswith("window-") else PENDING_WINDOW_DAYS
+    return client.schedule_key_deletion(KeyId=ref, PendingWindowInDays=window)
+
+
+def _encrypt(client: Any, ref: str, c: Call, ep: Endpoint) -> Mapping[str, Any]:
+    resp = client.encrypt(KeyId=ref, Plaintext=PLAINTEXT)
+    ep.ciphertexts[c.param("s")] = resp["CiphertextBlob"]
     return {}
 
 
-def _decrypt(client: Any, arn: str, p: Mapping[str, str], ep: Endpoint) -> Mapping[str, Any]:
+def _decrypt(client: Any, ref: str, c: Call, ep: Endpoint) -> Mapping[str, Any]:
     # KeyId names the related key in this Region, as the AWS Encryption SDK does (MRK, §3.10).
-    resp = client.decrypt(CiphertextBlob=ep.ciphertexts[p["s"]], KeyId=arn)
+    resp = client.decrypt(CiphertextBlob=ep.ciphertexts[c.param("s")], KeyId=ref)
     return {"PlaintextMatches": resp.get("Plaintext") == PLAINTEXT}
 
 
-def _simple(method: str, **extra: Any) -> _Call:
-    def call(client: Any, arn: str, p: Mapping[str, str], ep: Endpoint) -> Mapping[str, Any]:
-        return getattr(client, method)(KeyId=arn, **extra)
+def _simple(method: str) -> _Call:
+    def call(client: Any, ref: str, c: Call, ep: Endpoint) -> Mapping[str, Any]:
+        return getattr(client, method)(KeyId=ref)
 
     return call
 
 
+_Call = Callable[[Any, str, Call, "Endpoint"], Mapping[str, Any]]
+
 CALLS: dict[str, _Call] = {
     "CreateKey": _create,
-    "ReplicateKey": lambda c, arn, p, ep: c.replicate_key(KeyId=arn, ReplicaRegion=p["replica"])[
-        "ReplicaKeyMetadata"
-    ],
-    "UpdatePrimaryRegion": lambda c, arn, p, ep: c.update_primary_region(
-        KeyId=arn, PrimaryRegion=p["primary"]
+    "ReplicateKey": _replicate,
+    "UpdatePrimaryRegion": lambda c, ref, call, ep: c.update_primary_region(
+        KeyId=ref, PrimaryRegion=call.param("primary")
     ),
-    "ScheduleKeyDeletion": _simple(
-        "schedule_key_deletion", PendingWindowInDays=PENDING_WINDOW_DAYS
-    ),
+    "ScheduleKeyDeletion": _schedule,
     "CancelKeyDeletion": _simple("cancel_key_deletion"),
     "EnableKey": _simple("enable_key"),
     "DisableKey": _simple("disable_key"),
@@ -141,17 +213,23 @@ CALLS: dict[str, _Call] = {
     "Encrypt": _encrypt,
     "Decrypt": _decrypt,
 }
+KEY_ID = re.compile(r"mrk-[0-9a-f]{32}")
 
 
 @dataclass
 class Endpoint:
     """One KMS endpoint, reached through one boto3-like client per Region, and the ARNs it gave
-    the model's key sets. ``clients`` may be real boto3 clients or the model-backed fakes."""
+    the model's key sets. ``clients`` may be real boto3 clients or the model-backed fakes.
+    ``answered``: operations that have answered in KMS JSON at least once (shared by the runs
+    against one endpoint), so that a later HTTP 500 page from them is a crash, not "not
+    implemented"."""
 
     clients: Mapping[str, Any]
-    key_ref: str = "arn"  # how calls name a key: "arn" (the related key's ARN) or "id" (key ID)
+    key_ref: str = "arn"  # the default way calls name a key: "arn" or "id"
     arns: dict[str, str] = field(default_factory=dict)  # key set -> ARN of its first key
     ciphertexts: dict[str, bytes] = field(default_factory=dict)  # key set -> newest ciphertext
+    answered: set[str] = field(default_factory=set)
+    single_region: dict[str, str] = field(default_factory=dict)  # Region -> a single-Region key
 
     def arn(self, key_set: str, region: str) -> str:
         """The ARN of the key set's key in ``region``; a well-formed unknown one if never created
@@ -161,25 +239,53 @@ class Endpoint:
         account = next(iter(self.arns.values())).split(":")[4] if self.arns else UNKNOWN_ACCOUNT
         return f"arn:aws:kms:{region}:{account}:key/{UNKNOWN_KEY_ID}"
 
-    def ref(self, key_set: str, region: str) -> str:
-        """How calls in ``region`` name the key: its ARN, or the bare key ID (same in every
-        Region; the client's Region picks the related key)."""
+    def ref(self, key_set: str, region: str, how: str | None = None, probe: str = "") -> str:
+        """How a call in ``region`` names the key: its ARN, or the bare key ID (same in every
+        Region; the client's Region picks the related key); or a probe's malformed ARN or the
+        ARN of the related key in another Region."""
         arn = self.arn(key_set, region)
-        return arn if self.key_ref == "arn" else arn.rsplit("/", 1)[-1]
+        if probe == "malformed-arn":
+            return arn.replace(":key/", ":key-") if "key/" in arn else arn + ":"
+        if probe == "other-region-arn":
+            return arn_in_region(arn, _other_region(region, list(self.clients)))
+        return arn if (how or self.key_ref) == "arn" else arn.rsplit("/", 1)[-1]
 
-    def call(self, action: str, params: Mapping[str, str]) -> Outcome:
-        """Make the call for one model action instance and say what happened."""
-        region = params["r"]
-        arn = self.ref(params["s"], region)
+    def single_region_key(self, client: Any) -> str:
+        """A single-Region key in the client's Region, made once, for ReplicateKey to refuse."""
+        region = client.meta.region_name if hasattr(client, "meta") else client.region
+        if region not in self.single_region:
+            self.single_region[region] = client.create_key(MultiRegion=False)["KeyMetadata"]["Arn"]
+        return self.single_region[region]
+
+    def call(self, call: Call) -> Outcome:
+        """Make one call and say what happened."""
+        region = call.param("r")
+        ref = self.ref(call.param("s"), region, call.ref, call.probe)
         try:
-            data = CALLS[action](self.clients[region], arn, params, self)
+            data = CALLS[call.action](self.clients[region], ref, call, self)
         except NotImplementedError as exc:  # moto in-process raises it straight through
             return Outcome("NotImplemented", str(exc), not_implemented=True)
         except Exception as exc:
-            return self._failure(exc)
-        if action == "CreateKey":
-            self.arns[params["s"]] = data["Arn"]
-        return Outcome(response=_response_fields(action, data))
+            return self._failure(exc, call.action)
+        self.answered.add(call.action)
+        if call.action == "CreateKey":
+            if not isinstance(data, Mapping) or not isinstance(data.get("Arn"), str):
+                raise EndpointError(
+                    "the endpoint answered CreateKey without KeyMetadata.Arn: not a KMS endpoint"
+                )
+            self.arns[call.param("s")] = data["Arn"]
+        return Outcome(response=_response_fields(call, data, self.arn(call.param("s"), region)))
+
+    def rotation_status(self, key_set: str, region: str) -> Outcome:
+        """GetKeyRotationStatus of the key: ``response["RotationEnabled"]`` or the error."""
+        try:
+            resp = self.clients[region].get_key_rotation_status(KeyId=self.ref(key_set, region))
+        except NotImplementedError as exc:
+            return Outcome("NotImplemented", str(exc), not_implemented=True)
+        except Exception as exc:
+            return self._failure(exc, "GetKeyRotationStatus")
+        self.answered.add("GetKeyRotationStatus")
+        return Outcome(response={"RotationEnabled": resp.get("KeyRotationEnabled")})
 
     def describe(self, key_set: str, region: str) -> dict[str, Any] | None:
         """What DescribeKey shows for that key (:func:`view_of`), or None for NotFoundException.
@@ -187,13 +293,15 @@ class Endpoint:
         try:
             resp = self.clients[region].describe_key(KeyId=self.ref(key_set, region))
         except Exception as exc:
-            outcome = self._failure(exc)
+            outcome = self._failure(exc, "DescribeKey")
             if outcome.error == "NotFoundException":
                 return None
             return {"DescribeKeyError": outcome.error, "message": outcome.message}
+        if not isinstance(resp, Mapping) or not isinstance(resp.get("KeyMetadata"), Mapping):
+            raise EndpointError("the endpoint answered DescribeKey without KeyMetadata: not KMS")
         return view_of(resp["KeyMetadata"])
 
-    def _failure(self, exc: Exception) -> Outcome:
+    def _failure(self, exc: Exception, operation: str) -> Outcome:
         """A refused call as an Outcome; an endpoint that cannot be reached is an EndpointError."""
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -201,12 +309,16 @@ class Endpoint:
             err = exc.response.get("Error", {})
             code, message = str(err.get("Code", "")), str(err.get("Message", ""))
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if is_not_implemented(code, status, message):
-                return Outcome("NotImplemented", self.redact(message), not_implemented=True)
-            if status is not None and status >= 500 and not code[:1].isalpha():
-                # A server that crashed (moto_server: an HTML page, code "500"); moto_server also
-                # answers this way for an action it does not implement, so the two look alike.
+            crashed = status is not None and status >= 500 and not code[:1].isalpha()
+            if crashed and operation in self.answered:
+                # An HTTP 500 page from an operation that has answered in KMS JSON before: a
+                # crash (moto_server's KeyError on an ARN), not a missing operation.
                 return Outcome("InternalFailure", f"HTTP {status}")
+            if crashed:
+                return Outcome("NotImplemented", f"HTTP {status} {PAGE}", not_implemented=True)
+            if is_not_implemented(code, status, message):
+                return Outcome("NotImplemented", self.redact(message)[:200], not_implemented=True)
+            self.answered.add(operation)
             return Outcome(normalise_error(code), self.redact(message))
         if isinstance(exc, BotoCoreError):
             raise EndpointError(str(exc).splitlines()[0]) from None
@@ -227,9 +339,15 @@ class Endpoint:
         return text
 
 
-def _response_fields(action: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    """The response fields §3 documents and the runner checks: the new key's state and type, a
-    deletion's state, and whether Decrypt gave the plaintext back."""
+def _other_region(region: str, regions: list[str]) -> str:
+    others = [r for r in regions if r != region]
+    return others[0] if others else ("eu-west-1" if region != "eu-west-1" else "us-east-1")
+
+
+def _response_fields(call: Call, data: Mapping[str, Any], arn: str) -> dict[str, Any]:
+    """The response fields §3 documents and the runner checks (see model.conformance's
+    expected_response), some as derived facts: the key ID's format, the KeyId being the ARN."""
+    action = call.action
     out: dict[str, Any] = {}
     if action in ("CreateKey", "ReplicateKey", "ScheduleKeyDeletion") and data.get("KeyState"):
         out["KeyState"] = data["KeyState"]
@@ -237,6 +355,19 @@ def _response_fields(action: str, data: Mapping[str, Any]) -> dict[str, Any]:
         out["MultiRegionKeyType"] = (data.get("MultiRegionConfiguration") or {}).get(
             "MultiRegionKeyType"
         )
+        out["KeyIdFormat"] = bool(KEY_ID.fullmatch(str(data.get("KeyId", ""))))
+    if action == "ReplicateKey":
+        out["ReplicaPolicyPresent"] = isinstance(data.get("ReplicaPolicy"), str) and bool(
+            data.get("ReplicaPolicy")
+        )
+        out["ReplicaTags"] = sorted(
+            (str(t.get("TagKey")), str(t.get("TagValue"))) for t in data.get("ReplicaTags") or []
+        )
+        out["Description"] = data.get("Description", "")
+    if action == "ScheduleKeyDeletion":
+        out["HasDeletionDate"] = data.get("DeletionDate") is not None
+    if action in ("ScheduleKeyDeletion", "CancelKeyDeletion"):
+        out["KeyIdIsArn"] = data.get("KeyId") == arn
     if "PlaintextMatches" in data:
         out["PlaintextMatches"] = data["PlaintextMatches"]
     return out
@@ -270,7 +401,7 @@ def check_reachable(clients: Mapping[str, Any], url: str) -> None:
 
     region, client = next(iter(clients.items()))
     try:
-        client.list_keys(Limit=1)
+        answer = client.list_keys(Limit=1)
     except BotoCoreError as exc:
         raise EndpointError(
             f"cannot reach KMS endpoint {url}: {str(exc).splitlines()[0]}"
@@ -278,3 +409,8 @@ def check_reachable(clients: Mapping[str, Any], url: str) -> None:
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "?")
         raise EndpointError(f"KMS endpoint {url} refused ListKeys in {region}: {code}") from None
+    if not isinstance(answer, Mapping) or not isinstance(answer.get("Keys"), list):
+        raise EndpointError(
+            f"{url} is not a KMS endpoint: ListKeys answered without a Keys list "
+            "(the body is not KMS JSON)"
+        )

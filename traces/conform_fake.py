@@ -14,6 +14,8 @@ takes days on AWS). So the runner has to reconcile the model with an endpoint th
 from __future__ import annotations
 
 import hashlib
+import random
+import re
 from typing import Any
 
 from mrkcheck.lang.model import Model
@@ -24,6 +26,9 @@ ACCOUNT = "111122223333"
 EAGER = ("CompleteCreate", "CompleteUpdate", "Sync", "PrimaryDeletionStarts")
 # What a call the model refuses without naming an exception looks like on the wire.
 REFUSED_AS = {"CreateKey": "LimitExceededException", "Decrypt": "InvalidCiphertextException"}
+ARN = re.compile(r"arn:aws:kms:([a-z0-9-]+):\d{12}:key/([A-Za-z0-9-]+)")
+REGION = re.compile(r"([a-z]+-){2,3}\d+")  # API:ReplicateKey ReplicaRegion
+DEFAULT_POLICY = '{"Version": "2012-10-17", "Statement": []}'
 
 
 def _client_error(code: str, message: str, operation: str) -> Exception:
@@ -36,12 +41,18 @@ def _client_error(code: str, message: str, operation: str) -> Exception:
 class ModelKms:
     """The shared world behind every Region's client: one scenario, and key IDs per key set."""
 
-    def __init__(self, model: Model, eager: tuple[str, ...] = EAGER) -> None:
+    def __init__(
+        self, model: Model, eager: tuple[str, ...] = EAGER, chance: float = 1.0, seed: int = 0
+    ) -> None:
         self.model = model
         self.scenario = Scenario(model)
         self.eager = eager
+        self.chance = chance  # probability of settling after a call (1: always)
+        self.rng = random.Random(seed)
         self.key_sets = list(model.universe("KeySet").elements)
         self.ids: dict[str, str] = {}  # key set -> key ID, in creation order
+        self.descriptions: dict[tuple[str, str], str] = {}  # independent property (§2)
+        self.single_region: set[str] = set()  # IDs of single-Region keys (not in the model)
 
     def client(self, region: str) -> ModelKmsClient:
         return ModelKmsClient(self, region)
@@ -53,9 +64,21 @@ class ModelKms:
     def arn(self, key_set: str, region: str) -> str:
         return f"arn:aws:kms:{region}:{ACCOUNT}:key/{self.ids[key_set]}"
 
-    def key_set_of(self, key_id: str, operation: str) -> str:
-        """The key set an ARN or key ID names (Region aside); unknown IDs are NotFound."""
-        bare = key_id.rsplit("/", 1)[-1]
+    def key_set_of(self, key_id: str, operation: str, region: str | None = None) -> str:
+        """The key set an ARN or key ID names; a malformed ARN is InvalidArn, an ARN of another
+        Region than the client's, or an unknown ID, NotFound."""
+        bare = key_id
+        if key_id.startswith("arn:"):
+            match = ARN.fullmatch(key_id)
+            if match is None:
+                raise _client_error("InvalidArnException", f"invalid ARN {key_id}", operation)
+            if region is not None and match.group(1) != region:
+                raise _client_error("NotFoundException", f"{key_id} is not in {region}", operation)
+            bare = match.group(2)
+        if bare in self.single_region:
+            raise _client_error(
+                "UnsupportedOperationException", f"{key_id} is not a multi-Region key", operation
+            )
         for key_set, known in self.ids.items():
             if known == bare:
                 return key_set
@@ -69,11 +92,15 @@ class ModelKms:
                 REFUSED_AS.get(action, "KMSInvalidStateException") if error == "refused" else error
             )
             raise _client_error(code, f"{action} refused by the model", operation)
-        self.settle()
+        if self.chance >= 1 or self.rng.random() < self.chance:
+            self.settle()
 
     def settle(self) -> None:
         """Take the eager environment steps until none is enabled and changes anything (a
-        mutant's step may be enabled and do nothing: it is not taken, or this would not end)."""
+        mutant's step may be enabled and do nothing: it is not taken, or this would not end),
+        never returning to a state already passed (a mutant with two primaries would have
+        their Syncs undo each other forever)."""
+        seen = {self.scenario.state}
         progress = True
         while progress:
             progress = False
@@ -81,8 +108,9 @@ class ModelKms:
                 state = self.scenario.state
                 if not inst.environment or inst.action not in self.eager:
                     continue
-                if inst.refusal(state) is None and inst.apply(state) != state:
+                if inst.refusal(state) is None and inst.apply(state) not in seen:
                     self.scenario.call(inst.action, **dict(inst.params))
+                    seen.add(self.scenario.state)
                     progress = True
 
     def metadata(self, key_set: str, region: str) -> dict[str, Any] | None:
@@ -91,7 +119,8 @@ class ModelKms:
         if not views:
             return None
         metadata = key_metadata(views[0], self.ids[key_set], lambda r: self.arn(key_set, r))
-        return {"Arn": self.arn(key_set, region), **metadata}
+        description = self.descriptions.get((key_set, region), "")
+        return {"Arn": self.arn(key_set, region), **metadata, "Description": description}
 
 
 class ModelKmsClient:
@@ -102,7 +131,7 @@ class ModelKmsClient:
         self.region = region
 
     def _key(self, key_id: str, operation: str) -> str:
-        return self.world.key_set_of(key_id, operation)
+        return self.world.key_set_of(key_id, operation, self.region)
 
     def _simple(self, operation: str, action: str, KeyId: str) -> dict[str, Any]:
         s = self._key(KeyId, operation)
@@ -112,19 +141,39 @@ class ModelKmsClient:
     def list_keys(self, **_: Any) -> dict[str, Any]:
         return {"Keys": []}
 
-    def create_key(self, MultiRegion: bool, Origin: str = "AWS_KMS", **_: Any) -> dict[str, Any]:
+    def create_key(
+        self, MultiRegion: bool = False, Origin: str = "AWS_KMS", Description: str = "", **_: Any
+    ) -> dict[str, Any]:
+        if not MultiRegion:  # outside the model: only for ReplicateKey to refuse (§3.2.2)
+            key_id = self.world.key_id(f"single-{len(self.world.single_region)}")[4:]
+            self.world.single_region.add(key_id)
+            return {"KeyMetadata": {"KeyId": key_id, "Arn": f"arn:aws:kms:{self.region}:"
+                                    f"{ACCOUNT}:key/{key_id}", "MultiRegion": False}}  # fmt: skip
         fresh = [s for s in self.world.key_sets if s not in self.world.ids]
         if not fresh:
             raise _client_error("LimitExceededException", "no key set left", "CreateKey")
         s = fresh[0]
         self.world.call("CreateKey", "CreateKey", s=s, r=self.region, origin=Origin)
         self.world.ids[s] = self.world.key_id(s)
+        self.world.descriptions[(s, self.region)] = Description
         return {"KeyMetadata": self.world.metadata(s, self.region)}
 
-    def replicate_key(self, KeyId: str, ReplicaRegion: str, **_: Any) -> dict[str, Any]:
-        s = self._key(KeyId, "ReplicateKey")
-        self.world.call("ReplicateKey", "ReplicateKey", s=s, r=self.region, replica=ReplicaRegion)
-        return {"ReplicaKeyMetadata": self.world.metadata(s, ReplicaRegion)}
+    def replicate_key(
+        self, KeyId: str, ReplicaRegion: str, Description: str = "", Tags: Any = (), **_: Any
+    ) -> dict[str, Any]:
+        op = "ReplicateKey"
+        if not REGION.fullmatch(ReplicaRegion):
+            raise _client_error("ValidationException", f"bad ReplicaRegion {ReplicaRegion}", op)
+        if ReplicaRegion not in self.world.model.universe("Region").elements:
+            raise _client_error("UnsupportedOperationException", f"{ReplicaRegion} unknown", op)
+        s = self._key(KeyId, op)
+        self.world.call(op, op, s=s, r=self.region, replica=ReplicaRegion)
+        self.world.descriptions[(s, ReplicaRegion)] = Description  # never the primary's (§2)
+        return {
+            "ReplicaKeyMetadata": self.world.metadata(s, ReplicaRegion),
+            "ReplicaPolicy": DEFAULT_POLICY,
+            "ReplicaTags": list(Tags),
+        }
 
     def update_primary_region(self, KeyId: str, PrimaryRegion: str) -> dict[str, Any]:
         s = self._key(KeyId, "UpdatePrimaryRegion")
@@ -134,10 +183,31 @@ class ModelKmsClient:
         return {}
 
     def schedule_key_deletion(self, KeyId: str, PendingWindowInDays: int = 30) -> dict[str, Any]:
-        s = self._key(KeyId, "ScheduleKeyDeletion")
-        self.world.call("ScheduleKeyDeletion", "ScheduleKeyDeletion", s=s, r=self.region)
+        op = "ScheduleKeyDeletion"
+        if not 7 <= PendingWindowInDays <= 30:  # §3.4, Q12
+            raise _client_error("ValidationException", "PendingWindowInDays must be 7..30", op)
+        s = self._key(KeyId, op)
+        self.world.call(op, op, s=s, r=self.region)
         state = self.world.scenario.value("key_state", s, self.region)
-        return {"KeyId": self.world.arn(s, self.region), "KeyState": state}
+        out = {"KeyId": self.world.arn(s, self.region), "KeyState": state}
+        if state == "PendingDeletion":  # absent for a primary waiting for its replicas (§3.4)
+            out["DeletionDate"] = "2026-01-01T00:00:00Z"
+        return out
+
+    def get_key_rotation_status(self, KeyId: str) -> dict[str, Any]:
+        """The key's own copy of the shared flag (§2); false while pending deletion (§6)."""
+        s = self._key(KeyId, "GetKeyRotationStatus")
+        world = self.world
+        if world.metadata(s, self.region) is None:
+            raise _client_error("NotFoundException", "no such key", "GetKeyRotationStatus")
+        if world.scenario.value("origin", s) == "EXTERNAL":
+            raise _client_error(
+                "UnsupportedOperationException", "imported material", "GetKeyRotationStatus"
+            )
+        state = world.scenario.value("key_state", s, self.region)
+        flag = world.scenario.value("rotation", s, self.region) in ("true", "True")
+        return {"KeyRotationEnabled": flag and state not in ("PendingDeletion",
+                                                             "PendingReplicaDeletion")}  # fmt: skip
 
     def cancel_key_deletion(self, KeyId: str) -> dict[str, Any]:
         return self._simple("CancelKeyDeletion", "CancelKeyDeletion", KeyId)
@@ -198,7 +268,9 @@ class ModelKmsClient:
         return {"KeyMetadata": metadata}
 
 
-def model_clients(model: Model, eager: tuple[str, ...] = EAGER) -> dict[str, ModelKmsClient]:
+def model_clients(
+    model: Model, eager: tuple[str, ...] = EAGER, chance: float = 1.0, seed: int = 0
+) -> dict[str, ModelKmsClient]:
     """One fake client per Region of ``model``, sharing one world."""
-    world = ModelKms(model, eager)
+    world = ModelKms(model, eager, chance, seed)
     return {r: world.client(r) for r in model.universe("Region").elements}

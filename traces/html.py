@@ -216,7 +216,8 @@ def _property_banner(trace: Trace, rule: str) -> str:
             text += f'<br><span class="rule">Rule: {escape(rule)}</span>'
         return f'<div class="property violated">{text}</div>'
     loop = f"; it loops back to step {trace.loop}" if trace.loop is not None else ""
-    return f'<div class="property run">A run of {len(trace)} steps{loop}.</div>'
+    note = f'<br><span class="rule">{escape(rule)}</span>' if rule else ""  # a conform divergence
+    return f'<div class="property run">A run of {len(trace)} steps{loop}.{note}</div>'
 
 
 def _controls(changed_only: bool) -> str:

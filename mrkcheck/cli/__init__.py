@@ -25,14 +25,14 @@ from mrkcheck.check.result import (
     EXIT_INTERRUPTED,
     EXIT_OUT_OF_MEMORY,
 )
-from mrkcheck.cli import check, conform, graph, prove, run, serve, trace
+from mrkcheck.cli import check, conform, graph, prove, run, serve, simulate, trace
 from mrkcheck.cli import list as listing
 from mrkcheck.cli.common import Parser
 from mrkcheck.errors import UsageError
 from mrkcheck.lang.model import ModelError
 
 # in the order of ``mrkcheck --help``
-COMMANDS = (check, listing, prove, trace, graph, conform, serve, run)
+COMMANDS = (check, listing, prove, trace, graph, simulate, conform, serve, run)
 
 
 def _version() -> str:

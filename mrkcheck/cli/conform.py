@@ -34,8 +34,9 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "conform",
         help="drive a KMS endpoint through model-generated scenarios; report divergences",
-        epilog="exit status: 0 no divergence; 12 divergences (traces under --out); 150 bad input "
-        "or unreachable endpoint",
+        epilog="exit status: 0 no divergence; 12 divergences (traces under --out); 150 bad input, "
+        "unreachable endpoint, not a KMS endpoint, or an endpoint that stopped answering (the "
+        "runs before it are reported)",
     )
     p.set_defaults(run=cmd_conform)
     where = p.add_mutually_exclusive_group(required=True)
@@ -78,9 +79,29 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument(
         "--key-ref",
-        choices=("arn", "id"),
-        default="arn",
-        help="name keys in calls by their ARN (default) or by key ID",
+        choices=("arn", "id", "both"),
+        default="both",
+        help="name keys in calls by their ARN, by key ID, or both (drawn per call; default)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="one prediction per call: the model's guard order and §4 rows as written, no "
+        "eventual-consistency lag (default: accept every documented reading and report which "
+        "one the endpoint chose)",
+    )
+    p.add_argument(
+        "--probes",
+        type=float,
+        default=0.2,
+        metavar="P",
+        help="chance that a call sends one input in a documented invalid or optional form "
+        "(malformed ARN, another Region's ARN, bad Region, windows 6/7/30/31, ...; default 0.2)",
+    )
+    p.add_argument(
+        "--no-shrink",
+        action="store_true",
+        help="do not replay findings to find their shortest call sequence",
     )
     p.add_argument(
         "--set",
@@ -90,7 +111,11 @@ def add_parser(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         help="a model option (e.g. role_error=ValidationException)",
     )
-    p.add_argument("--out", type=output_folder, help="folder for the ITF traces of divergent runs")
+    p.add_argument(
+        "--out",
+        type=output_folder,
+        help="folder for one ITF trace per finding (its shortest calls)",
+    )
     p.add_argument(
         "--json", nargs="?", const="-", type=output_file, help="JSON report to stdout or FILE"
     )
@@ -99,6 +124,8 @@ def add_parser(subparsers: Any) -> None:
 def settings_from(args: Any) -> Settings:
     if args.runs < 1 or args.length < 1:
         raise UsageError("--runs and --length must be at least 1")
+    if not 0 <= args.probes <= 1:
+        raise UsageError(f"--probes must be between 0 and 1, not {args.probes}")
     if not 1 <= args.key_sets <= 3:
         raise UsageError(f"--key-sets must be between 1 and 3, not {args.key_sets}")
     choices = parse_set(args.set, factory_options(load_factory("kms")), "kms")
@@ -117,6 +144,9 @@ def settings_from(args: Any) -> Settings:
         settle=args.settle,
         key_ref=args.key_ref,
         choices=tuple(sorted(choices.items())),
+        strict=args.strict,
+        probes=args.probes,
+        shrink=not args.no_shrink,
     )
 
 
@@ -147,9 +177,7 @@ def cmd_conform(args: Any) -> int:
     interrupts.enter(interrupts.REPORTING)
     emit_report(report, args.json)
     if report.cut:
-        print(
-            f"mrkcheck: {report.cut}: the report above covers the runs before it", file=sys.stderr
-        )
+        print(f"mrkcheck: {report.cut}; the report covers the runs before it", file=sys.stderr)
     return report.exit_code
 
 

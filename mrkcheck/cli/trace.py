@@ -203,7 +203,7 @@ def _header_options(options: dict[str, Any], known: dict, source: str, name: str
 def cmd_show(args: argparse.Namespace) -> int:
     trace, model = load_trace(args, generic=True)
     fmt = args.format or _format_of(args.output)
-    rule = _rule(model, trace) if model is not None else ""
+    rule = (_rule(model, trace) if model is not None else "") or divergence_line(args.file)
     extras = _extras(trace, model, args)
     if fmt == "text":
         text = trace_text(trace, rule, extras)
@@ -290,6 +290,24 @@ def _default_output(file: str, fmt: str) -> str:
         file[: -len(".itf.json")] if file.endswith(".itf.json") else str(Path(file).with_suffix(""))
     )
     return f"{base}.{fmt}"
+
+
+def divergence_line(path: str) -> str:
+    """For a trace ``mrkcheck conform`` wrote: the divergent call, what the model predicted,
+    what the endpoint answered and the rule (from the header's ``#meta``)."""
+    meta = load_json(read_text(path), path).get("#meta", {})
+    d = meta.get("divergence") if isinstance(meta, dict) else None
+    if not isinstance(d, dict):
+        return ""
+    from mrkcheck.traces.conform_report import short  # lazily: only for conformance traces
+
+    call = meta.get("call") or {}
+    probe = f" [probe {call['probe']}]" if isinstance(call, dict) and call.get("probe") else ""
+    return (
+        f"divergence ({d.get('kind')}) at {d.get('label')}{probe}: model "
+        f"{short(d.get('predicted') or {})}; endpoint {short(d.get('endpoint') or {})}; "
+        f"rule {d.get('rule')}"
+    )
 
 
 def _rule(model: Model, trace: Trace) -> str:
