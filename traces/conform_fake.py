@@ -194,21 +194,6 @@ class ModelKmsClient:
             out["DeletionDate"] = "2026-01-01T00:00:00Z"
         return out
 
-    def get_key_rotation_status(self, KeyId: str) -> dict[str, Any]:
-        """The key's own copy of the shared flag (§2); false while pending deletion (§6)."""
-        s = self._key(KeyId, "GetKeyRotationStatus")
-        world = self.world
-        if world.metadata(s, self.region) is None:
-            raise _client_error("NotFoundException", "no such key", "GetKeyRotationStatus")
-        if world.scenario.value("origin", s) == "EXTERNAL":
-            raise _client_error(
-                "UnsupportedOperationException", "imported material", "GetKeyRotationStatus"
-            )
-        state = world.scenario.value("key_state", s, self.region)
-        flag = world.scenario.value("rotation", s, self.region) in ("true", "True")
-        return {"KeyRotationEnabled": flag and state not in ("PendingDeletion",
-                                                             "PendingReplicaDeletion")}  # fmt: skip
-
     def cancel_key_deletion(self, KeyId: str) -> dict[str, Any]:
         return self._simple("CancelKeyDeletion", "CancelKeyDeletion", KeyId)
 

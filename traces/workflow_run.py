@@ -38,7 +38,7 @@ from mrkcheck.model.workflow import (
     view_allowed,
 )
 
-from .conform_endpoint import CALLS, Endpoint
+from .conform_endpoint import CALLS, Call, Endpoint, Outcome
 
 EXPLAIN_DEPTH = 6  # environment steps put before one workflow step, at most
 START_TIMEOUT = 120.0  # seconds the endpoint may take to reach the start state (Creating...)
@@ -106,7 +106,7 @@ class _Runner:
         for text in start:
             action, params = parse_label(text, key_set)
             if action in CALLS:
-                outcome = self.endpoint.call(action, params)
+                outcome = self._call(action, params)
                 if outcome.error:
                     raise UsageError(f"start step {text} failed on the endpoint: {outcome.error}")
                 self.log.append(f"start: {text}")
@@ -185,7 +185,7 @@ class _Runner:
             matching = [b for b in branches if dict(b.params).get("saw") in labels]
             said = next((str(dict(b.params)["saw"]) for b in matching), view.describe())
         else:
-            outcome = self.endpoint.call(action, call)
+            outcome = self._call(action, call)
             if outcome.not_implemented:
                 self.problem = f"{action} is not implemented by the endpoint"
                 return
@@ -196,6 +196,10 @@ class _Runner:
             f"{process}: {action}({', '.join(f'{k}={v}' for k, v in call.items())}) -> {said}"
         )
         self._record(first, matching, said)
+
+    def _call(self, action: str, params: dict[str, str]) -> Outcome:
+        """One of the workflow's calls on the endpoint, naming keys as ``--key-ref`` says."""
+        return self.endpoint.call(Call(action, tuple(params.items()), self.endpoint.key_ref))
 
     def _observe(self, key_set: str, region: str) -> View:
         """DescribeKey and GetKeyRotationStatus on the endpoint, as a :class:`View` (a failure
@@ -216,7 +220,7 @@ class _Runner:
         try:
             status = client.get_key_rotation_status(KeyId=self.endpoint.ref(key_set, region))
         except Exception as exc:  # noqa: BLE001 - a refusal is an observation
-            self.endpoint._failure(exc)
+            self.endpoint._failure(exc, "GetKeyRotationStatus")
             return None
         return bool(status.get("KeyRotationEnabled"))
 
