@@ -86,13 +86,15 @@ def test_conform_finds_no_divergence_against_serve(settings):
 )
 def test_conform_finds_the_mutant_served(mutant, kind):
     with serving(mutant=mutant) as (url, _):
-        report = c.run_conformance(c.Settings(runs=6, length=20, seed=1), c.url_clients(url), url)
+        # long enough to reach each mutant's call (replicating onto an existing key takes a few)
+        settings = c.Settings(runs=12, length=25, seed=0)
+        report = c.run_conformance(settings, c.url_clients(url), url)
     assert kind in {d.kind for d in report.divergences}, report.text()
 
 
 def test_conform_command_line_against_a_serve_process(capsys):
     """The two commands as a user runs them: ``mrkcheck serve --mutant`` in its own process."""
-    argv = ["conform", "--runs", "3", "--length", "15", "--seed", "1"]
+    argv = ["conform", "--runs", "6", "--length", "20", "--seed", "1"]
     with serve_process("--mutant", "cancel_not_pending") as (url, process):
         status = main([*argv, "--endpoint-url", url])
         stop(process)

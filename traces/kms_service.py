@@ -151,6 +151,16 @@ class Request:
         except (binascii.Error, ValueError):
             raise ApiError("SerializationException", f"{name}: not base64") from None
 
+    def tags(self) -> list[dict[str, str]]:
+        """``Tags``: a list of ``{"TagKey": ..., "TagValue": ...}``, as given."""
+        tags = self.get("Tags", list) or []
+        for tag in tags:
+            if not (isinstance(tag, dict) and isinstance(tag.get("TagKey"), str)):
+                raise ApiError("SerializationException", "Tags: each tag needs a TagKey string")
+            if not isinstance(tag.get("TagValue", ""), str):
+                raise ApiError("SerializationException", "Tags: TagValue must be a string")
+        return [{"TagKey": t["TagKey"], "TagValue": t.get("TagValue", "")} for t in tags]
+
     def context(self) -> dict[str, str]:
         context = self.get("EncryptionContext", dict) or {}
         if not all(isinstance(v, str) for v in context.values()):
@@ -381,7 +391,7 @@ class KmsService:
             "AWSAccountId": world.arn(key, region).split(":")[4],
             "Arn": world.arn(key, region),
             "CreationDate": key.created.get(region, world.clock.now()),
-            "Description": key.description,
+            "Description": key.descriptions.get(region, ""),
             "KeyUsage": "ENCRYPT_DECRYPT",
             "KeyManager": "CUSTOMER",
             "CustomerMasterKeySpec": SYMMETRIC,
@@ -476,7 +486,7 @@ def create_key(svc: KmsService, region: str, req: Request) -> dict[str, Any]:
     world.apply(key, "CreateKey", r=region, origin=origin)
     world.register(key)
     svc._touched.add(key.instance)
-    key.description = req.text("Description") or ""
+    key.descriptions[region] = req.text("Description") or ""
     key.created[region] = world.clock.now()
     return {"KeyMetadata": svc.metadata(key, region)}
 
@@ -484,12 +494,15 @@ def create_key(svc: KmsService, region: str, req: Request) -> dict[str, Any]:
 def replicate_key(svc: KmsService, region: str, req: Request) -> dict[str, Any]:
     key = svc.key(region, req)
     replica = svc.region_param(req, "ReplicaRegion")
+    tags = req.tags()
     svc.world.apply(key, "ReplicateKey", r=region, replica=replica)
     key.created[replica] = svc.world.clock.now()
+    # a replica's description is its own, from this call: never copied from the primary (§2)
+    key.descriptions[replica] = req.text("Description") or ""
     return {  # the new key as the call left it (Creating); KMS completes it afterwards
         "ReplicaKeyMetadata": svc.metadata(key, replica),
         "ReplicaPolicy": DEFAULT_POLICY,
-        "ReplicaTags": [],
+        "ReplicaTags": tags,  # the tags given: a replica's tags are its own (§3.2)
     }
 
 

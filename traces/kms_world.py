@@ -88,7 +88,7 @@ class Key:
     instance: int
     key_set: str
     origin: str
-    description: str = ""
+    descriptions: dict[str, str] = field(default_factory=dict)  # Region -> its key's Description
     created: dict[str, float] = field(default_factory=dict)  # Region -> creation time
     windows: dict[str, int] = field(default_factory=dict)  # Region -> PendingWindowInDays
     material: str | None = None  # hex of imported material (EXTERNAL keys)
