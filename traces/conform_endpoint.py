@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mrkcheck.model.conformance import KEY_OPERATIONS
+
 PLAINTEXT = b"mrkcheck conformance"
 PRIMARY_DESCRIPTION = "mrkcheck conform"
 PAGE = "(a page, not KMS JSON)"  # how a not-implemented HTTP 500 answer is described
@@ -22,21 +24,7 @@ UNKNOWN_KEY_ID = "mrk-00000000000000000000000000000000"  # for calls on a key se
 UNKNOWN_ACCOUNT = "111122223333"
 # Actions the runner can drive. ImportKeyMaterial is left out on purpose: it needs
 # GetParametersForImport and RSA wrapping of real material (see docs/conformance.md).
-DRIVEN = (
-    "CreateKey",
-    "ReplicateKey",
-    "UpdatePrimaryRegion",
-    "ScheduleKeyDeletion",
-    "CancelKeyDeletion",
-    "EnableKey",
-    "DisableKey",
-    "EnableKeyRotation",
-    "DisableKeyRotation",
-    "RotateKeyOnDemand",
-    "DeleteImportedKeyMaterial",
-    "Encrypt",
-    "Decrypt",
-)
+DRIVEN = ("CreateKey", *KEY_OPERATIONS, "Decrypt")  # the calls on an existing key, in between
 
 
 class EndpointError(Exception):
