@@ -92,6 +92,9 @@ KMS_OPERATIONS = frozenset(
     ]
 )
 SYMMETRIC = "SYMMETRIC_DEFAULT"
+REGION_NAME = re.compile(
+    r"^([a-z]+-){2,3}\d+$"
+)  # botocore's RegionType (ReplicaRegion, PrimaryRegion)
 MAX_PLAINTEXT = 4096
 IMPORT_VALID_SECONDS = 24 * 3600
 ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key/(.+)$")
@@ -432,6 +435,12 @@ class KmsService:
 
     def region_param(self, req: Request, name: str) -> str:
         region = req.text(name, required=True) or ""
+        if not REGION_NAME.fullmatch(region):  # botocore's RegionType, checked before anything
+            raise validation(
+                f"1 validation error detected: Value '{region[:100]}' at "
+                f"'{name[0].lower() + name[1:]}' failed to satisfy constraint: Member must "
+                f"satisfy regular expression pattern: {REGION_NAME.pattern}"
+            )
         if region not in self.world.regions:
             raise ApiError(
                 "UnsupportedOperationException",
