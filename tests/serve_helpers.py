@@ -15,6 +15,7 @@ from typing import Any
 
 from mrkcheck.registry import find_mutant, load_factory
 from mrkcheck.serve.json_protocol import ServiceServer, start_in_thread
+from mrkcheck.traces.conform_endpoint import boto3_clients
 from mrkcheck.traces.kms_service import KmsService
 from mrkcheck.traces.kms_world import ServeConfig
 
@@ -45,21 +46,8 @@ def control(url: str, path: str) -> Any:
 
 
 def clients(url: str, regions: tuple[str, ...] = REGIONS) -> dict[str, Any]:
-    import boto3
-    from botocore.config import Config
-
-    config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=30)
-    return {
-        r: boto3.client(
-            "kms",
-            region_name=r,
-            endpoint_url=url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=config,
-        )
-        for r in regions
-    }
+    """boto3 KMS clients on the server, one per Region, as conformance makes them."""
+    return boto3_clients(regions, url)
 
 
 @contextmanager

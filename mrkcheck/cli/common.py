@@ -100,13 +100,18 @@ def _model_options() -> set[str]:
 # --- model options --------------------------------------------------------------------------------
 
 
+def add_set_option(p: argparse.ArgumentParser, help: str) -> None:  # noqa: A002 - argparse's name
+    """``--set``/``-D KEY=VALUE``, repeatable: a model option, read by ``parse_set``."""
+    p.add_argument("--set", "-D", action="append", default=[], metavar="KEY=VALUE", help=help)
+
+
 def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", nargs="?", default=DEFAULT_MODEL, help="model name or module:function")
     p.add_argument("--regions", help="Regions: a number, or names (us-east-1,eu-west-1,...)")
     p.add_argument("--key-sets", dest="key_sets", type=str, help="number of key sets")
     p.add_argument("--partitions", help="partitions: a number, or one name per Region")
     p.add_argument("--rm", type=str, help="resource managers (twophase)")
-    p.add_argument("--set", "-D", action="append", metavar="KEY=VALUE", help="any model option")
+    add_set_option(p, "any model option")
     p.add_argument("--mutant", help="check a seeded bug from the model's catalogue")
     p.add_argument("--property", action="append", help="check only this property (repeatable)")
 

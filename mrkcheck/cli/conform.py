@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from mrkcheck import interrupts
+from mrkcheck.cli.common import add_set_option
 from mrkcheck.errors import UsageError, output_file, output_folder, unknown_name
 from mrkcheck.registry import factory_options, load_factory, parse_set
 from mrkcheck.traces.conform_endpoint import DRIVEN, EndpointError
@@ -103,14 +104,7 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="do not replay findings to find their shortest call sequence",
     )
-    p.add_argument(
-        "--set",
-        "-D",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a model option (e.g. role_error=ValidationException)",
-    )
+    add_set_option(p, "a model option (e.g. role_error=ValidationException)")
     p.add_argument(
         "--out",
         type=output_folder,

@@ -12,6 +12,7 @@ from typing import Any
 
 from mrkcheck import interrupts
 from mrkcheck.check.result import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_SAFETY
+from mrkcheck.cli.common import add_set_option
 from mrkcheck.errors import UsageError, output_file
 from mrkcheck.registry import factory_options, load_factory, parse_set
 
@@ -36,7 +37,7 @@ def add_parser(subparsers: Any) -> None:
         help="a fake endpoint answering from the model ('none') or one of its mutants",
     )
     p.add_argument("--regions", help="Regions: a number, or names (us-east-1,eu-west-1,...)")
-    p.add_argument("--set", "-D", action="append", default=[], metavar="KEY=VALUE")
+    add_set_option(p, "a model option (mrkcheck list options workflow)")
     p.add_argument("--key-ref", choices=("arn", "id"), default="arn")
     p.add_argument(
         "--interval",

@@ -13,6 +13,7 @@ from typing import Any
 
 from mrkcheck import interrupts
 from mrkcheck.check.result import EXIT_INTERRUPTED
+from mrkcheck.cli.common import add_set_option
 from mrkcheck.errors import UsageError, output_file
 from mrkcheck.registry import factory_options, find_mutant, load_factory, parse_set
 from mrkcheck.serve.json_protocol import ServiceServer, is_loopback
@@ -42,13 +43,8 @@ def add_parser(subparsers: Any) -> None:
         default=3,
         help="key sets per model instance (1-3; more keys start another instance)",
     )
-    p.add_argument(
-        "--set",
-        "-D",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a model option (mrkcheck list options kms), e.g. role_error=ValidationException",
+    add_set_option(
+        p, "a model option (mrkcheck list options kms), e.g. role_error=ValidationException"
     )
     p.add_argument("--mutant", help="serve a seeded bug (mrkcheck list mutants kms)")
     p.add_argument(

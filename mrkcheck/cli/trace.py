@@ -23,6 +23,7 @@ from typing import Any
 
 from mrkcheck.check.report import loop_line, trace_table
 from mrkcheck.check.result import CTI_LABEL, CTI_NOTE, EXIT_BAD_INPUT, EXIT_OK, EXIT_SAFETY, Trace
+from mrkcheck.cli.common import add_set_option
 from mrkcheck.errors import UsageError, echo, output_file, unknown_name
 from mrkcheck.lang.expr import evaluate
 from mrkcheck.lang.model import ACTION, ALWAYS, Model, Property, state_property
@@ -101,7 +102,7 @@ def add_parser(subparsers: Any) -> None:
 def _add_trace_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="an ITF trace (.itf.json)")
     p.add_argument("--model", help="model to read it with (default: the file's header)")
-    p.add_argument("--set", "-D", action="append", metavar="KEY=VALUE", help="override an option")
+    add_set_option(p, "override an option")
     p.add_argument("--mutant", help="replay against this mutant ('none': the unmutated model)")
 
 
