@@ -176,14 +176,14 @@ class Checker:
         recorded = self.checks_liveness and not self.symmetric and not self.partitioned
         record = StateGraph(self.model) if recorded else None
         interrupts.enter(f"{self.phase_prefix}safety search")
-        engine: Callable[..., CheckResult] = check
+        explore: Callable[..., CheckResult] = check
         if self.partitioned:
-            engine = self._partitioned_search
+            explore = self._partitioned_search
         elif self.engine == "vectorised":  # numpy is loaded only when asked for
             from mrkcheck.check import vectorised
 
-            engine = vectorised.check
-        result = engine(
+            explore = vectorised.check
+        result = explore(
             self.model,
             symmetry=self.symmetric,
             deadlock=self.find_deadlocks,
