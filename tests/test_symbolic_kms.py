@@ -86,15 +86,13 @@ def test_bmc_depth_equals_bfs_length_on_two_regions(mutant):
     assert found.status == "violated" and len(found.trace) == len(explicit.trace)
 
 
-def test_prove_any_regions_on_the_named_invariants(capsys):
-    argv = ["prove", "kms", "--depth", "2", "--any-regions"]
-    for name in NAMED:
-        argv += ["--property", name]
-    code = main(argv)
+def test_prove_any_regions_on_the_command_line(capsys):
+    """What the command says; every named invariant's proof is the test below (one here)."""
+    name = NAMED[0]
+    code = main(["prove", "kms", "--depth", "2", "--any-regions", "--property", name])
     out = capsys.readouterr().out
     assert code == 0, out
-    for name in NAMED:
-        assert f"{name}: proved for any number" in out
+    assert f"{name}: proved for any number" in out
     assert "proved for any number of Regions (other options as here" in out
     assert "everything else above holds only for the instance checked" in out
 
