@@ -127,6 +127,7 @@ ROTATION_READ_AFTER = (
 # The DescribeKey fields that only display membership: a divergence in them alone keeps the key
 # set (the model's state still predicts every call), one in KeyState or existence retires it.
 DISPLAY_FIELDS = frozenset({"MultiRegionKeyType", "PrimaryRegion", "ReplicaRegions", "Enabled"})
+REGION_PROBES = frozenset({"malformed-region", "unknown-region"})  # a ReplicaRegion the model lacks
 MEMBERSHIP = ("PrimaryRegion", "ReplicaRegions")  # §6: eventually consistent in other keys
 
 
@@ -314,14 +315,30 @@ def closest(
     model: Model, state: State, observed: Mapping[tuple[str, str], dict[str, Any] | None], s: str
 ) -> tuple[State, list[tuple[str, str]]]:
     """The state environment steps reach from ``state`` in which the fewest keys of ``s`` look
-    wrong (the first such in BFS order), and those keys: where a run goes on from after a
-    divergence only in what DescribeKey displays."""
+    wrong (the first such in BFS order), and those keys: the keys a divergence names."""
     best = (state, mismatches(model, state, observed, s))
     for st in environment_closure(model, state, s):
         bad = mismatches(model, st, observed, s)
         if len(bad) < len(best[1]):
             best = (st, bad)
     return best
+
+
+def follow(
+    model: Model, state: State, observed: Mapping[tuple[str, str], dict[str, Any] | None], s: str
+) -> State | None:
+    """Where a run can go on from after an observation divergence of set ``s``: a state
+    environment steps reach from ``state`` that shows every key as observed but for fields
+    DescribeKey only displays (the fewest keys wrong, first in BFS order), or None. A state that
+    differs in a key's state or existence would turn the endpoint's next right answer into a
+    false alarm (a replica the endpoint still has, predicted NotFound)."""
+    best: tuple[State, int] | None = None
+    for st in environment_closure(model, state, s):
+        bad = mismatches(model, st, observed, s)
+        fields = [differing_fields(allowed_views(model, st, *k), observed[k]) for k in bad]
+        if all(f <= DISPLAY_FIELDS for f in fields) and (best is None or len(bad) < best[1]):
+            best = (st, len(bad))
+    return best[0] if best else None
 
 
 # --- one run ----------------------------------------------------------------------------------------
@@ -452,6 +469,11 @@ class Run:
         if not self.diverge(call, "error", _predicted(errors, False), outcome.as_dict(), rule):
             return False
         self.drifted = guard is not None
+        if guard is None and call.probe in REGION_PROBES:
+            # A replica in a Region the model does not have (or a claim of one): the set can
+            # no longer be followed.
+            self.retire(call.param("s"))
+            return True
         if guard is None and call.probe != "single-region-key":
             # Only the probe's input should have refused it: the endpoint did what the call
             # asks (e.g. scheduled deletion with a 31-day window), and so does the model.
@@ -598,11 +620,12 @@ class Run:
     ) -> bool:
         """Name the keys of ``s`` that look wrong, with every view the model allows for them in
         any state its environment steps reach from here, and the fields that differ; then go on
-        from the closest state, or retire the set when a key's state or existence differs."""
+        from a state that differs only in what DescribeKey displays (:func:`follow`), or retire
+        the set when none does."""
         allowed = self._reachable_views([s])
         keys = [k for k in allowed if observed[k] is not None and observed[k] not in allowed[k]]
         keys += [k for k in allowed if observed[k] is None and not self._may_be_gone(k)]
-        state, bad = closest(self.model, self.scenario.state, observed, s)
+        _, bad = closest(self.model, self.scenario.state, observed, s)
         keys = sorted(keys or bad)
         predicted: dict[str, Any] = {}
         fields: set[str] = set()
@@ -614,8 +637,9 @@ class Run:
         rule = "differs: " + (",".join(sorted(fields)) or "the combination") + " (§3.11, §6)"
         if not self.diverge(call, "observation", predicted, seen, rule, key_set=s):
             return False
-        if fields <= DISPLAY_FIELDS:
-            self.scenario.state = state
+        followed = follow(self.model, self.scenario.state, observed, s)
+        if followed is not None:
+            self.scenario.state = followed
         else:
             self.retire(s)
         return True
