@@ -72,6 +72,7 @@ from mrkcheck.registry import find_mutant, load_factory
 from mrkcheck.traces.conform_endpoint import (
     DRIVEN,
     PAGE,
+    POLICY_SENT,
     REPLICA_DESCRIPTION,
     REPLICA_TAGS,
     Call,
@@ -499,6 +500,8 @@ class Run:
             wanted["Description"] = [REPLICA_DESCRIPTION if params else ""]
             tags = REPLICA_TAGS if params else []
             wanted["ReplicaTags"] = [sorted((t["TagKey"], t["TagValue"]) for t in tags)]
+            if params:
+                wanted["ReplicaPolicy"] = [POLICY_SENT]
         wrong = {
             k: v
             for k, v in wanted.items()

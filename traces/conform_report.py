@@ -290,7 +290,8 @@ class Report:
             lines.append("readings the endpoint chose where the documents leave a choice open:")
             lines += [f"  {rule}: {chosen} (x{n})" for (rule, chosen), n in self.readings.items()]
         lines += self.coverage_lines()
-        lines.append(f"seed: {self.settings.seed}")
+        seed = self.settings.seed
+        lines.append(f"seed: {seed} (rerun with --seed {seed} to reproduce this report)")
         return "\n".join(lines)
 
     def coverage_lines(self) -> list[str]:

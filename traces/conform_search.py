@@ -143,17 +143,19 @@ def make_call(draw: CallDraw, inst: ActionInstance, settings: Settings) -> Call:
 class Draws:
     """The calls' draws of one example, from Hypothesis's ``data``, recorded as they are made."""
 
-    def __init__(self, data: Any) -> None:
+    def __init__(self, data: Any, example: int, seed: int) -> None:
         from hypothesis import strategies as st
 
         self.data = data
+        self.example = example  # the example's number in the search; its shrinks keep it
+        self.seed = seed
         self.strategy = st.tuples(*[st.integers(0, DIGIT - 1)] * CALL_DRAWS)
         self.record: list[tuple[int, ...]] = []
 
     def next(self) -> CallDraw:
         values = self.data.draw(self.strategy)
         self.record.append(values)
-        return CallDraw(values)
+        return CallDraw(_whiten(values, (self.seed, self.example, len(self.record))))
 
     def finish(self, length: int) -> None:
         """Draw the calls a run did not make, so that every example has the same shape."""
@@ -163,6 +165,23 @@ class Draws:
     def replay(self, recorded: Sequence[tuple[int, ...]]) -> bool:
         """Draw as an earlier example did; False if Hypothesis gave other values (out of step)."""
         return all(self.next().values == values for values in recorded)
+
+
+def _whiten(values: tuple[int, ...], where: tuple[int, int, int]) -> tuple[int, ...]:
+    """The draws as the call reads them: hashed with the seed, the example's number and the
+    call's position (``where``). Hypothesis draws small integers almost uniformly but not quite: about one in ten
+    is 0 (its simplest example, its constants), it copies a call's draws to other positions and
+    an example's to the next examples (mutations); read as they come, those made the same calls
+    again and again, and the coverage table missed three times as many outcomes as independent
+    uniform draws (measured on 3 Regions x 2 key sets, 20 runs x 40 calls, seeds 0-3). Hashed,
+    they read as uniform (and Hypothesis's first example, all zeros whatever the seed, differs
+    with the seed). The shrinking candidates of an example keep its number."""
+    digest = hashlib.blake2b(repr((where, values)).encode(), digest_size=16).digest()
+    number, out = int.from_bytes(digest, "big"), []
+    for _ in values:
+        number, digit = divmod(number, DIGIT)
+        out.append(digit)
+    return tuple(out)
 
 
 def _score(number: int, label: str, weight: int) -> float:
@@ -211,18 +230,17 @@ class Search:
         @search_settings(s.runs, s.seed, shrink=False)
         @given(st.data())
         def scenario(data: Any) -> None:
-            if self.error is not None:
-                return
             number = len(self.records)
-            draws = Draws(data)
+            draws = Draws(data, number, s.seed)
             self.records.append(draws.record)
             try:
-                run = self.driver.run(f"{number:03d}", s, draws=draws, number=number)
+                if self.error is None:
+                    run = self.driver.run(f"{number:03d}", s, draws=draws, number=number)
             except EndpointError as exc:  # ends the session; not a failure to shrink
                 self.error = exc
-                return
-            draws.finish(s.length)
-            on_run(number, run)
+            draws.finish(s.length)  # every example the same shape, whatever the endpoint did
+            if self.error is None:
+                on_run(number, run)
 
         scenario()
         if self.error is not None:
@@ -241,7 +259,7 @@ class Search:
         @search_settings(s.runs, s.seed, shrink=True)
         @given(st.data())
         def scenario(data: Any) -> None:
-            draws = Draws(data)
+            draws = Draws(data, first, s.seed)
             if not state.shrinking:
                 number, state.examples = state.examples, state.examples + 1
                 if number != first:  # the same draws, so Hypothesis goes on as it did
