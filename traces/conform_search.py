@@ -153,18 +153,22 @@ class Draws:
         self.record: list[tuple[int, ...]] = []
 
     def next(self) -> CallDraw:
+        return CallDraw(_whiten(self._draw(), (self.seed, self.example, len(self.record))))
+
+    def _draw(self) -> tuple[int, ...]:
         values = self.data.draw(self.strategy)
         self.record.append(values)
-        return CallDraw(_whiten(values, (self.seed, self.example, len(self.record))))
+        return values
 
     def finish(self, length: int) -> None:
         """Draw the calls a run did not make, so that every example has the same shape."""
         while len(self.record) < length:
-            self.next()
+            self._draw()
 
     def replay(self, recorded: Sequence[tuple[int, ...]]) -> bool:
         """Draw as an earlier example did; False if Hypothesis gave other values (out of step)."""
-        return all(self.next().values == values for values in recorded)
+        drawn = [self._draw() for _ in recorded]
+        return drawn == list(recorded)
 
 
 def _whiten(values: tuple[int, ...], where: tuple[int, int, int]) -> tuple[int, ...]:
