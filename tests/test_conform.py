@@ -256,6 +256,7 @@ def test_unreachable_endpoint_is_one_line_and_150(free_port, capsys):
         ["--against-mutant", "no_such_mutant"],
         ["--in-process", "--set", "colour=blue"],
         ["--in-process", "--trace", "/nonexistent.itf.json"],
+        ["--in-process", "--length", "5000"],
     ],
 )
 def test_bad_input_is_150(argv, capsys):

@@ -3,36 +3,35 @@
 A conformance run is a Hypothesis example: a state machine whose rules are the model's API
 actions, their preconditions the model's guards (a call is drawn among the instances callable in
 the model's current state), the endpoint the system under test. Each call is one draw of
-:data:`CALL_DRAWS` small integers, read by :func:`choose` and :func:`make_call`: whether the call
-is one the model accepts (``bias``) or refuses, which action (weighted) and instance, how the key
-is named (``--key-ref both``) and whether a probe is sent (``probes``) and which.
+:data:`CALL_DRAWS` integers, read by :func:`choose` and :func:`make_call` as the choices a
+random walk made before: whether the call is one the model accepts (``bias``) or refuses, which
+action (weighted) and instance, how the key is named (``--key-ref both``), whether a probe is
+sent (``probes``) and which.
 
-Why the draws have this shape:
+Why the draws have this shape (each measured, or forced by Hypothesis):
 
-- *Fixed bounds* (every integer in 0..99, whatever the model's state): what an endpoint answers
-  decides the model's next state, and Hypothesis refuses a test whose draws change their bounds
-  when a choice sequence is replayed ("flaky"). A real endpoint is not perfectly repeatable
-  (creation completes after a few seconds, or not yet), so nothing Hypothesis sees may depend
-  on it. For the same reason a generated run always draws ``length`` calls (a run that
-  deadlocks draws the rest without using them).
-- *Two digits per pick*, ``options[(100 a + b) % n]``: Hypothesis draws integers in a small range
-  almost uniformly, in a large one mostly small values; probabilities are hundredths.
-- *One span per call* (a tuple strategy): Hypothesis's shrinker deletes spans, so deleting a
-  call is one of its first moves; zeroing a draw makes a call the first accepted option with no
-  probe, named by ARN.
+- *Fixed bounds and a fixed number*: every integer in 0..99, ``length`` calls per example (a
+  run that deadlocks or meets a dead endpoint draws the rest without using them). What an
+  endpoint answers decides the model's next state, and Hypothesis stops with "inconsistent data
+  generation" when replaying a choice sequence draws differently; a real endpoint is not
+  perfectly repeatable (creation completes after a few seconds, or not yet).
+- *Whitened* (:func:`_whiten`): Hypothesis's integers are not independent uniform draws, and
+  read as they come they cost coverage; hashed with the seed, the example's number and the
+  call's position, they are.
+- *Probabilities in hundredths*, picks by weighted rendezvous hashing of two digits.
 
 Generation (:meth:`Search.generate`): ``max_examples = runs`` examples under ``@seed(--seed)``,
-no database, no deadline, each recorded (its draws) and never failing, so the runs go on after
-a divergence and every divergence is counted. Then for each distinct divergence,
-:meth:`Search.shrink` runs the same search again with the same seed: the examples before the
-one that first showed it are replayed as draws only (no endpoint call: Hypothesis sees the same
-draws, so it generates the same next example); that example is run on the endpoint, stopping at
-the first divergence with this signature, and fails; Hypothesis's shrinker then replays
-candidate sequences on the endpoint (each from fresh keys), at most ``budget`` of them, since
-real endpoints are slow. A candidate stops drawing at its divergence, or after as many calls as
-the best so far. The calls of the shortest candidate that reproduced it are returned; the
-caller polishes them by dropping calls one chunk at a time (Hypothesis shrinks draws: a call it
-cannot delete without shifting what the next draws pick may still be unnecessary).
+no database, no deadline, none failing (every divergence is recorded and the run goes on), the
+raw draws of each kept. Shrinking one distinct divergence (:meth:`Search.shrink`): the same
+search again, same seed and settings; the examples before the one that first showed it are
+replayed as draws only (no endpoint call; Hypothesis sees the same draws, so it generates the
+same next example, which is checked); that example is run on the endpoint up to the first
+divergence with this signature and fails; Hypothesis's shrinker then replays candidates on the
+endpoint (each from fresh keys), at most ``budget`` of them, each stopping at its divergence or
+after as many calls as the best so far. Measured on the seeded mutants, the shrinker spends its
+first hundreds of replays making draws smaller at the same length, and real endpoints are slow:
+so it gets a few replays (conform.HYPOTHESIS_REPLAYS), and the calls on the divergent key set of
+its best run are then delta-debugged (conform.Driver.shrink).
 
 Reproducible: the same seed against an endpoint that answers the same calls the same way gives
 the same runs, findings and shortest sequences.
@@ -87,10 +86,8 @@ class CallDraw:
         self, at: int, options: Sequence[T], label: Callable[[T], str], weight: Callable[[T], int]
     ) -> T:
         """One of ``options``, each with probability proportional to its weight: weighted
-        rendezvous hashing of the two digits at ``at`` with each option's label. The same draws
-        pick the same option while it is still an option, whatever else changed (deleting an
-        earlier call leaves the later ones as they were: what makes Hypothesis's deletions
-        shrink a run)."""
+        rendezvous hashing of the two digits at ``at`` with each option's label, so a call's
+        choice depends on which options there are, not on their order."""
         number = self.values[at] * DIGIT + self.values[at + 1]
         return max(options, key=lambda o: _score(number, label(o), weight(o)))
 
