@@ -170,13 +170,14 @@ class Draws:
 
 def _whiten(values: tuple[int, ...], where: tuple[int, int, int]) -> tuple[int, ...]:
     """The draws as the call reads them: hashed with the seed, the example's number and the
-    call's position (``where``). Hypothesis draws small integers almost uniformly but not quite: about one in ten
-    is 0 (its simplest example, its constants), it copies a call's draws to other positions and
-    an example's to the next examples (mutations); read as they come, those made the same calls
-    again and again, and the coverage table missed three times as many outcomes as independent
-    uniform draws (measured on 3 Regions x 2 key sets, 20 runs x 40 calls, seeds 0-3). Hashed,
-    they read as uniform (and Hypothesis's first example, all zeros whatever the seed, differs
-    with the seed). The shrinking candidates of an example keep its number."""
+    call's position (``where``). Hypothesis draws small integers almost uniformly, but about one
+    in ten is 0 (its simplest example, its constants), it copies a call's draws to other
+    positions and an example's to the next examples (mutations). Read as they come, those made
+    the same calls again and again: the coverage table missed 9 documented outcomes on average
+    where independent uniform draws missed 2 (3 Regions x 2 key sets, both origins, 20 runs x
+    40 calls, seeds 0-3). Hashed, they read as uniform, and Hypothesis's first example (all
+    zeros whatever the seed) differs with the seed. Shrinking candidates keep their example's
+    number."""
     digest = hashlib.blake2b(repr((where, values)).encode(), digest_size=16).digest()
     number, out = int.from_bytes(digest, "big"), []
     for _ in values:
