@@ -257,6 +257,7 @@ def test_unreachable_endpoint_is_one_line_and_150(free_port, capsys):
         ["--in-process", "--set", "colour=blue"],
         ["--in-process", "--trace", "/nonexistent.itf.json"],
         ["--in-process", "--length", "5000"],
+        ["--in-process", "--hypothesis-replays", "-1"],
     ],
 )
 def test_bad_input_is_150(argv, capsys):
@@ -746,3 +747,31 @@ def test_replicate_key_policy_is_sent_and_compared():
     assert (d.kind, d.predicted, d.endpoint) == (
         "response", {"ReplicaPolicy": "the Policy sent"}, {"ReplicaPolicy": "another policy"})  # fmt: skip
     assert "§3.2" in d.rule
+
+
+@pytest.mark.parametrize("budget", [0, 6])
+def test_hypothesis_shrinker_replays_only_when_asked(budget):
+    """Each finding of a generated run is re-found by Hypothesis under the same seed; its
+    shrinker replays candidates on the endpoint only with hypothesis_replays (at most that many
+    per finding), and either way the finding is shrunk to the mutant's shortest counterexample."""
+    settings = c.Settings(runs=20, length=25, seed=1, hypothesis_replays=budget)
+    original = c.Driver.run
+    candidates: list[int] = []
+
+    def run(self, run_id, s, calls=None, draws=None, stop_on=None, limit=None, number=0):
+        if draws is not None and stop_on is not None and limit is not None:
+            candidates.append(limit)  # a shrinking candidate: a best run exists
+        return original(self, run_id, s, calls, draws, stop_on, limit, number)
+
+    c.Driver.run = run  # type: ignore[method-assign]
+    try:
+        report = run_fake("replicate_overwrites", settings)
+    finally:
+        c.Driver.run = original  # type: ignore[method-assign]
+    findings = report.findings()
+    assert findings and all(f.shortest is not None for f in findings)
+    assert min(len(f.shortest or []) for f in findings) <= 3
+    if budget:
+        assert 0 < len(candidates) <= budget * len(findings)
+    else:
+        assert candidates == []

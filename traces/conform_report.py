@@ -38,6 +38,7 @@ class Settings:
     strict: bool = False  # one prediction per call: no documented alternative readings
     probes: float = 0.2  # chance that a call sends one input in a documented invalid form
     shrink: bool = True  # find the shortest call sequence for each distinct divergence
+    hypothesis_replays: int = 0  # replays Hypothesis's shrinker may spend on each finding
 
 
 @dataclass

@@ -28,10 +28,11 @@ replayed as draws only (no endpoint call; Hypothesis sees the same draws, so it 
 same next example, which is checked); that example is run on the endpoint up to the first
 divergence with this signature and fails; Hypothesis's shrinker then replays candidates on the
 endpoint (each from fresh keys), at most ``budget`` of them, each stopping at its divergence or
-after as many calls as the best so far. Measured on the seeded mutants, the shrinker spends its
-first hundreds of replays making draws smaller at the same length, and real endpoints are slow:
-so it gets a few replays (conform.HYPOTHESIS_REPLAYS), and the calls on the divergent key set of
-its best run are then delta-debugged (conform.Driver.shrink).
+after as many calls as the best so far. Measured, the shrinker spends its first hundreds of
+replays making draws smaller at the same length, and real endpoints are slow: so it gets none
+by default (``--hypothesis-replays N`` gives it N; conform.shrink_one has the figures), and the
+calls on the divergent key set of the reproduced (or best) run are then delta-debugged
+(conform.Driver.shrink).
 
 Reproducible: the same seed against an endpoint that answers the same calls the same way gives
 the same runs, findings and shortest sequences.
@@ -258,7 +259,7 @@ class Search:
 
         s, state = self.settings, _Shrinking()
 
-        @search_settings(s.runs, s.seed, shrink=True)
+        @search_settings(s.runs, s.seed, shrink=budget > 0)
         @given(st.data())
         def scenario(data: Any) -> None:
             draws = Draws(data, first, s.seed)
@@ -267,9 +268,9 @@ class Search:
                 if number != first:  # the same draws, so Hypothesis goes on as it did
                     draws.replay(self.records[number] if number < len(self.records) else [])
                     return
-            elif state.replays >= budget or self.error is not None:
+            elif state.replays > budget or self.error is not None:
                 return
-            state.replays += 1
+            state.replays += 1  # the reproduction, then at most ``budget`` candidates
             limit = len(state.best.made) if state.best is not None else None
             try:
                 run = self.driver.run("shrink", s, draws=draws, stop_on=sig, limit=limit)
