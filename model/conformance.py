@@ -103,6 +103,7 @@ RESPONSE_RULES = {
     "HasDeletionDate": "§3.4: DeletionDate is absent for a primary with replicas",
     "ReplicaPolicyPresent": "§3.2 output: ReplicaPolicy",
     "ReplicaTags": "§3.2 output: ReplicaTags are the tags given",
+    "ReplicaPolicy": "§3.2 output: ReplicaPolicy is the Policy given (§2: not the primary's)",
     "Description": "§2: a replica's description comes from the call, never from the primary",
     "PlaintextMatches": "§3.10: Decrypt gives the plaintext back",
 }

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,7 @@ def test_the_model_conforms_to_itself(eager):
 def test_seeded_bug_second_replica_in_one_region_is_reported():
     """Mutant replicate_overwrites accepts a ReplicateKey into a Region that already holds the
     set's replica; the model predicts AlreadyExistsException."""
-    report = run_fake("replicate_overwrites", c.Settings(runs=20, length=25))
+    report = run_fake("replicate_overwrites", c.Settings(runs=20, length=25, seed=1))
     found = [
         d
         for d in report.divergences
@@ -255,6 +256,8 @@ def test_unreachable_endpoint_is_one_line_and_150(free_port, capsys):
         ["--against-mutant", "no_such_mutant"],
         ["--in-process", "--set", "colour=blue"],
         ["--in-process", "--trace", "/nonexistent.itf.json"],
+        ["--in-process", "--length", "5000"],
+        ["--in-process", "--hypothesis-replays", "-1"],
     ],
 )
 def test_bad_input_is_150(argv, capsys):
@@ -318,9 +321,11 @@ DEFAULT_CONFIGS = [("2", 1, "AWS_KMS,EXTERNAL"), ("4", 3, "AWS_KMS")]
 LAZY = 0.5  # the fake completes environment steps after half the calls: both sides of each seen
 
 
-def _fake_run(regions: str, key_sets: int, origins: str, runs: int, length: int) -> c.Report:
+def _fake_run(
+    regions: str, key_sets: int, origins: str, runs: int, length: int, seed: int = 1
+) -> c.Report:
     settings = c.Settings(
-        regions=regions, key_sets=key_sets, origins=origins, runs=runs, length=length, seed=1
+        regions=regions, key_sets=key_sets, origins=origins, runs=runs, length=length, seed=seed
     )
     return c.run_conformance(settings, c.mutant_clients("none", None, LAZY), "the model")
 
@@ -347,7 +352,9 @@ def test_the_model_adapter_never_diverges(config):
 def test_every_documented_outcome_is_reached_without_divergence(config):
     """The coverage table: every documented outcome (success and each exception, probes'
     included) of every driven operation is exercised, and the model adapter agrees."""
-    report = _fake_run(*config, runs=20 if config[0] == "3" else 40, length=40)
+    # Seeded: 40 runs of 40 calls (60 on 5 Regions x 3 key sets) reach every outcome with seed 4;
+    # with other seeds one or two of the rarest (a rotation call on a Disabled key) may be missing.
+    report = _fake_run(*config, runs=60 if config[0] == "5" else 40, length=40, seed=4)
     assert report.divergences == []
     assert report.not_reached() == [], report.text()
     assert {"ValidationException", "InvalidArnException"} <= set(report.documented["ReplicateKey"])
@@ -364,7 +371,7 @@ def test_coverage_names_outcomes_never_reached():
 def _replay(mutant, calls: list, strict: bool = False, eager=None) -> c.Run:
     settings = c.Settings(regions="3", key_sets=1, strict=strict)
     clients = mutant if callable(mutant) else c.mutant_clients(mutant, eager)
-    return c.Driver(clients).run("t", settings, calls, 0)
+    return c.Driver(clients).run("t", settings, calls)
 
 
 def _edited_model_clients(edit):
@@ -596,7 +603,10 @@ def test_seeded_mutants_are_found_and_shrunk(mutant):
     # fake that completes creation at once never shows (it is then found with a Disabled target,
     # one call longer): serve it from a fake that leaves replicas Creating.
     eager = ("CompleteUpdate", "Sync", "PrimaryDeletionStarts") if mutant in SEES_CREATING else None
-    report = run_fake(mutant, c.Settings(runs=40, length=30, seed=0), eager=eager)
+    # replicate_from_replica shows only on a ReplicateKey from an Enabled replica, a refused call
+    # among many: about one call in 1,000 here, so it gets more runs.
+    runs = 80 if mutant == "replicate_from_replica" else 40
+    report = run_fake(mutant, c.Settings(runs=runs, length=30, seed=0), eager=eager)
     findings = [f for f in report.findings() if f.signature[0] != "not implemented"]
     assert findings, f"{mutant} not found"
     bound = _shortest_counterexample(mutant)
@@ -649,3 +659,119 @@ def test_stale_replica_lists_are_eventual_consistency_unless_strict():
     assert [(d.kind, d.rule) for d in strict.divergences] == [
         ("observation", "differs: ReplicaRegions (§3.11, §6)")
     ]
+
+
+# --- issue 12 item 5: Hypothesis generates the runs and shrinks the findings -----------------------
+
+
+def test_the_same_seed_gives_the_same_findings_and_shortest_sequences(tmp_path):
+    """Runs are Hypothesis examples under --seed: the same seed against the same endpoint gives
+    the same report (every run, finding, count and shortest sequence) and the same traces; a
+    different seed makes other runs and still finds the seeded bug, shrunk."""
+    settings = c.Settings(runs=20, length=25, seed=1)
+    first = run_fake("replicate_overwrites", settings, out=str(tmp_path / "a"))
+    again = run_fake("replicate_overwrites", settings, out=str(tmp_path / "b"))
+    assert first.as_dict()["findings"], first.text()
+    assert [f.shortest for f in first.findings()] == [f.shortest for f in again.findings()]
+    one, two = first.as_dict(), again.as_dict()
+    for report in (one, two):
+        for finding in report["findings"]:
+            finding["trace"] = Path(finding["trace"]).name if finding["trace"] else None
+    assert one == two
+    written = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert written and written == sorted(p.name for p in (tmp_path / "b").iterdir())
+    for name in written:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    other = run_fake("replicate_overwrites", replace(settings, seed=2))
+    assert [r.as_dict() for r in other.divergences] != [r.as_dict() for r in first.divergences]
+    found = [
+        f for f in other.findings() if f.example.predicted.get("error") == "AlreadyExistsException"
+    ]
+    assert found and found[0].shortest is not None
+    # Shrunk: with seed 2 the second replica lands in the Region an UpdatePrimaryRegion left a
+    # replica in, one call longer than the mutant's shortest counterexample (3 calls).
+    assert len(found[0].shortest) <= min(found[0].example.call, 4)
+    assert found[0].shortest[-1].startswith("ReplicateKey")
+    assert "seed: 2 (rerun with --seed 2" in other.text() and other.as_dict()["seed"] == 2
+
+
+def test_a_run_draws_only_calls_the_model_can_make():
+    """The rules' preconditions: every call drawn is callable in the model's state when it is
+    made (no CreateKey of an existing set, no Decrypt without ciphertext, no RotateKeyOnDemand
+    refused only by the model's version bound), whatever Hypothesis draws."""
+    settings = c.Settings(runs=8, length=30, seed=5, shrink=False)
+    driver = c.Driver(c.mutant_clients("none"))
+    made: list[bool] = []
+    original = c.Run.step
+
+    def step(run, call):
+        made.append(c.is_callable(run.model.instance(call.model_label), run.scenario.state))
+        return original(run, call)
+
+    c.Run.step = step  # type: ignore[method-assign]
+    try:
+        c.Search(driver, settings).generate(lambda number, run: None)
+    finally:
+        c.Run.step = original  # type: ignore[method-assign]
+    assert len(made) == 8 * 30 and all(made)
+
+
+def test_replicate_key_policy_is_sent_and_compared():
+    """The params probe gives ReplicateKey a Policy document; the response's ReplicaPolicy must
+    be it (§3.2 output; §2: the key policy is independent). An endpoint that ignores it (answers
+    the default policy) is a response divergence naming the field."""
+    from contextlib import contextmanager
+
+    calls = [_call(CREATE), _call(REPLICATE, "params")]
+    assert _replay("none", calls).divergences == []
+    inner = c.mutant_clients("none")
+
+    class IgnoresPolicy:
+        def __init__(self, client):
+            self.client, self.region = client, client.region
+
+        def __getattr__(self, name):
+            return getattr(self.client, name)
+
+        def replicate_key(self, **kw):
+            assert "Policy" in kw and json.loads(kw["Policy"])["Statement"]
+            kw.pop("Policy")
+            return self.client.replicate_key(**kw)
+
+    @contextmanager
+    def ignoring(regions, settings):
+        with inner(regions, settings) as clients:
+            yield {r: IgnoresPolicy(x) for r, x in clients.items()}
+
+    [d] = _replay(ignoring, calls).divergences
+    assert (d.kind, d.predicted, d.endpoint) == (
+        "response", {"ReplicaPolicy": "the Policy sent"}, {"ReplicaPolicy": "another policy"})  # fmt: skip
+    assert "§3.2" in d.rule
+
+
+@pytest.mark.parametrize("budget", [0, 6])
+def test_hypothesis_shrinker_replays_only_when_asked(budget):
+    """Each finding of a generated run is re-found by Hypothesis under the same seed; its
+    shrinker replays candidates on the endpoint only with hypothesis_replays (at most that many
+    per finding), and either way the finding is shrunk to the mutant's shortest counterexample."""
+    settings = c.Settings(runs=20, length=25, seed=1, hypothesis_replays=budget)
+    original = c.Driver.run
+    candidates: list[int] = []
+
+    def run(self, run_id, s, calls=None, draws=None, stop_on=None, limit=None, number=0):
+        if draws is not None and stop_on is not None and limit is not None:
+            candidates.append(limit)  # a shrinking candidate: a best run exists
+        return original(self, run_id, s, calls, draws, stop_on, limit, number)
+
+    c.Driver.run = run  # type: ignore[method-assign]
+    try:
+        report = run_fake("replicate_overwrites", settings)
+    finally:
+        c.Driver.run = original  # type: ignore[method-assign]
+    findings = report.findings()
+    assert findings and all(f.shortest is not None for f in findings)
+    assert min(len(f.shortest or []) for f in findings) <= 3
+    if budget:
+        assert 0 < len(candidates) <= budget * len(findings)
+    else:
+        assert candidates == []

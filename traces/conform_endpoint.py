@@ -9,6 +9,7 @@ nothing of the model's state: the runner decides what was expected.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -145,6 +146,41 @@ class Call:
 
 REPLICA_DESCRIPTION = "mrkcheck replica"
 REPLICA_TAGS = [{"TagKey": "mrkcheck", "TagValue": "replica"}]
+POLICY_SENT = "the Policy sent"  # what the response's ReplicaPolicy should be, with "params"
+
+
+def replica_policy(account: str) -> str:
+    """The key policy the ``params`` probe gives ReplicateKey: a valid document (the account's
+    root may do everything, so no lockout check refuses it), not the default one, so that an
+    endpoint that ignores it, or copies the primary's, is seen (§2: the policy is independent)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Id": "mrkcheck-replica",
+            "Statement": [
+                {
+                    "Sid": "Enable IAM User Permissions",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ],
+        }
+    )
+
+
+def policy_outcome(sent: str, answered: Any) -> str:
+    """The response's ReplicaPolicy compared with the policy sent, as JSON (spacing and key
+    order are the endpoint's)."""
+    if not isinstance(answered, str) or not answered:
+        return "absent"
+    try:
+        return POLICY_SENT if json.loads(answered) == json.loads(sent) else "another policy"
+    except ValueError:
+        return "not JSON"
+
+
 MALFORMED_REGION = "Not_A_Region"
 UNKNOWN_REGION = "xx-nowhere-9"
 
@@ -163,12 +199,15 @@ def _replicate(client: Any, ref: str, c: Call, ep: Endpoint) -> Mapping[str, Any
     extra: dict[str, Any] = {}
     if c.probe == "params":
         extra = {"Description": REPLICA_DESCRIPTION, "Tags": REPLICA_TAGS}
+        extra["Policy"] = replica_policy(ep.account())
     if c.probe == "single-region-key":
         ref = ep.single_region_key(client)
     resp = client.replicate_key(KeyId=ref, ReplicaRegion=region, **extra)
     meta = dict(resp["ReplicaKeyMetadata"])
     meta["ReplicaPolicy"] = resp.get("ReplicaPolicy")
     meta["ReplicaTags"] = resp.get("ReplicaTags")
+    if "Policy" in extra:
+        meta["PolicyOutcome"] = policy_outcome(extra["Policy"], resp.get("ReplicaPolicy"))
     return meta
 
 
@@ -238,8 +277,11 @@ class Endpoint:
         (the model then predicts NotFoundException, and so should the endpoint)."""
         if key_set in self.arns:
             return arn_in_region(self.arns[key_set], region)
-        account = next(iter(self.arns.values())).split(":")[4] if self.arns else UNKNOWN_ACCOUNT
-        return f"arn:aws:kms:{region}:{account}:key/{UNKNOWN_KEY_ID}"
+        return f"arn:aws:kms:{region}:{self.account()}:key/{UNKNOWN_KEY_ID}"
+
+    def account(self) -> str:
+        """The account the endpoint's keys belong to (from an ARN it gave)."""
+        return next(iter(self.arns.values())).split(":")[4] if self.arns else UNKNOWN_ACCOUNT
 
     def ref(self, key_set: str, region: str, how: str | None = None, probe: str = "") -> str:
         """How a call in ``region`` names the key: its ARN, or the bare key ID (same in every
@@ -338,6 +380,9 @@ class Endpoint:
                 text,
             )
             text = text.replace(key_id, f"<{key_set}>")
+        for region, arn in sorted(self.single_region.items()):  # the single-region-key probe's
+            text = text.replace(arn, f"<single-Region key@{region}>")
+            text = text.replace(arn.rsplit("/", 1)[-1], "<single-Region key>")
         return text
 
 
@@ -366,6 +411,8 @@ def _response_fields(call: Call, data: Mapping[str, Any], arn: str) -> dict[str,
             (str(t.get("TagKey")), str(t.get("TagValue"))) for t in data.get("ReplicaTags") or []
         )
         out["Description"] = data.get("Description", "")
+        if "PolicyOutcome" in data:
+            out["ReplicaPolicy"] = data["PolicyOutcome"]
     if action == "ScheduleKeyDeletion":
         out["HasDeletionDate"] = data.get("DeletionDate") is not None
     if action in ("ScheduleKeyDeletion", "CancelKeyDeletion"):

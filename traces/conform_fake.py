@@ -159,7 +159,13 @@ class ModelKmsClient:
         return {"KeyMetadata": self.world.metadata(s, self.region)}
 
     def replicate_key(
-        self, KeyId: str, ReplicaRegion: str, Description: str = "", Tags: Any = (), **_: Any
+        self,
+        KeyId: str,
+        ReplicaRegion: str,
+        Description: str = "",
+        Tags: Any = (),
+        Policy: str = DEFAULT_POLICY,
+        **_: Any,
     ) -> dict[str, Any]:
         op = "ReplicateKey"
         if not REGION.fullmatch(ReplicaRegion):
@@ -171,7 +177,7 @@ class ModelKmsClient:
         self.world.descriptions[(s, ReplicaRegion)] = Description  # never the primary's (§2)
         return {
             "ReplicaKeyMetadata": self.world.metadata(s, ReplicaRegion),
-            "ReplicaPolicy": DEFAULT_POLICY,
+            "ReplicaPolicy": Policy,  # the one given, else the default (§3.2)
             "ReplicaTags": list(Tags),
         }
 

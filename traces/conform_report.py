@@ -38,6 +38,7 @@ class Settings:
     strict: bool = False  # one prediction per call: no documented alternative readings
     probes: float = 0.2  # chance that a call sends one input in a documented invalid form
     shrink: bool = True  # find the shortest call sequence for each distinct divergence
+    hypothesis_replays: int = 0  # replays Hypothesis's shrinker may spend on each finding
 
 
 @dataclass
@@ -290,7 +291,8 @@ class Report:
             lines.append("readings the endpoint chose where the documents leave a choice open:")
             lines += [f"  {rule}: {chosen} (x{n})" for (rule, chosen), n in self.readings.items()]
         lines += self.coverage_lines()
-        lines.append(f"seed: {self.settings.seed}")
+        seed = self.settings.seed
+        lines.append(f"seed: {seed} (rerun with --seed {seed} to reproduce this report)")
         return "\n".join(lines)
 
     def coverage_lines(self) -> list[str]:

@@ -177,8 +177,7 @@ def simulate(
     violation and shrinks it. Ctrl-C stops early: the result says so and keeps what it has.
     Properties kept as documented counterexamples (expected VIOLATED) are not checked, as they
     do not fail a check either."""
-    import hypothesis
-    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import given
     from hypothesis import strategies as st
 
     result = SimulationResult(model.name, seed, options=dict(model.options))
@@ -186,16 +185,7 @@ def simulate(
     walker = _Walker(model, result, max_steps)
     started = walker.started = time.monotonic()
 
-    @hypothesis.seed(seed)
-    @settings(
-        max_examples=n_traces,
-        database=None,
-        deadline=None,
-        derandomize=False,
-        report_multiple_bugs=False,
-        suppress_health_check=list(HealthCheck),
-        phases=(Phase.generate, Phase.shrink),
-    )
+    @search_settings(n_traces, seed)
     @given(st.data())
     def run(data: Any) -> None:
         if walker.generating:
@@ -223,6 +213,33 @@ def simulate(
         result.violated = name
         result.trace = Trace(model.schema, steps, None, model.name, name, dict(model.options))
     return result
+
+
+def search_settings(max_examples: int, seed: int, shrink: bool = True) -> Callable[[Any], Any]:
+    """The Hypothesis settings of a seeded search (simulate's walks, conform's runs): ``seed``
+    makes it reproducible; no example database (nothing is replayed from earlier sessions), no
+    deadline and no health checks (a walk is long and slow on purpose); one bug at a time,
+    shrunk unless ``shrink`` is False (then generation only: no example fails)."""
+    import hypothesis
+    from hypothesis import HealthCheck, Phase, Verbosity, settings
+
+    phases = (Phase.generate, Phase.shrink) if shrink else (Phase.generate,)
+
+    def decorate(test: Any) -> Any:
+        return hypothesis.seed(seed)(
+            settings(
+                max_examples=max_examples,
+                database=None,
+                deadline=None,
+                derandomize=False,
+                report_multiple_bugs=False,
+                suppress_health_check=list(HealthCheck),
+                phases=phases,
+                verbosity=Verbosity.quiet,
+            )(test)
+        )
+
+    return decorate
 
 
 def _progress_text(result: SimulationResult, seconds: float) -> str:

@@ -22,6 +22,8 @@ from mrkcheck.traces.itf import TraceFormatError
 if TYPE_CHECKING:
     from mrkcheck.traces.conform import Report, Settings
 
+MAX_LENGTH = 1000  # calls per run: traces/conform_search.py draws 8 choices per call
+
 
 def runner() -> ModuleType:
     """The conformance runner. It is KMS-specific (it reads the KMS model's expectations), so it
@@ -55,8 +57,19 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--key-sets", type=int, default=2, help="key sets per run (1-3)")
     p.add_argument("--origins", default="AWS_KMS", help="CreateKey origins (default AWS_KMS)")
     p.add_argument("--runs", type=int, default=10, help="random runs (default 10)")
-    p.add_argument("--length", type=int, default=20, help="API calls per run (default 20)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--length",
+        type=int,
+        default=20,
+        help=f"API calls per run (default 20, at most {MAX_LENGTH})",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the Hypothesis search (default 0): the same seed against the same endpoint "
+        "gives the same report; printed at the end",
+    )
     p.add_argument(
         "--skip",
         action="append",
@@ -97,12 +110,22 @@ def add_parser(subparsers: Any) -> None:
         default=0.2,
         metavar="P",
         help="chance that a call sends one input in a documented invalid or optional form "
-        "(malformed ARN, another Region's ARN, bad Region, windows 6/7/30/31, ...; default 0.2)",
+        "(malformed ARN, another Region's ARN, bad Region, windows 6/7/30/31, ...; default 0.2, "
+        "in hundredths)",
     )
     p.add_argument(
         "--no-shrink",
         action="store_true",
         help="do not replay findings to find their shortest call sequence",
+    )
+    p.add_argument(
+        "--hypothesis-replays",
+        type=int,
+        default=0,
+        metavar="N",
+        help="replays Hypothesis's shrinker may spend on each finding before calls are dropped "
+        "one chunk at a time (default 0: measured, it rarely shortens what that finds and "
+        "doubles the time; worth it only against a fast endpoint)",
     )
     add_set_option(p, "a model option (e.g. role_error=ValidationException)")
     p.add_argument(
@@ -118,8 +141,15 @@ def add_parser(subparsers: Any) -> None:
 def settings_from(args: Any) -> Settings:
     if args.runs < 1 or args.length < 1:
         raise UsageError("--runs and --length must be at least 1")
+    if args.length > MAX_LENGTH:
+        raise UsageError(
+            f"--length {args.length}: at most {MAX_LENGTH} calls per run (Hypothesis draws at "
+            "most 8192 choices per example, 8 per call); raise --runs instead"
+        )
     if not 0 <= args.probes <= 1:
         raise UsageError(f"--probes must be between 0 and 1, not {args.probes}")
+    if args.hypothesis_replays < 0:
+        raise UsageError(f"--hypothesis-replays must be at least 0, not {args.hypothesis_replays}")
     if not 1 <= args.key_sets <= 3:
         raise UsageError(f"--key-sets must be between 1 and 3, not {args.key_sets}")
     choices = parse_set(args.set, factory_options(load_factory("kms")), "kms")
@@ -141,6 +171,7 @@ def settings_from(args: Any) -> Settings:
         strict=args.strict,
         probes=args.probes,
         shrink=not args.no_shrink,
+        hypothesis_replays=args.hypothesis_replays,
     )
 
 
