@@ -162,6 +162,22 @@ def test_boto3_multi_region_life_cycle():
         assert replays(control(url, "trace")).startswith("the trace is a run of the model")
 
 
+def test_replicate_key_answers_the_policy_given():
+    """A replica's key policy is its own: ReplicaPolicy is the Policy sent (§3.2), the default
+    without one, and a Policy that is not JSON is refused as KMS refuses it."""
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Sid": "mine"}]})
+    with serving() as (url, _):
+        kms = clients(url)
+        arn = kms[EAST].create_key(MultiRegion=True)["KeyMetadata"]["Arn"]
+        given = kms[EAST].replicate_key(KeyId=arn, ReplicaRegion=WEST, Policy=policy)
+        assert json.loads(given["ReplicaPolicy"]) == json.loads(policy)
+        default = kms[EAST].replicate_key(KeyId=arn, ReplicaRegion=SYDNEY)
+        assert json.loads(default["ReplicaPolicy"])["Statement"]
+        with pytest.raises(ClientError) as refused:
+            kms[EAST].replicate_key(KeyId=arn, ReplicaRegion=WEST, Policy="{not json")
+        assert code(refused.value) == "MalformedPolicyDocumentException"
+
+
 def aws(*argv: str, capsys) -> dict:
     """One AWS CLI command, in this process (the CLI's start-up takes a second per process)."""
     from awscli.clidriver import create_clidriver

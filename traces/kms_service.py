@@ -504,15 +504,31 @@ def replicate_key(svc: KmsService, region: str, req: Request) -> dict[str, Any]:
     key = svc.key(region, req)
     replica = svc.region_param(req, "ReplicaRegion")
     tags = req.tags()
+    policy = replica_policy(req)
     svc.world.apply(key, "ReplicateKey", r=region, replica=replica)
     key.created[replica] = svc.world.clock.now()
     # a replica's description is its own, from this call: never copied from the primary (§2)
     key.descriptions[replica] = req.text("Description") or ""
     return {  # the new key as the call left it (Creating); KMS completes it afterwards
         "ReplicaKeyMetadata": svc.metadata(key, replica),
-        "ReplicaPolicy": DEFAULT_POLICY,
+        "ReplicaPolicy": policy,  # the one given, else the default: a replica's own (§3.2)
         "ReplicaTags": tags,  # the tags given: a replica's tags are its own (§3.2)
     }
+
+
+def replica_policy(req: Request) -> str:
+    """ReplicateKey's ``Policy``: a JSON document (else MalformedPolicyDocumentException, as
+    KMS answers), or the default key policy when none is given."""
+    policy = req.text("Policy")
+    if policy is None:
+        return DEFAULT_POLICY
+    try:
+        json.loads(policy)
+    except ValueError:
+        raise ApiError(
+            "MalformedPolicyDocumentException", "Policy is not a JSON document"
+        ) from None
+    return policy
 
 
 def update_primary_region(svc: KmsService, region: str, req: Request) -> dict[str, Any]:
