@@ -124,6 +124,34 @@ def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return found & (pos < len(sorted_keys))
 
 
+def _first_occurrences(keys: np.ndarray, spare: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``keys``, sorted, and where each first occurs: ``np.unique(keys,
+    return_index=True)``, whose stable sort of 64-bit keys is the slowest step of a level.
+
+    One-word keys are sorted by numpy's fast (SIMD, unstable) sort instead: with each key's
+    position in the ``spare`` low bits that no slot uses, so that the first of a run of equal keys
+    is its first occurrence; when the positions do not fit there, the least position of each run
+    of an unstable argsort."""
+    if keys.dtype != np.uint64 or not len(keys):
+        return np.unique(keys, return_index=True)
+    n = len(keys)
+    if n <= 1 << spare:
+        low = np.uint64((1 << spare) - 1)
+        both = np.sort(keys | np.arange(n, dtype=np.uint64))
+        ordered = both & ~low
+        starts = _run_starts(ordered)
+        return ordered[starts], (both[starts] & low).astype(np.intp)
+    order = np.argsort(keys)
+    ordered = keys[order]
+    starts = _run_starts(ordered)
+    return ordered[starts], np.minimum.reduceat(order, starts)
+
+
+def _run_starts(ordered: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of the sorted, non-empty ``ordered`` starts."""
+    return np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+
+
 def _insert(keys: np.ndarray, new: np.ndarray) -> np.ndarray:
     """Sorted ``keys`` and the keys ``new`` (in no order), merged."""
     new = np.sort(new)
@@ -375,7 +403,8 @@ class _Engine:
 
         Only distinct successors not already visited are canonicalised: a successor whose key
         is a visited key is a visited canonical state, whatever its orbit."""
-        unique, first = np.unique(keys, return_index=True)
+        spare = self.layout.spare_bits
+        unique, first = _first_occurrences(keys, spare)
         unseen = ~(self._seen(unique))
         unique, first = unique[unseen], first[unseen]
         if self.canon is not None and len(unique):
@@ -383,7 +412,7 @@ class _Engine:
             first = first[by_position]
             layout = self.layout
             canonical = layout.combine(self.canon(layout.split(unique[by_position])))
-            unique, earliest = np.unique(canonical, return_index=True)
+            unique, earliest = _first_occurrences(canonical, spare)
             first = first[earliest]
             unseen = ~self._seen(unique)
             unique, first = unique[unseen], first[unseen]
