@@ -176,16 +176,15 @@ def key_canonicalizer(model: Model, layout: Layout) -> Canon:
     :func:`mrkcheck.check.symmetry.canonicalizer` picks (so searches and traces agree)."""
     if layout.column_classes:
         return lambda words: _sort_columns(layout, words)
-    canon, images = _orbit_minimum(model, layout)
-    return _in_batches(canon, max(1 << 10, IMAGES // max(images, 1)))
+    return _in_batches(_orbit_minimum(model, layout), BATCH)
 
 
-IMAGES = 1 << 20  # permuted key words held at once by the orbit minimum (8 MiB)
+BATCH = 1 << 15  # keys canonicalised together by the orbit minimum
 
 
 def _in_batches(canon: Canon, batch: int) -> Canon:
-    """``canon`` ``batch`` keys at a time: the orbit minimum holds every permutation's image of
-    the keys it works on (a level's successors at once would take gigabytes)."""
+    """``canon`` ``batch`` keys at a time: the orbit minimum holds a table index per piece of
+    each key it works on (a level's successors at once would take hundreds of megabytes)."""
 
     def batched(words: Words) -> Words:
         n = len(words[0])
@@ -213,14 +212,14 @@ def _field(words: Words, f: Field) -> np.ndarray:
     return (words[f.word] >> np.uint64(f.shift)) & np.uint64((1 << f.bits) - 1)
 
 
-def _orbit_minimum(model: Model, layout: Layout) -> tuple[Canon, int]:
-    """The least key over the symmetry group, and the number of words of images per key.
+def _orbit_minimum(model: Model, layout: Layout) -> Canon:
+    """The least key over the symmetry group.
 
     A permutation of elements moves slots, and a slot moves to a slot of the same variable (same
     width), so it moves every bit of a key to a fixed bit: it is a bit permutation. Its image of a
-    key is therefore the OR of the images of the key's bytes, each read from a 256-entry table
-    (:class:`_ByteTables`): a dozen numpy operations for all permutations at once, where moving
-    every slot took two per slot and permutation."""
+    key is therefore the OR of the images of the key's pieces, each read from a table
+    (:class:`_PieceTables`): four table reads per permutation for a 48-bit key, where moving
+    every slot took two operations per slot."""
     universes = symmetric_universes(model)
     sources: list[list[int]] = []
     for combo in itertools.product(*(_class_permutations(u) for u in universes)):
@@ -231,71 +230,91 @@ def _orbit_minimum(model: Model, layout: Layout) -> tuple[Canon, int]:
         if source != list(range(layout.width)):
             sources.append(source)
     if not sources:
-        return (lambda words: words), 0
-    tables = _ByteTables(layout, sources)
-    images = len(sources) * layout.words
-    return (tables.least_one_word if layout.words == 1 else tables.least), images
+        return lambda words: words
+    tables = _PieceTables(layout, sources)
+    return tables.least_one_word if layout.words == 1 else tables.least
 
 
-class _ByteTables:
-    """Per byte of a key that holds slot bits, the image of each of its 256 values under every
-    permutation: ``table[v, p, w]`` is word ``w`` of the bits the byte contributes."""
+TABLE_BYTES = 1 << 22  # the orbit minimum's tables: 12-bit pieces while they fit in this
+
+
+class _PieceTables:
+    """The bits a key's slots use, cut into pieces of 12 bits (8 for a large group): per piece,
+    per permutation and per word, the image of each of the piece's values, so that a
+    permutation's image of a key is the OR of one table read per piece (tables of 32 KiB, read
+    with a key's piece as index, stay in the cache)."""
 
     def __init__(self, layout: Layout, sources: list[list[int]]):
         used = [0] * layout.words  # the bits each word holds
         for s in range(layout.width):
             used[layout.word[s]] |= ((1 << layout.bits[s]) - 1) << layout.shift[s]
-        self.bytes = [(w, b) for w in range(layout.words) for b in range(8) if used[w] >> 8 * b & 255]
-        self.tables = [_byte_table(layout, sources, w, b) for w, b in self.bytes]
+        spans = [(w, (u & -u).bit_length() - 1, u.bit_length()) for w, u in enumerate(used) if u]
+        width = 12
+        pieces = sum(-(-(top - low) // width) for _, low, top in spans)
+        if pieces * len(sources) * layout.words * 8 << width > TABLE_BYTES:
+            width = 8
+        self.pieces = [
+            (w, at, width) for w, low, top in spans for at in range(low, top, width)
+        ]
+        # tables[piece][permutation][word], None where the piece sends no bit to that word
+        self.tables = [_piece_table(layout, sources, *piece) for piece in self.pieces]
 
-    def _images(self, words: Words) -> np.ndarray:
-        """Every permutation's image of every key: shape (keys, permutations, words)."""
-        out: np.ndarray | None = None
-        for (w, b), table in zip(self.bytes, self.tables, strict=True):
-            byte = ((words[w] >> np.uint64(8 * b)) & np.uint64(255)).astype(np.intp)
-            part = table[byte]
-            if out is None:
-                out = part
-            else:
-                out |= part
-        assert out is not None
-        return out
+    def _indices(self, words: Words) -> list[np.ndarray]:
+        return [
+            ((words[w] >> np.uint64(at)) & np.uint64((1 << width) - 1)).astype(np.intp)
+            for w, at, width in self.pieces
+        ]
 
     def least_one_word(self, words: Words) -> Words:
-        images = self._images(words)[:, :, 0]
-        return [np.minimum(images.min(axis=1), words[0])]
+        indices = self._indices(words)
+        best = words[0]
+        for p in range(len(self.tables[0])):
+            image = np.zeros(len(best), dtype=np.uint64)
+            for table, index in zip(self.tables, indices, strict=True):
+                if table[p][0] is not None:
+                    image |= table[p][0][index]
+            best = np.minimum(best, image)
+        return [best]
 
     def least(self, words: Words) -> Words:
-        images = self._images(words)
+        indices = self._indices(words)
         best = list(words)
-        for p in range(images.shape[1]):
-            candidate = [images[:, p, w] for w in range(len(words))]
-            less = _lexicographically_less(candidate, best)
-            best = [np.where(less, c, b) for c, b in zip(candidate, best, strict=True)]
+        for p in range(len(self.tables[0])):
+            image = [np.zeros(len(words[0]), dtype=np.uint64) for _ in words]
+            for table, index in zip(self.tables, indices, strict=True):
+                for w, part in enumerate(table[p]):
+                    if part is not None:
+                        image[w] |= part[index]
+            less = _lexicographically_less(image, best)
+            best = [np.where(less, c, b) for c, b in zip(image, best, strict=True)]
         return best
 
 
-def _byte_table(layout: Layout, sources: list[list[int]], word: int, byte: int) -> np.ndarray:
-    """``table[v, p, w]``: word ``w`` of the image under permutation ``p`` of the bits that byte
-    ``byte`` of word ``word`` contributes when its value is ``v``."""
-    moves: list[list[tuple[int, int, int]]] = []  # per permutation: (bit in byte, word, bit)
+def _piece_table(
+    layout: Layout, sources: list[list[int]], word: int, at: int, width: int
+) -> list[list[np.ndarray | None]]:
+    """Per permutation and word, the image of every value of bits ``at .. at + width`` of
+    ``word``: each bit of a slot goes to the same bit of the slot it is moved to."""
+    values = np.arange(1 << width, dtype=np.uint64)
+    out: list[list[np.ndarray | None]] = []
     for source in sources:
-        moves.append([])
+        parts: list[np.ndarray | None] = [None] * layout.words
         for dest, src in enumerate(source):
             if layout.bits[src] != layout.bits[dest] or layout.lo[src] != layout.lo[dest]:
                 raise ModelError("a symmetry moves a slot to a slot of another domain")
             if layout.word[src] != word:
                 continue
             for j in range(layout.bits[src]):
-                at = layout.shift[src] + j - 8 * byte
-                if 0 <= at < 8:
-                    moves[-1].append((at, layout.word[dest], layout.shift[dest] + j))
-    values = np.arange(256, dtype=np.uint64)
-    table = np.zeros((256, len(sources), layout.words), dtype=np.uint64)
-    for p, bit_moves in enumerate(moves):
-        for at, w, to in bit_moves:
-            table[:, p, w] |= ((values >> np.uint64(at)) & np.uint64(1)) << np.uint64(to)
-    return table
+                bit = layout.shift[src] + j - at
+                if not 0 <= bit < width:
+                    continue
+                moved = ((values >> np.uint64(bit)) & np.uint64(1)) << np.uint64(
+                    layout.shift[dest] + j
+                )
+                w = layout.word[dest]
+                parts[w] = moved if parts[w] is None else parts[w] | moved
+        out.append(parts)
+    return out
 
 
 def _lexicographically_less(a: Words, b: Words) -> np.ndarray:
