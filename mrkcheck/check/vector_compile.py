@@ -61,6 +61,7 @@ class _Source(Fold[str]):
         self.lines: list[str] = []
         self.names: dict[str, str] = {}
         self.memo: dict[int, Any] = {}
+        self.negated: dict[str, str] = {}  # ~x's local -> x's
 
     def of(self, expr: Expr) -> str:
         return fold(expr, self, self.memo)
@@ -79,13 +80,17 @@ class _Source(Fold[str]):
         read = self.read(e)
         if _literal(read):  # an action's constant effect, read in the post-state
             return repr(int(read) != 0) if e.sort == BOOL else read
-        text = self._let(read)
+        text = read if _LOCAL.fullmatch(read) else self._let(read)  # a computed effect
         return self._let(f"({text} != 0)") if e.sort == BOOL else text
 
     def not_(self, e: Not, arg: str) -> str:
         if arg in _TRUTH:
             return repr(not _TRUTH[arg])
-        return self._let(f"~{arg}")
+        if arg in self.negated:
+            return self.negated[arg]
+        name = self._let(f"~{arg}")
+        self.negated[name] = arg
+        return name
 
     def and_(self, e: And, args: list[str]) -> str:
         return self._junction(args, "&", absorbing=False)
@@ -97,8 +102,8 @@ class _Source(Fold[str]):
         """``args`` joined by ``op``, constants folded: a frame condition (``x' = x`` on a slot
         the action does not assign) becomes True here, and with it most of an action
         property's text, instead of a comparison of an array with itself on every successor."""
-        if repr(absorbing) in args:
-            return repr(absorbing)
+        if repr(absorbing) in args or any(self.negated.get(a) in args for a in args):
+            return repr(absorbing)  # x | ~x, x & ~x
         kept = list(dict.fromkeys(a for a in args if a != repr(not absorbing)))
         if not kept:
             return repr(not absorbing)
@@ -328,7 +333,7 @@ def _fire_code(
             )
         words_lines.append(f"    w{w} = {' | '.join(parts)}")
     post = _Source(lambda v: _post_read(v, computed, constants))
-    post.names = pre.names  # share the pre-state reads already computed
+    post.names, post.negated = pre.names, pre.negated  # share the pre-state's locals
     bad = []
     for p in action_props:
         expr = model.properties[p].for_action(inst)
