@@ -55,7 +55,7 @@ from mrkcheck.check.symmetry import canonicalizer
 from mrkcheck.check.vector_compile import VectorCode, compile_vector
 from mrkcheck.lang.model import ACTION, ALWAYS, Model, State
 
-CHUNK = 1 << 12  # parents expanded together (at most 2**15: their positions are int16)
+CHUNK = 1 << 13  # parents expanded together (at most 2**15: their positions are int16)
 
 
 def check(
