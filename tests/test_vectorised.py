@@ -12,6 +12,7 @@ from enum import IntEnum
 
 import numpy as np
 import pytest
+from test_state_counts import SLOW, STANDARD
 
 from mrkcheck.check import explicit, packing, vectorised
 from mrkcheck.check.checker import Checker
@@ -356,3 +357,17 @@ def test_frame_conditions_fold_away():
     assert "(0, ~" in fire["fire_0"] and "(1, ~" not in fire["fire_0"]  # Inc: n changes
     assert "c[0][idx] <= c[0][idx]" not in code.source
     same_search(model)
+
+
+GOLDEN = {row[0]: row[1:] for row in STANDARD + SLOW}  # the explicit engine's golden counts
+
+
+@pytest.mark.parametrize("name", ["4x1", "5x1-sym", "3x2-sym"])
+def test_golden_counts_of_the_standard_instances(name):
+    """The benchmark's instances (the largest, 3 Regions x 2 key sets with symmetry, with chunks
+    of more successors than the key's spare bits can number): the explicit engine's counts."""
+    options, symmetry, distinct, generated, depth = GOLDEN[name]
+    result = vectorised.check(kms.build(**options), symmetry=symmetry)
+    stats = result.stats
+    assert (stats.distinct, stats.generated, stats.depth) == (distinct, generated, depth)
+    assert result.complete and result.violations == [] and result.deadlock is None
