@@ -253,9 +253,7 @@ class _PieceTables:
         pieces = sum(-(-(top - low) // width) for _, low, top in spans)
         if pieces * len(sources) * layout.words * 8 << width > TABLE_BYTES:
             width = 8
-        self.pieces = [
-            (w, at, width) for w, low, top in spans for at in range(low, top, width)
-        ]
+        self.pieces = [(w, at, width) for w, low, top in spans for at in range(low, top, width)]
         # tables[piece][permutation][word], None where the piece sends no bit to that word
         self.tables = [_piece_table(layout, sources, *piece) for piece in self.pieces]
 
@@ -271,8 +269,9 @@ class _PieceTables:
         for p in range(len(self.tables[0])):
             image = np.zeros(len(best), dtype=np.uint64)
             for table, index in zip(self.tables, indices, strict=True):
-                if table[p][0] is not None:
-                    image |= table[p][0][index]
+                part = table[p][0]
+                if part is not None:
+                    image |= part[index]
             best = np.minimum(best, image)
         return [best]
 
@@ -298,7 +297,7 @@ def _piece_table(
     values = np.arange(1 << width, dtype=np.uint64)
     out: list[list[np.ndarray | None]] = []
     for source in sources:
-        parts: list[np.ndarray | None] = [None] * layout.words
+        parts = [np.zeros(len(values), dtype=np.uint64) for _ in range(layout.words)]
         for dest, src in enumerate(source):
             if layout.bits[src] != layout.bits[dest] or layout.lo[src] != layout.lo[dest]:
                 raise ModelError("a symmetry moves a slot to a slot of another domain")
@@ -311,9 +310,8 @@ def _piece_table(
                 moved = ((values >> np.uint64(bit)) & np.uint64(1)) << np.uint64(
                     layout.shift[dest] + j
                 )
-                w = layout.word[dest]
-                parts[w] = moved if parts[w] is None else parts[w] | moved
-        out.append(parts)
+                parts[layout.word[dest]] |= moved
+        out.append([part if part.any() else None for part in parts])
     return out
 
 

@@ -321,7 +321,7 @@ def _fire_code(
         parts = [f"(k[{w}] & _clear_{index}_{w})"]
         if constant[w]:
             parts.append(f"_set_{index}_{w}")
-        for target, value in inst.effects:
+        for target, _value in inst.effects:
             s = target.slot
             if layout.word[s] != w or not layout.bits[s]:
                 continue
