@@ -12,6 +12,8 @@ per-state canonicaliser of :mod:`mrkcheck.check.symmetry` does. When column sort
 symmetric universe, each variable indexed by it at most once), every element's column of slots is
 one contiguous bit field in its slot order instead, so that sorting the fields of a class sorts
 the columns exactly as the per-state canonicaliser does, a few numpy operations per level.
+Otherwise the orbit minimum reads each permutation's image of a key from tables indexed by
+12-bit pieces of the key (a permutation of elements is a permutation of the key's bits).
 """
 
 from __future__ import annotations

@@ -14,6 +14,12 @@ value in every state of a chunk of the level. Generated from the same expression
   per word), the domain of computed values checked, and the action properties of instance ``i``
   evaluated on (pre, post) pairs.
 - ``invariants(c)`` / ``goals(c)`` / ``terminal(c)``: one mask per state property.
+
+Constants are folded as the text is written, and locals nothing needs are dropped: in an action
+property, a slot the action does not assign reads the same local before and after, so ``x' = x``,
+``x <= x'`` or ``b => b'`` become True and most of the property with them (on KMS 3 Regions x 2
+key sets the generated text shrinks from 32,000 lines to 7,200; on KMS 4 Regions the action
+properties had taken about half of the search's time).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Same search, same results as :mod:`mrkcheck.check.explicit` (``--backend vectori
 frontier is an array of keys (:mod:`mrkcheck.check.packing`), expanded in chunks by functions
 generated from the model's expressions (:mod:`mrkcheck.check.vector_compile`): each instance's
 guard is a mask over the chunk, its effects replace bits of the parents' keys. Duplicates are
-removed by sorting (``np.unique``) and looked up in the sorted array of visited keys.
+removed by sorting (numpy's SIMD sort, with each successor's position packed into the key's
+unused low bits: :func:`_first_occurrences`) and looked up in the sorted array of visited keys.
 
 The order of discovery is the per-state engine's: successors are ordered by (parent, action
 instance) before deduplication, and the first occurrence of a key wins, so every state gets the
