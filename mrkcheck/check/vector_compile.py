@@ -125,8 +125,9 @@ class _Source(Fold[str]):
     def compare(self, e: Compare, left: str, right: str) -> str:
         if left == right:  # the same local or literal: integers, so no NaN
             return repr(e.op in ("==", "<="))
-        if _literal(left) and _literal(right):
-            return repr(_COMPARE[e.op](int(left), int(right)))
+        a, b = _constant(left), _constant(right)
+        if a is not None and b is not None:  # never a scalar where the engine wants a mask
+            return repr(_COMPARE[e.op](a, b))
         return self._let(f"({left} {e.op} {right})")
 
     def arith(self, e: Arith, left: str, right: str) -> str:
@@ -151,6 +152,13 @@ _COMPARE: dict[str, Callable[[int, int], bool]] = {
 def _literal(text: str) -> bool:
     """Whether ``text`` is an integer constant (booleans are spelled True and False)."""
     return text.lstrip("-").isdigit()
+
+
+def _constant(text: str) -> int | None:
+    """The value of ``text`` if it is a constant, integer or boolean (as 0 or 1)."""
+    if text in _TRUTH:
+        return int(_TRUTH[text])
+    return int(text) if _literal(text) else None
 
 
 _LOCAL = re.compile(r"\b_\d+\b")
