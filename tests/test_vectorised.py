@@ -305,8 +305,10 @@ def test_symmetry_on_two_word_keys(columns, width, rows):
 
 
 def test_small_piece_tables_pick_the_same_representative(monkeypatch):
-    """A large group's orbit minimum reads 8-bit pieces instead of 12-bit ones: the same keys."""
+    """A large group's orbit minimum reads 8-bit pieces instead of 12-bit ones, and many keys
+    are canonicalised a batch at a time: the same keys."""
     monkeypatch.setattr(packing, "TABLE_BYTES", 0)
+    monkeypatch.setattr(packing, "BATCH", 64)
     model = kms.build(regions=2, key_sets=2, origins="AWS_KMS", max_versions=1)
     layout = layout_of(model, symmetry=True)
     assert_same_canonical_keys(model, layout, explore_graph(model, max_states=2000).states)

@@ -178,21 +178,21 @@ def key_canonicalizer(model: Model, layout: Layout) -> Canon:
     :func:`mrkcheck.check.symmetry.canonicalizer` picks (so searches and traces agree)."""
     if layout.column_classes:
         return lambda words: _sort_columns(layout, words)
-    return _in_batches(_orbit_minimum(model, layout), BATCH)
+    return _in_batches(_orbit_minimum(model, layout))
 
 
 BATCH = 1 << 15  # keys canonicalised together by the orbit minimum
 
 
-def _in_batches(canon: Canon, batch: int) -> Canon:
-    """``canon`` ``batch`` keys at a time: the orbit minimum holds a table index per piece of
+def _in_batches(canon: Canon) -> Canon:
+    """``canon`` a batch of keys at a time: the orbit minimum holds a table index per piece of
     each key it works on (a level's successors at once would take hundreds of megabytes)."""
 
     def batched(words: Words) -> Words:
         n = len(words[0])
-        if n <= batch:
+        if n <= BATCH:
             return canon(words)
-        parts = [canon([w[i : i + batch] for w in words]) for i in range(0, n, batch)]
+        parts = [canon([w[i : i + BATCH] for w in words]) for i in range(0, n, BATCH)]
         return [np.concatenate(column) for column in zip(*parts, strict=True)]
 
     return batched
