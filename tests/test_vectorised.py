@@ -377,3 +377,14 @@ def test_golden_counts_of_the_standard_instances(name):
     stats = result.stats
     assert (stats.distinct, stats.generated, stats.depth) == (distinct, generated, depth)
     assert result.complete and result.violations == [] and result.deadlock is None
+
+
+@pytest.mark.parametrize(
+    ("bound", "n"), [(1, 1), (7, 100), (8192, 155_000), (1 << 15, 1 << 17), (1 << 15, 1 << 18)]
+)
+def test_stable_order_is_the_stable_argsort(bound, n):
+    """Successors are put in (parent, instance) order by a packed sort (or, when parent and
+    position do not fit 32 bits, the stable argsort): the stable argsort's permutation."""
+    values = np.random.default_rng(n).integers(0, bound, n).astype(np.int16)
+    expected = np.argsort(values, kind="stable")
+    assert np.array_equal(vectorised._stable_order(values, bound), expected)

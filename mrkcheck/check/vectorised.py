@@ -148,6 +148,19 @@ def _first_occurrences(keys: np.ndarray, spare: int) -> tuple[np.ndarray, np.nda
     return ordered[starts], np.minimum.reduceat(order, starts)
 
 
+def _stable_order(values: np.ndarray, bound: int) -> np.ndarray:
+    """``np.argsort(values, kind="stable")`` for values in ``0 .. bound - 1``: each value packed
+    above its position into 32 bits and sorted by numpy's SIMD sort, about twice as fast as the
+    stable (radix) sort of int16 when the two fit."""
+    n = len(values)
+    low = max(n - 1, 1).bit_length()
+    if max(bound - 1, 1).bit_length() + low > 32:
+        return np.argsort(values, kind="stable")
+    packed = (values.astype(np.uint32) << np.uint32(low)) | np.arange(n, dtype=np.uint32)
+    packed.sort()
+    return (packed & np.uint32((1 << low) - 1)).astype(np.intp)
+
+
 def _run_starts(ordered: np.ndarray) -> np.ndarray:
     """Where each run of equal values of the sorted, non-empty ``ordered`` starts."""
     return np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
@@ -383,8 +396,8 @@ class _Engine:
             none = np.empty(0, dtype=np.int16)
             empty = [np.empty(0, dtype=np.uint64) for _ in words]
             return _Chunk(none, none, empty, none.astype(np.int64), self.layout.combine(empty))
-        parent = np.concatenate(positions)  # below CHUNK: as int16 the stable sort is a radix sort
-        order = np.argsort(parent, kind="stable")
+        parent = np.concatenate(positions)
+        order = _stable_order(parent, len(words[0]))
         parent = parent[order]
         concrete = [np.concatenate(part)[order] for part in parts]
         new, fresh = self._fresh(self.layout.combine(concrete))
