@@ -121,8 +121,8 @@ def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     if not len(sorted_keys):
         return np.zeros(len(keys), dtype=bool)
     pos = np.searchsorted(sorted_keys, keys)
-    found = sorted_keys[np.minimum(pos, len(sorted_keys) - 1)] == keys
-    return found & (pos < len(sorted_keys))
+    # past the end, the last key (smaller than the one looked up) is read: not found
+    return sorted_keys.take(pos, mode="clip") == keys
 
 
 def _first_occurrences(keys: np.ndarray, spare: int) -> tuple[np.ndarray, np.ndarray]:
