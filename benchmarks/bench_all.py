@@ -3,9 +3,10 @@ without symmetry, and Spin on the peer model side by side. One command:
 
     .venv/bin/python benchmarks/bench_all.py            # 10-20 minutes on 2 shared cores
     .venv/bin/python benchmarks/bench_all.py --quick    # the small cases only, under a minute
+    .venv/bin/python benchmarks/bench_all.py --largest --backend vectorised   # one row, 20 s
 
-Writes benchmarks/results/suite.json and suite.md (suite-quick.* with --quick), quoted in the
-README.
+Writes benchmarks/results/suite.json and suite.md (suite-quick.* with --quick, suite-largest.*
+with --largest: the largest KMS instance alone, without Spin), quoted in the README.
 
 Methodology. Each case runs in a process of its own, which checks it through the command-line
 entry (``mrkcheck check ... --no-liveness --no-independence --quiet --json``) three times: twice
@@ -37,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +47,7 @@ PEERS = ROOT.parent / "shared" / "peers"
 BACKENDS = ("explicit", "vectorised")
 
 KMS_3X2 = ["--regions", "3", "--key-sets", "2", "-D", "origins=AWS_KMS", "-D", "max_versions=1"]
+LARGEST = "kms 3x2 AWS_KMS 1 version"  # the largest KMS standard instance (issue 15's target)
 # (name, mrkcheck arguments, symmetry, quick)
 CASES: list[tuple[str, list[str], bool, bool]] = [
     ("kms 2x1", ["kms", "--regions", "2"], False, True),
@@ -268,27 +271,42 @@ def markdown(rows: list[dict], spin: list[dict], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _selection(quick: bool, largest: bool) -> Callable[[str, bool], bool]:
+    """Which cases (by name and quick flag) a run measures."""
+    if largest:
+        return lambda name, _quick: name == LARGEST
+    return lambda _name, is_quick: is_quick or not quick
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the small cases only, no Spin")
+    parser.add_argument(
+        "--largest", action="store_true", help=f"only the largest instance ({LARGEST}), no Spin"
+    )
+    parser.add_argument(
+        "--backend", choices=BACKENDS, action="append", help="only this backend (repeatable)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)  # one measured check (internal)
     args = parser.parse_args()
     if args.child:
         child(json.loads(args.child))
         return
+    backends = tuple(args.backend or BACKENDS)
+    wanted = _selection(args.quick, args.largest)
     load = os.getloadavg()[0]
     rows = [
         measure(name, case_args, symmetry, backend)
         for name, case_args, symmetry, quick in CASES
-        if quick or not args.quick
-        for backend in BACKENDS
+        if wanted(name, quick)
+        for backend in backends
     ]
     rows += [
         measure(name, case_args, symmetry, "vectorised")
         for name, case_args, symmetry, _ in VECTORISED_ONLY
-        if not args.quick
+        if wanted(name, False) and "vectorised" in backends
     ]
-    spin = [] if args.quick else spin_pairs(BACKENDS)
+    spin = [] if args.quick or args.largest else spin_pairs(backends)
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "python": platform.python_version(),
@@ -297,7 +315,7 @@ def main() -> None:
         "quick": args.quick,
     }
     RESULTS.mkdir(exist_ok=True)
-    name = "suite-quick" if args.quick else "suite"
+    name = "suite-quick" if args.quick else "suite-largest" if args.largest else "suite"
     payload = {"meta": meta, "rows": rows, "spin": spin}
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
     (RESULTS / f"{name}.md").write_text(markdown(rows, spin, meta))

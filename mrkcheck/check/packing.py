@@ -12,6 +12,8 @@ per-state canonicaliser of :mod:`mrkcheck.check.symmetry` does. When column sort
 symmetric universe, each variable indexed by it at most once), every element's column of slots is
 one contiguous bit field in its slot order instead, so that sorting the fields of a class sorts
 the columns exactly as the per-state canonicaliser does, a few numpy operations per level.
+Otherwise the orbit minimum reads each permutation's image of a key from tables indexed by
+12-bit pieces of the key (a permutation of elements is a permutation of the key's bits).
 """
 
 from __future__ import annotations
@@ -63,6 +65,13 @@ class Layout:
         if self.words == 1:
             return np.dtype(np.uint64)
         return np.dtype([(f"w{i}", np.uint64) for i in range(self.words)])
+
+    @property
+    def spare_bits(self) -> int:
+        """Low bits of a one-word key that no slot uses (slots fill a word from the top)."""
+        if self.words != 1:
+            return 0
+        return min([self.shift[s] for s in range(self.width) if self.bits[s]] + [WORD - 2])
 
     @property
     def bytes_per_key(self) -> int:
@@ -172,12 +181,12 @@ def key_canonicalizer(model: Model, layout: Layout) -> Canon:
     return _in_batches(_orbit_minimum(model, layout))
 
 
-BATCH = 1 << 13  # keys canonicalised together by the orbit minimum
+BATCH = 1 << 15  # keys canonicalised together by the orbit minimum
 
 
 def _in_batches(canon: Canon) -> Canon:
-    """``canon`` a batch of keys at a time: the orbit minimum holds every slot's values of the
-    keys it works on (a level's successors at once would take hundreds of megabytes)."""
+    """``canon`` a batch of keys at a time: the orbit minimum holds a table index per piece of
+    each key it works on (a level's successors at once would take hundreds of megabytes)."""
 
     def batched(words: Words) -> Words:
         n = len(words[0])
@@ -206,9 +215,15 @@ def _field(words: Words, f: Field) -> np.ndarray:
 
 
 def _orbit_minimum(model: Model, layout: Layout) -> Canon:
-    """The least key over the symmetry group: each permutation moves every slot's bits."""
+    """The least key over the symmetry group.
+
+    A permutation of elements moves slots, and a slot moves to a slot of the same variable (same
+    width), so it moves every bit of a key to a fixed bit: it is a bit permutation. Its image of a
+    key is therefore the OR of the images of the key's pieces, each read from a table
+    (:class:`_PieceTables`): four table reads per permutation for a 48-bit key, where moving
+    every slot took two operations per slot."""
     universes = symmetric_universes(model)
-    sources = []
+    sources: list[list[int]] = []
     for combo in itertools.product(*(_class_permutations(u) for u in universes)):
         image = slot_image(model, {u.name: p for u, p in zip(universes, combo, strict=True)})
         source = [0] * layout.width
@@ -216,25 +231,90 @@ def _orbit_minimum(model: Model, layout: Layout) -> Canon:
             source[moved] = slot
         if source != list(range(layout.width)):
             sources.append(source)
+    if not sources:
+        return lambda words: words
+    tables = _PieceTables(layout, sources)
+    return tables.least_one_word if layout.words == 1 else tables.least
 
-    def canon(words: Words) -> Words:
-        raw = [
-            (words[layout.word[s]] >> np.uint64(layout.shift[s]))
-            & np.uint64((1 << layout.bits[s]) - 1)
-            for s in range(layout.width)
+
+TABLE_BYTES = 1 << 22  # the orbit minimum's tables: 12-bit pieces while they fit in this
+
+
+class _PieceTables:
+    """The bits a key's slots use, cut into pieces of 12 bits (8 for a large group): per piece,
+    per permutation and per word, the image of each of the piece's values, so that a
+    permutation's image of a key is the OR of one table read per piece (tables of 32 KiB, read
+    with a key's piece as index, stay in the cache)."""
+
+    def __init__(self, layout: Layout, sources: list[list[int]]):
+        used = [0] * layout.words  # the bits each word holds
+        for s in range(layout.width):
+            used[layout.word[s]] |= ((1 << layout.bits[s]) - 1) << layout.shift[s]
+        spans = [(w, (u & -u).bit_length() - 1, u.bit_length()) for w, u in enumerate(used) if u]
+        width = 12
+        pieces = sum(-(-(top - low) // width) for _, low, top in spans)
+        if pieces * len(sources) * layout.words * 8 << width > TABLE_BYTES:
+            width = 8
+        self.pieces = [(w, at, width) for w, low, top in spans for at in range(low, top, width)]
+        # tables[piece][permutation][word], None where the piece sends no bit to that word
+        self.tables = [_piece_table(layout, sources, *piece) for piece in self.pieces]
+
+    def _indices(self, words: Words) -> list[np.ndarray]:
+        return [
+            ((words[w] >> np.uint64(at)) & np.uint64((1 << width) - 1)).astype(np.intp)
+            for w, at, width in self.pieces
         ]
+
+    def least_one_word(self, words: Words) -> Words:
+        indices = self._indices(words)
+        best = words[0]
+        for p in range(len(self.tables[0])):
+            image = np.zeros(len(best), dtype=np.uint64)
+            for table, index in zip(self.tables, indices, strict=True):
+                part = table[p][0]
+                if part is not None:
+                    image |= part[index]
+            best = np.minimum(best, image)
+        return [best]
+
+    def least(self, words: Words) -> Words:
+        indices = self._indices(words)
         best = list(words)
-        for source in sources:
-            candidate = [np.zeros(len(words[0]), dtype=np.uint64) for _ in range(layout.words)]
-            for slot in range(layout.width):
-                if layout.bits[slot]:
-                    moved = raw[source[slot]] << np.uint64(layout.shift[slot])
-                    candidate[layout.word[slot]] |= moved
-            less = _lexicographically_less(candidate, best)
-            best = [np.where(less, c, b) for c, b in zip(candidate, best, strict=True)]
+        for p in range(len(self.tables[0])):
+            image = [np.zeros(len(words[0]), dtype=np.uint64) for _ in words]
+            for table, index in zip(self.tables, indices, strict=True):
+                for w, part in enumerate(table[p]):
+                    if part is not None:
+                        image[w] |= part[index]
+            less = _lexicographically_less(image, best)
+            best = [np.where(less, c, b) for c, b in zip(image, best, strict=True)]
         return best
 
-    return canon
+
+def _piece_table(
+    layout: Layout, sources: list[list[int]], word: int, at: int, width: int
+) -> list[list[np.ndarray | None]]:
+    """Per permutation and word, the image of every value of bits ``at .. at + width`` of
+    ``word``: each bit of a slot goes to the same bit of the slot it is moved to."""
+    values = np.arange(1 << width, dtype=np.uint64)
+    out: list[list[np.ndarray | None]] = []
+    for source in sources:
+        parts = [np.zeros(len(values), dtype=np.uint64) for _ in range(layout.words)]
+        for dest, src in enumerate(source):
+            if layout.bits[src] != layout.bits[dest] or layout.lo[src] != layout.lo[dest]:
+                raise ModelError("a symmetry moves a slot to a slot of another domain")
+            if layout.word[src] != word:
+                continue
+            for j in range(layout.bits[src]):
+                bit = layout.shift[src] + j - at
+                if not 0 <= bit < width:
+                    continue
+                moved = ((values >> np.uint64(bit)) & np.uint64(1)) << np.uint64(
+                    layout.shift[dest] + j
+                )
+                parts[layout.word[dest]] |= moved
+        out.append([part if part.any() else None for part in parts])
+    return out
 
 
 def _lexicographically_less(a: Words, b: Words) -> np.ndarray:
