@@ -16,7 +16,10 @@ is the full check's CPU time (user + system), ``search CPU`` is that less the se
 ``generated/s`` is generated states per second of search CPU. Before the full check the kernel's
 record of peak resident memory is reset (``/proc/self/clear_refs``): ``B/state`` is (peak -
 resident memory before the check) / distinct states, i.e. everything the check holds per state,
-traces and temporaries included, on top of the warmed-up process. ``process CPU`` and ``peak
+traces and temporaries included, on top of the warmed-up process. ``B/state beyond setup``
+subtracts the peak that a check of one state reaches the same way (model build, Z3's symmetry
+check, code generation: a fixed cost, not a per-state one) before dividing: what each further
+state costs. ``process CPU`` and ``peak
 MiB`` are the whole process's (three checks, start-up included). Per-state figures are shown
 only from 100,000 distinct states on: below, fixed costs dominate them. Spin (Debian's ``spin``, ``gcc -O2 -DSAFETY -DBFS``, as
 ``../shared/peers/README.md`` says) runs the peer model's Promela text; its ``spin -a`` and gcc
@@ -116,9 +119,12 @@ def child(argv: list[str]) -> None:
         summary = Path(tmp) / "summary.json"
         setup = ["check", *argv, "--max-states", "1", "--allow-incomplete"]
         cli(setup)  # imports, caches
+        Path("/proc/self/clear_refs").write_text("5")
+        baseline = _status("VmRSS")
         cpu0 = cpu()
         cli(setup)  # model build, symmetry check, compilation: the check less its search
         setup_cpu = cpu() - cpu0
+        setup_above = _status("VmHWM") - baseline
         Path("/proc/self/clear_refs").write_text("5")
         baseline = _status("VmRSS")
         cpu0, wall0 = cpu(), time.perf_counter()
@@ -127,7 +133,7 @@ def child(argv: list[str]) -> None:
         stats = json.loads(summary.read_text())["stats"]
     above = _status("VmHWM") - baseline
     measured = {"exit": code, "cpu": check_cpu, "setup": setup_cpu, "wall": check_wall}
-    print(json.dumps({**measured, "above": above, **stats}))
+    print(json.dumps({**measured, "above": above, "setup_above": setup_above, **stats}))
 
 
 def _status(field: str) -> int:
@@ -155,6 +161,10 @@ def measure(name: str, args: list[str], symmetry: bool, backend: str) -> dict:
         "generated_per_s": round(m["generated"] / search),
         "peak_mib": round(m["process_rss"] / 2**20, 1),
         "bytes_per_state": round(max(m["above"], 0) / max(m["distinct"], 1), 1),
+        # What the states cost beyond a check of one state (whose setup peak is a fixed cost)
+        "search_bytes_per_state": round(
+            max(m["above"] - m["setup_above"], 0) / max(m["distinct"], 1), 1
+        ),
     }
     print(json.dumps(row), flush=True)
     return row
@@ -241,18 +251,20 @@ def markdown(rows: list[dict], spin: list[dict], meta: dict) -> str:
         f"Taken {meta['date']} on {meta['cpus']} cores ({meta['load']}); Python {meta['python']}.",
         "",
         "| case | backend | symmetry | distinct | generated | depth | check wall s | check CPU s "
-        "| search CPU s | process CPU s | generated/s (search CPU) | peak MiB | B/state |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| search CPU s | process CPU s | generated/s (search CPU) | peak MiB | B/state "
+        "| B/state beyond setup |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         big = r["distinct"] >= 100_000  # below, start-up noise dominates the per-state figures
         rate = f"{r['generated_per_s']:,}" if big else "–"
         per_state = r["bytes_per_state"] if big else "–"
+        beyond = r.get("search_bytes_per_state", "–") if big else "–"
         lines.append(
             f"| {r['case']} | {r['backend']} | {'yes' if r['symmetry'] else 'no'} | "
             f"{r['distinct']:,} | {r['generated']:,} | {r['depth']} | {r['check_wall_s']} | "
             f"{r['check_cpu_s']} | {r['search_cpu_s']} | {r['process_cpu_s']} | {rate} | "
-            f"{r['peak_mib']} | {per_state} |"
+            f"{r['peak_mib']} | {per_state} | {beyond} |"
         )
     if spin:
         lines += [

@@ -166,10 +166,17 @@ def _run_starts(ordered: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
 
 
-def _insert(keys: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """Sorted ``keys`` and the keys ``new`` (in no order), merged."""
-    new = np.sort(new)
-    return np.insert(keys, np.searchsorted(keys, new), new)
+def _drain(parts: list[np.ndarray], dtype: np.dtype | type) -> np.ndarray:
+    """``np.concatenate(parts)``, emptying ``parts`` as it goes, so that each part is freed
+    once copied: the level's keys are not held twice (8 bytes per state at the peak)."""
+    out = np.empty(sum(map(len, parts)), dtype=dtype)
+    at = 0
+    parts.reverse()
+    while parts:
+        part = parts.pop()
+        out[at : at + len(part)] = part
+        at += len(part)
+    return out
 
 
 MERGE_BLOCK = 1 << 16  # visited keys moved at a time when a level joins them
@@ -278,8 +285,9 @@ class _Engine:
         self.stop_first = False
         self.unexpected = {i for i, p in enumerate(model.properties) if p.expected != VIOLATED}
         empty = np.empty(0, dtype=layout.key_dtype)
-        self.visited = empty  # visited keys, sorted
-        self.level = empty  # this level's new keys, sorted, until the level is done
+        # both grow in place (_merge_in_place), so each owns its buffer
+        self.visited = np.empty(0, dtype=layout.key_dtype)  # visited keys, sorted
+        self.level = np.empty(0, dtype=layout.key_dtype)  # this level's new keys, sorted
         self.roots: list[State] = []  # the initial states, by number
         self.frontier, self.frontier_base = empty, 0
         self.upcoming: list[np.ndarray] = []
@@ -487,7 +495,7 @@ class _Engine:
         """Number the new states ``keys`` (in order of discovery) and remember their links."""
         if not len(keys):
             return
-        self.level = _insert(self.level, keys)
+        self.level = _merge_in_place(self.level, np.sort(keys))
         self.starts.append(self.distinct)
         self.parents.append(parent_ids.astype(np.int32))
         if self.edges is not None:
@@ -499,15 +507,11 @@ class _Engine:
     def _next_level(self) -> None:
         """The states found in this level become the frontier; they join the visited set."""
         self.frontier_base += len(self.frontier)
-        self.frontier = (
-            np.concatenate(self.upcoming)
-            if self.upcoming
-            else np.empty(0, dtype=self.layout.key_dtype)
-        )
-        self.upcoming = []
+        self.frontier = np.empty(0, dtype=self.layout.key_dtype)  # freed before the next is built
+        self.frontier = _drain(self.upcoming, self.layout.key_dtype)
         if len(self.level):
             self.visited = _merge_in_place(self.visited, self.level)
-        self.level = self.level[:0]
+        self.level = np.empty(0, dtype=self.layout.key_dtype)  # owning: it grows in place
 
     # --- results -----------------------------------------------------------------------------
 
