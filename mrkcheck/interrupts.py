@@ -8,7 +8,8 @@ A command names the phase it is in (:func:`enter`), so that the last-resort mess
 ``mrkcheck.cli.main`` says what was cut, e.g. "interrupted during liveness".
 
 Where the interrupt may not be raised. Python ignores an exception raised in a ``__del__`` (Z3
-frees its terms there, thousands of times a second); one raised inside Z3's Python layer leaves
+frees its terms there, thousands of times a second) or in a garbage-collector callback
+(Hypothesis times every collection with one), printing a traceback; one raised inside Z3's Python layer leaves
 half-built objects whose finalizers then print tracebacks; and one that passes through code run
 by ``exec`` or ``eval`` of a string (dataclasses and namedtuples make their methods that way)
 makes CPython end the process by SIGINT at exit, whatever the command returned. So a signal
@@ -30,6 +31,7 @@ an interrupt.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import threading
@@ -110,11 +112,12 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _unsafe_to_raise(frame: FrameType | None) -> bool:
-    """Is the main thread in a finalizer, in Z3's Python layer or in code compiled from a
-    string (see the module doc)?"""
+    """Is the main thread in a finalizer, in a garbage-collector callback, in Z3's Python layer
+    or in code compiled from a string (see the module doc)?"""
+    callbacks = {getattr(c, "__code__", None) for c in gc.callbacks}
     while frame is not None:
         code = frame.f_code
-        if code.co_name == "__del__" or code.co_filename == "<string>":
+        if code.co_name == "__del__" or code.co_filename == "<string>" or code in callbacks:
             return True
         if frame.f_globals.get("__name__", "").partition(".")[0] == "z3":
             return True

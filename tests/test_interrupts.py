@@ -11,6 +11,7 @@ the others in the search.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import pty
@@ -221,3 +222,20 @@ def test_an_interrupt_before_the_solver_starts_still_stops_it():
     watcher.join(60)
     assert answer == z3.unknown and solver.reason_unknown() == "interrupted"
     assert not watcher.is_alive()  # it stops once the call has returned
+
+
+def test_a_signal_in_a_garbage_collector_callback_is_owed_not_raised():
+    """Python prints an exception raised in a gc callback as a traceback and drops it, and
+    Hypothesis (conform, simulate) registers one: a signal that lands there is owed."""
+    seen: list[bool] = []
+
+    def callback(phase: str, info: dict) -> None:
+        seen.append(interrupts._unsafe_to_raise(sys._getframe()))
+
+    gc.callbacks.append(callback)
+    try:
+        gc.collect()
+    finally:
+        gc.callbacks.remove(callback)
+    assert seen and all(seen)
+    assert not interrupts._unsafe_to_raise(sys._getframe())
