@@ -280,34 +280,39 @@ def differing_fields(allowed: list[dict[str, Any]], seen: dict[str, Any] | None)
     return min(diffs, key=lambda d: (len(d), sorted(d)))
 
 
-def closest(
+Candidates = list[tuple[State, list[tuple[str, str]]]]
+
+
+def candidates(
     model: Model, state: State, observed: Mapping[tuple[str, str], dict[str, Any] | None], s: str
-) -> tuple[State, list[tuple[str, str]]]:
-    """The state environment steps reach from ``state`` in which the fewest keys of ``s`` look
-    wrong (the first such in BFS order), and those keys: the keys a divergence names."""
-    best = (state, mismatches(model, state, observed, s))
-    for st in environment_closure(model, state, s):
-        bad = mismatches(model, st, observed, s)
-        if len(bad) < len(best[1]):
-            best = (st, bad)
-    return best
+) -> Candidates:
+    """Each state environment steps reach from ``state`` (BFS order, ``state`` first), with the
+    keys of ``s`` that look wrong in it."""
+    return [(st, mismatches(model, st, observed, s)) for st in environment_closure(model, state, s)]
+
+
+def closest(states: Candidates) -> tuple[State, list[tuple[str, str]]]:
+    """The candidate in which the fewest keys look wrong (the first such in BFS order), and
+    those keys: the keys a divergence names."""
+    return min(states, key=lambda candidate: len(candidate[1]))
 
 
 def follow(
-    model: Model, state: State, observed: Mapping[tuple[str, str], dict[str, Any] | None], s: str
+    model: Model, states: Candidates, observed: Mapping[tuple[str, str], dict[str, Any] | None]
 ) -> State | None:
-    """Where a run can go on from after an observation divergence of set ``s``: a state
-    environment steps reach from ``state`` that shows every key as observed but for fields
-    DescribeKey only displays (the fewest keys wrong, first in BFS order), or None. A state that
+    """Where a run can go on from after an observation divergence: the closest candidate that
+    shows every key as observed but for fields DescribeKey only displays, or None. A state that
     differs in a key's state or existence would turn the endpoint's next right answer into a
     false alarm (a replica the endpoint still has, predicted NotFound)."""
-    best: tuple[State, int] | None = None
-    for st in environment_closure(model, state, s):
-        bad = mismatches(model, st, observed, s)
-        fields = [differing_fields(allowed_views(model, st, *k), observed[k]) for k in bad]
-        if all(f <= DISPLAY_FIELDS for f in fields) and (best is None or len(bad) < best[1]):
-            best = (st, len(bad))
-    return best[0] if best else None
+    shown = [
+        (st, bad)
+        for st, bad in states
+        if all(
+            differing_fields(allowed_views(model, st, *k), observed[k]) <= DISPLAY_FIELDS
+            for k in bad
+        )
+    ]
+    return closest(shown)[0] if shown else None
 
 
 # --- one run ----------------------------------------------------------------------------------------
@@ -598,8 +603,8 @@ class Run:
         allowed = self._reachable_views([s])
         keys = [k for k in allowed if observed[k] is not None and observed[k] not in allowed[k]]
         keys += [k for k in allowed if observed[k] is None and not self._may_be_gone(k)]
-        _, bad = closest(self.model, self.scenario.state, observed, s)
-        keys = sorted(keys or bad)
+        states = candidates(self.model, self.scenario.state, observed, s)
+        keys = sorted(keys or closest(states)[1])
         predicted: dict[str, Any] = {}
         fields: set[str] = set()
         for key in keys:
@@ -610,7 +615,7 @@ class Run:
         rule = "differs: " + (",".join(sorted(fields)) or "the combination") + " (§3.11, §6)"
         if not self.diverge(call, "observation", predicted, seen, rule, key_set=s):
             return False
-        followed = follow(self.model, self.scenario.state, observed, s)
+        followed = follow(self.model, states, observed)
         if followed is not None:
             self.scenario.state = followed
         else:
