@@ -15,14 +15,10 @@ import pytest
 
 pytest.importorskip("botocore")
 
+from test_conform import _call  # noqa: E402
+
 from mrkcheck.traces import conform  # noqa: E402
 from mrkcheck.traces.conform_fake import model_clients  # noqa: E402
-
-
-def _call(label: str, probe: str = "") -> conform.Call:
-    action, _, rest = label.partition("(")
-    params = tuple(tuple(p.split("=")) for p in rest.rstrip(")").split(", "))
-    return conform.Call(action, params, "arn", probe)  # type: ignore[arg-type]
 
 
 def _run(patch: Any, calls: list[conform.Call]) -> conform.Run:
