@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import time
-from pathlib import Path
+
+from publish import publish
 
 from mrkcheck.check.explicit import check
 from mrkcheck.examples import twophase
 from mrkcheck.model import kms
-
-RESULTS = Path(__file__).parent / "results"
 
 CASES = [
     ("twophase rm=5", lambda: twophase.build(5), False),
@@ -53,6 +51,19 @@ def measure(name: str, make, symmetry: bool) -> dict:
     }
 
 
+HEADER = (
+    "| case | distinct | generated | depth | seconds | distinct/s | generated/s |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+)
+
+
+def table_row(r: dict) -> str:
+    return (
+        f"| {r['case']} | {r['distinct']:,} | {r['generated']:,} | {r['depth']} | "
+        f"{r['seconds']} | {r['distinct_per_s']:,} | {r['generated_per_s']:,} |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="skip the cases over 30 s")
@@ -63,21 +74,7 @@ def main() -> None:
         row = measure(name, make, symmetry)
         print(json.dumps(row))
         rows.append(row)
-    RESULTS.mkdir(exist_ok=True)
-    meta = {"python": platform.python_version(), "machine": platform.machine(), "cpus": 2}
-    (RESULTS / "explicit.json").write_text(
-        json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
-    )
-    lines = [
-        "| case | distinct | generated | depth | seconds | distinct/s | generated/s |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['case']} | {r['distinct']:,} | {r['generated']:,} | {r['depth']} | "
-            f"{r['seconds']} | {r['distinct_per_s']:,} | {r['generated_per_s']:,} |"
-        )
-    (RESULTS / "explicit.md").write_text("\n".join(lines) + "\n")
+    publish("explicit", rows, HEADER, table_row)
 
 
 if __name__ == "__main__":

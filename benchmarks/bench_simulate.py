@@ -8,13 +8,12 @@ Run: .venv/bin/python benchmarks/bench_simulate.py
 from __future__ import annotations
 
 import json
-import platform
-from pathlib import Path
+
+from publish import publish
 
 from mrkcheck.check.simulate import simulate
 from mrkcheck.registry import model_builder
 
-RESULTS = Path(__file__).parent / "results"
 SEED = 0
 
 CASES = [
@@ -38,29 +37,28 @@ def measure(name: str, mutant: str | None, options: dict, n_traces: int, max_ste
     return row
 
 
+HEADER = (
+    "| case | traces | steps | seconds (walks) | traces/s | steps/s | violated | "
+    "length (shrunk) | seconds (with shrinking) |",
+    "|---|---:|---:|---:|---:|---:|---|---:|---:|",
+)
+
+
+def table_row(r: dict) -> str:
+    return (
+        f"| {r['case']} | {r['walks']:,} | {r['steps']:,} | {r['generation_seconds']} | "
+        f"{r['traces_per_second']:,} | {r['steps_per_second']:,} | {r['violated'] or '-'} | "
+        f"{r['counterexample_length'] or '-'} | {r['seconds']} |"
+    )
+
+
 def main() -> None:
     rows = []
     for case in CASES:
         row = measure(*case)
         print(json.dumps(row))
         rows.append(row)
-    RESULTS.mkdir(exist_ok=True)
-    meta = {"python": platform.python_version(), "machine": platform.machine(), "cpus": 2}
-    (RESULTS / "simulate.json").write_text(
-        json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
-    )
-    lines = [
-        "| case | traces | steps | seconds (walks) | traces/s | steps/s | violated | "
-        "length (shrunk) | seconds (with shrinking) |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['case']} | {r['walks']:,} | {r['steps']:,} | {r['generation_seconds']} | "
-            f"{r['traces_per_second']:,} | {r['steps_per_second']:,} | {r['violated'] or '-'} | "
-            f"{r['counterexample_length'] or '-'} | {r['seconds']} |"
-        )
-    (RESULTS / "simulate.md").write_text("\n".join(lines) + "\n")
+    publish("simulate", rows, HEADER, table_row)
 
 
 if __name__ == "__main__":

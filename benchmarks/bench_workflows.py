@@ -9,15 +9,15 @@ Run: .venv/bin/python benchmarks/bench_workflows.py
 from __future__ import annotations
 
 import json
-import platform
 import time
 from pathlib import Path
+
+from publish import publish
 
 from mrkcheck.check.checker import Checker
 from mrkcheck.model import workflow
 
 GALLERY = Path(__file__).resolve().parent.parent / "examples" / "workflows"
-RESULTS = Path(__file__).parent / "results"
 APP = str(GALLERY / "encrypt_app.py")
 
 # (case, file, options)
@@ -55,29 +55,27 @@ def measure(case: str, file: str, options: dict) -> dict:
     }
 
 
+HEADER = (
+    "| runbook | exit | violated (counterexample length) | distinct | generated | depth | seconds |",
+    "|---|---:|---|---:|---:|---:|---:|",
+)
+
+
+def table_row(r: dict) -> str:
+    found = ", ".join(f"{name} ({n})" for name, n in r["violated"].items()) or "none"
+    return (
+        f"| {r['case']} | {r['exit_code']} | {found} | {r['distinct']:,} | "
+        f"{r['generated']:,} | {r['depth']} | {r['seconds']} |"
+    )
+
+
 def main() -> None:
     rows = []
     for case, file, options in CASES:
         row = measure(case, file, options)
         print(json.dumps(row))
         rows.append(row)
-    RESULTS.mkdir(exist_ok=True)
-    meta = {"python": platform.python_version(), "machine": platform.machine(), "cpus": 2}
-    (RESULTS / "workflows.json").write_text(
-        json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
-    )
-    lines = [
-        "| runbook | exit | violated (counterexample length) | distinct | generated | depth | "
-        "seconds |",
-        "|---|---:|---|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        found = ", ".join(f"{name} ({n})" for name, n in r["violated"].items()) or "none"
-        lines.append(
-            f"| {r['case']} | {r['exit_code']} | {found} | {r['distinct']:,} | "
-            f"{r['generated']:,} | {r['depth']} | {r['seconds']} |"
-        )
-    (RESULTS / "workflows.md").write_text("\n".join(lines) + "\n")
+    publish("workflows", rows, HEADER, table_row)
 
 
 if __name__ == "__main__":
