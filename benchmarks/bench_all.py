@@ -119,14 +119,12 @@ def child(argv: list[str]) -> None:
         summary = Path(tmp) / "summary.json"
         setup = ["check", *argv, "--max-states", "1", "--allow-incomplete"]
         cli(setup)  # imports, caches
-        Path("/proc/self/clear_refs").write_text("5")
-        baseline = _status("VmRSS")
+        baseline = _reset_peak()
         cpu0 = cpu()
         cli(setup)  # model build, symmetry check, compilation: the check less its search
         setup_cpu = cpu() - cpu0
         setup_above = _status("VmHWM") - baseline
-        Path("/proc/self/clear_refs").write_text("5")
-        baseline = _status("VmRSS")
+        baseline = _reset_peak()
         cpu0, wall0 = cpu(), time.perf_counter()
         code = cli(["check", *argv, "--json", str(summary)])
         check_cpu, check_wall = cpu() - cpu0, time.perf_counter() - wall0
@@ -134,6 +132,12 @@ def child(argv: list[str]) -> None:
     above = _status("VmHWM") - baseline
     measured = {"exit": code, "cpu": check_cpu, "setup": setup_cpu, "wall": check_wall}
     print(json.dumps({**measured, "above": above, "setup_above": setup_above, **stats}))
+
+
+def _reset_peak() -> int:
+    """Reset the kernel's record of peak resident memory; the resident memory now."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status("VmRSS")
 
 
 def _status(field: str) -> int:
