@@ -284,11 +284,14 @@ Candidates = list[tuple[State, list[tuple[str, str]]]]
 
 
 def candidates(
-    model: Model, state: State, observed: Mapping[tuple[str, str], dict[str, Any] | None], s: str
+    model: Model,
+    closure: list[State],
+    observed: Mapping[tuple[str, str], dict[str, Any] | None],
+    s: str,
 ) -> Candidates:
-    """Each state environment steps reach from ``state`` (BFS order, ``state`` first), with the
-    keys of ``s`` that look wrong in it."""
-    return [(st, mismatches(model, st, observed, s)) for st in environment_closure(model, state, s)]
+    """Each state of ``closure`` (:func:`environment_closure`: BFS order, the current state
+    first), with the keys of ``s`` that look wrong in it."""
+    return [(st, mismatches(model, st, observed, s)) for st in closure]
 
 
 def closest(states: Candidates) -> tuple[State, list[tuple[str, str]]]:
@@ -600,10 +603,11 @@ class Run:
         any state its environment steps reach from here, and the fields that differ; then go on
         from a state that differs only in what DescribeKey displays (:func:`follow`), or retire
         the set when none does."""
-        allowed = self._reachable_views([s])
+        closure = environment_closure(self.model, self.scenario.state, s)
+        allowed = self._reachable_views(s, closure)
         keys = [k for k in allowed if observed[k] is not None and observed[k] not in allowed[k]]
-        keys += [k for k in allowed if observed[k] is None and not self._may_be_gone(k)]
-        states = candidates(self.model, self.scenario.state, observed, s)
+        keys += [k for k in allowed if observed[k] is None and not self._may_be_gone(k, closure)]
+        states = candidates(self.model, closure, observed, s)
         keys = sorted(keys or closest(states)[1])
         predicted: dict[str, Any] = {}
         fields: set[str] = set()
@@ -685,18 +689,17 @@ class Run:
         self.flags_since = {k: v for k, v in self.flags_since.items() if k[0] != s}
         self.retired += 1
 
-    def _reachable_views(self, sets: list[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
-        """Per key of ``sets``: the views allowed in any state environment steps reach."""
+    def _reachable_views(
+        self, s: str, closure: list[State]
+    ) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        """Per key of set ``s``: the views allowed in any state of its environment closure."""
         allowed: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for s in sets:
-            closure = environment_closure(self.model, self.scenario.state, s)
-            for r in self.model.universe("Region").elements:
-                views = [v for st in closure for v in allowed_views(self.model, st, s, r)]
-                allowed[(s, r)] = list({json.dumps(v, sort_keys=True): v for v in views}.values())
+        for r in self.model.universe("Region").elements:
+            views = [v for st in closure for v in allowed_views(self.model, st, s, r)]
+            allowed[(s, r)] = list({json.dumps(v, sort_keys=True): v for v in views}.values())
         return allowed
 
-    def _may_be_gone(self, key: tuple[str, str]) -> bool:
-        closure = environment_closure(self.model, self.scenario.state, key[0])
+    def _may_be_gone(self, key: tuple[str, str], closure: list[State]) -> bool:
         return any(not allowed_views(self.model, st, *key) for st in closure)
 
     def result(self) -> RunResult:
