@@ -317,17 +317,20 @@ def test_small_piece_tables_pick_the_same_representative(monkeypatch):
     assert_same_canonical_keys(model, layout, explore_graph(model, max_states=1000).states)
 
 
-@pytest.mark.parametrize("spare", [0, 3, 16, 62])
+@pytest.mark.parametrize("spare", [0, 3, 10, 16, 62])
 def test_first_occurrences_are_np_unique(spare):
-    """Distinct keys and first positions, by the packed sort (positions in the spare bits) or,
-    when the positions do not fit there, by the least position of each run: np.unique's."""
+    """Distinct keys and first positions, by the packed sort (positions in the spare bits, in
+    blocks when they do not fit there) or, when the blocks would be too many or too small, by
+    the least position of each run: np.unique's; the same when the keys may be sorted in place."""
     rng = np.random.default_rng(spare)
-    for n in (1, 5, 1000, 70_000):
+    for n in (1, 5, 1000, 70_000, 200_000):
         keys = rng.integers(0, max(n // 3, 2), n).astype(np.uint64) << np.uint64(spare)
         keys *= np.uint64(0x9E37_79B9) if spare < 16 else np.uint64(1)  # spread, low bits zero
         expected = np.unique(keys, return_index=True)
         got = vectorised._first_occurrences(keys, spare)
         assert all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True)), n
+        consumed = vectorised._first_occurrences(keys.copy(), spare, consume=True)
+        assert all(np.array_equal(a, b) for a, b in zip(consumed, expected, strict=True)), n
 
 
 def counter_with_a_stutter():

@@ -13,10 +13,13 @@ same number, parent and action as there, and every trace, deadlock and counterex
 one the explicit engine gives. A limit or ``stop when all violated`` is applied at the same
 parent as there (the chunk is cut after it), so even a cut search reports the same statistics.
 
-Memory per distinct state: its key (8 bytes per word) and its number in the sorted visited array,
-plus its parent's number and its action instance for traces: 18 bytes with one word, instead of
-a tuple and a dict entry. Traces are rebuilt from those links as in the explicit engine, and
-replayed from the concrete initial state under symmetry.
+Memory per distinct state: its key in the sorted visited array (8 bytes per word), plus, for
+traces, its parent's position among the parents of the chunk that found it (2 bytes; the chunk's
+first number is kept once) and its action instance (1 byte up to 256 instances, else 2): 11 bytes
+with one word, instead of a tuple and a dict entry. Traces are rebuilt from those links as in the
+explicit engine, and replayed from the concrete initial state under symmetry. A chunk's successors,
+its largest temporaries, are deduplicated in place (in blocks whose positions fit the key's spare
+bits) rather than copied.
 
 Liveness is not decided here: asked to (``record``), the search keeps every edge and writes the
 state graph that :mod:`mrkcheck.check.liveness` reads, numbered as the explicit engine numbers it.
@@ -125,27 +128,65 @@ def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return sorted_keys.take(pos, mode="clip") == keys
 
 
-def _first_occurrences(keys: np.ndarray, spare: int) -> tuple[np.ndarray, np.ndarray]:
+def _first_occurrences(
+    keys: np.ndarray, spare: int, consume: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """The distinct ``keys``, sorted, and where each first occurs: ``np.unique(keys,
     return_index=True)``, whose stable sort of 64-bit keys is the slowest step of a level.
 
-    One-word keys are sorted by numpy's fast (SIMD, unstable) sort instead: with each key's
+    One-word keys are sorted by numpy's fast (SIMD, unstable) sort instead, with each key's
     position in the ``spare`` low bits that no slot uses, so that the first of a run of equal keys
-    is its first occurrence; when the positions do not fit there, the least position of each run
-    of an unstable argsort."""
-    if keys.dtype != np.uint64 or not len(keys):
-        return np.unique(keys, return_index=True)
+    is its first occurrence: in blocks of ``2**spare`` keys when there are more, whose distinct
+    keys are then sorted with their block's number in those bits (the earliest block holding a
+    key holds its first occurrence). With ``consume``, ``keys`` is sorted in place, block by
+    block, instead of copied: a chunk's successors are the largest temporaries of a search."""
     n = len(keys)
-    if n <= 1 << spare:
-        low = np.uint64((1 << spare) - 1)
-        both = np.sort(keys | np.arange(n, dtype=np.uint64))
-        ordered = both & ~low
+    if keys.dtype != np.uint64 or not n:
+        return np.unique(keys, return_index=True)
+    block = 1 << spare
+    if n <= block:
+        return _packed_first(keys if consume else keys.copy(), spare)
+    if spare < 8 or n > block * block:  # blocks too many or too small: an unstable argsort
+        order = np.argsort(keys)
+        ordered = keys[order]
         starts = _run_starts(ordered)
-        return ordered[starts], (both[starts] & low).astype(np.intp)
-    order = np.argsort(keys)
-    ordered = keys[order]
-    starts = _run_starts(ordered)
-    return ordered[starts], np.minimum.reduceat(order, starts)
+        return ordered[starts], np.minimum.reduceat(order, starts)
+    blocks = [
+        _packed_first(part if consume else part.copy(), spare)
+        for part in (keys[at : at + block] for at in range(0, n, block))
+    ]
+    tagged = np.empty(sum(len(distinct) for distinct, _ in blocks), dtype=np.uint64)
+    at = 0
+    for b, (block_distinct, _) in enumerate(blocks):
+        np.bitwise_or(block_distinct, np.uint64(b), out=tagged[at : at + len(block_distinct)])
+        at += len(block_distinct)
+    distinct, earliest = _packed_first(tagged, spare, positioned=False)
+    del tagged
+    first = np.empty(len(distinct), dtype=np.intp)
+    for b, (block_distinct, block_first) in enumerate(blocks):
+        mine = np.flatnonzero(earliest == b)
+        first[mine] = block_first[np.searchsorted(block_distinct, distinct[mine])] + b * block
+    return distinct, first
+
+
+def _packed_first(
+    keys: np.ndarray, spare: int, positioned: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys (their ``spare`` low bits cleared) and, for each, the least value of
+    those bits among its copies: its first position, unless ``positioned`` is false and the
+    bits already hold something else. ``keys``, at most ``2**spare`` of them, is sorted in place."""
+    low = np.uint64((1 << spare) - 1)
+    if positioned:
+        for at in range(0, len(keys), BLOCK):
+            keys[at : at + BLOCK] |= np.arange(at, min(at + BLOCK, len(keys)), dtype=np.uint64)
+    keys.sort()
+    distinct = keys[_differ_above(keys, low)]
+    least = (distinct & low).view(np.intp)  # small: the same bits as a signed integer
+    distinct &= ~low
+    return distinct, least
+
+
+BLOCK = 1 << 16  # keys worked on at a time where a whole array's temporary is not needed
 
 
 def _stable_order(values: np.ndarray, bound: int) -> np.ndarray:
@@ -166,6 +207,18 @@ def _run_starts(ordered: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
 
 
+def _differ_above(ordered: np.ndarray, low: np.uint64) -> np.ndarray:
+    """For each of the sorted, non-empty keys ``ordered``: whether it is the first of a run of
+    keys equal above the ``low`` bits (a mask; the first key always is)."""
+    n = len(ordered)
+    starts = np.empty(n, dtype=bool)  # a mask, not positions: 1 byte per key
+    starts[0] = True
+    for at in range(1, n, BLOCK):
+        end = min(at + BLOCK, n)
+        np.greater(ordered[at:end] ^ ordered[at - 1 : end - 1], low, out=starts[at:end])
+    return starts
+
+
 def _drain(parts: list[np.ndarray], dtype: np.dtype | type) -> np.ndarray:
     """``np.concatenate(parts)``, emptying ``parts`` as it goes, so that each part is freed
     once copied: the level's keys are not held twice (8 bytes per state at the peak)."""
@@ -179,9 +232,6 @@ def _drain(parts: list[np.ndarray], dtype: np.dtype | type) -> np.ndarray:
     return out
 
 
-MERGE_BLOCK = 1 << 16  # visited keys moved at a time when a level joins them
-
-
 def _merge_in_place(visited: np.ndarray, new: np.ndarray) -> np.ndarray:
     """The sorted, owning array ``visited`` grown in place by the sorted keys ``new``: old keys
     move right from the end, a block at a time, so no second copy of the visited set is made
@@ -189,8 +239,8 @@ def _merge_in_place(visited: np.ndarray, new: np.ndarray) -> np.ndarray:
     old, extra = len(visited), len(new)
     at = np.searchsorted(visited, new)  # old keys before each new one
     visited.resize(old + extra, refcheck=False)  # only this object refers to the buffer
-    for end in range(old, 0, -MERGE_BLOCK):
-        start = max(0, end - MERGE_BLOCK)
+    for end in range(old, 0, -BLOCK):
+        start = max(0, end - BLOCK)
         moved = np.arange(start, end)
         visited[moved + np.searchsorted(at, moved, side="right")] = visited[start:end]
     visited[at + np.arange(extra)] = new
@@ -215,8 +265,7 @@ class _Edges:
         columns = [c.tolist() for c in layout.columns(layout.split(keys))]
         graph.states = list(zip(*columns, strict=True)) if columns else []
         graph.index = {state: n for n, state in enumerate(graph.states)}
-        graph.parent = _ints(_concat(engine.parents, np.int32))
-        graph.via = _ints(_concat(engine.vias, np.int16))
+        graph.parent, graph.via = map(_ints, engine.links())
         order = np.argsort(keys)
         targets = _concat(self.targets, layout.key_dtype)
         graph.target = _ints(order[np.searchsorted(keys[order], targets)])
@@ -242,10 +291,11 @@ class _Chunk:
 
     parent: np.ndarray  # position of the parent within the chunk, nondecreasing
     instance: np.ndarray
-    concrete: Words  # the successors as generated
+    concrete: Words | None  # the successors as generated, kept only when edges are recorded
     new: np.ndarray  # positions of the first successor of each new (canonical) state, ascending
     fresh: np.ndarray  # the keys of those new states
     bad: dict[int, int] = field(default_factory=dict)  # action property -> first position
+    bad_state: dict[int, State] = field(default_factory=dict)  # the successor there
     violated: dict[int, int] = field(default_factory=dict)  # invariant -> first new state
     satisfied: dict[int, int] = field(default_factory=dict)  # goal -> first new state
     dead: int | None = None  # the first parent with no successor (and not terminal)
@@ -260,10 +310,12 @@ class _Chunk:
         """Forget what the parents after ``last_parent`` found (a limit stopped before them)."""
         end = int(np.searchsorted(self.parent, last_parent, side="right"))
         self.parent, self.instance = self.parent[:end], self.instance[:end]
-        self.concrete = [w[:end] for w in self.concrete]
+        if self.concrete is not None:
+            self.concrete = [w[:end] for w in self.concrete]
         kept = int(np.searchsorted(self.new, end))
         self.new, self.fresh = self.new[:kept], self.fresh[:kept]
         self.bad = {p: pos for p, pos in self.bad.items() if pos < end}
+        self.bad_state = {p: self.bad_state[p] for p in self.bad}
         self.violated = {p: j for p, j in self.violated.items() if j < kept}
         self.satisfied = {p: j for p, j in self.satisfied.items() if j < kept}
         if self.dead is not None and self.dead > last_parent:
@@ -292,11 +344,16 @@ class _Engine:
         self.frontier, self.frontier_base = empty, 0
         self.upcoming: list[np.ndarray] = []
         self.distinct = 0
-        # parent number and action instance of every state, in runs (-1: initial)
         self.edges: _Edges | None = None  # every edge too, when the graph is recorded
+        # Each state's parent and action instance, for traces, in runs (one per chunk): the
+        # run's first number, the number of its chunk's first parent (-1: initial states),
+        # and per state its parent's position in that chunk and its instance (2 + 1 bytes
+        # where a model has at most 256 instances, instead of an 8-byte number and more)
         self.starts: list[int] = []
-        self.parents: list[np.ndarray] = []
+        self.bases: list[int] = []
+        self.offsets: list[np.ndarray] = []
         self.vias: list[np.ndarray] = []
+        self.via_dtype = np.uint8 if len(self.names) <= 256 else np.int16
 
     # --- the search ---------------------------------------------------------------------------
 
@@ -342,7 +399,7 @@ class _Engine:
         new = np.sort(first)
         minus_one = np.full(len(new), -1, dtype=np.int64)
         self.roots = [self.layout.unpack(k) for k in keys[new]]
-        self._add(keys[new], minus_one, minus_one.astype(np.int16))
+        self._add(keys[new], -1, np.zeros(len(new), dtype=np.int16), minus_one)
         chunk = _Chunk(minus_one, minus_one, words, new, keys[new])
         self._check_new(chunk, keys[new])
         self._report(chunk, 0, 0)
@@ -367,15 +424,15 @@ class _Engine:
         if self.edges is not None:
             expanded = len(parents) if last is None else last + 1
             self.edges.counts.append(np.bincount(chunk.parent, minlength=expanded)[:expanded])
+            assert chunk.concrete is not None  # kept when edges are recorded
             self.edges.targets.append(self.layout.combine(chunk.concrete))
             self.edges.instances.append(chunk.instance)
         stats = self.search.stats
         stats.generated += len(chunk.parent)
         self.fired += np.bincount(chunk.instance, minlength=len(self.names))
-        parent_ids = chunk.parent[chunk.new].astype(np.int64) + (self.frontier_base + start)
         via = chunk.instance[chunk.new]
         self.found += np.bincount(via, minlength=len(self.names))
-        self._add(chunk.fresh, parent_ids, via)
+        self._add(chunk.fresh, self.frontier_base + start, chunk.parent[chunk.new], via)
         self._report(chunk, first_new, self.frontier_base + start)
         return stop
 
@@ -404,29 +461,40 @@ class _Engine:
             none = np.empty(0, dtype=np.int16)
             empty = [np.empty(0, dtype=np.uint64) for _ in words]
             return _Chunk(none, none, empty, none.astype(np.int64), self.layout.combine(empty))
-        parent = np.concatenate(positions)
+        parent = _drain(positions, np.int16)
         order = _stable_order(parent, len(words[0]))
         parent = parent[order]
-        concrete = [np.concatenate(part)[order] for part in parts]
-        new, fresh = self._fresh(self.layout.combine(concrete))
-        chunk = _Chunk(parent, np.concatenate(instances)[order], concrete, new, fresh)
+        instance = _drain(instances, np.int16)[order]
+        # each word's parts freed once ordered: the successors are held once when deduplicated
+        concrete = [_drain(part, np.uint64)[order] for part in parts]
+        first_bad: dict[int, int] = {}
         if bad:
             rank = np.empty_like(order)
             rank[order] = np.arange(len(order))
             for p, hits in bad:
                 if p not in self.search.violations:
                     first = int(rank[hits].min())
-                    chunk.bad[p] = min(first, chunk.bad.get(p, first))
-        return chunk
+                    first_bad[p] = min(first, first_bad.get(p, first))
+        del order
+        layout = self.layout
+        bad_state = {
+            p: layout.unpack(layout.combine([w[pos : pos + 1] for w in concrete]))
+            for p, pos in first_bad.items()
+        }
+        # the successors are sorted in place when deduplicated, unless the edges need them
+        keep = self.edges is not None
+        new, fresh = self._fresh(layout.combine(concrete), consume=not keep)
+        kept = concrete if keep else None
+        return _Chunk(parent, instance, kept, new, fresh, first_bad, bad_state)
 
-    def _fresh(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _fresh(self, keys: np.ndarray, consume: bool) -> tuple[np.ndarray, np.ndarray]:
         """The new states among the successors ``keys``: the position of the first successor
-        of each (ascending) and its canonical key.
+        of each (ascending) and its canonical key; with ``consume``, ``keys`` is reordered.
 
         Only distinct successors not already visited are canonicalised: a successor whose key
         is a visited key is a visited canonical state, whatever its orbit."""
         spare = self.layout.spare_bits
-        unique, first = _first_occurrences(keys, spare)
+        unique, first = _first_occurrences(keys, spare, consume)
         unseen = ~(self._seen(unique))
         unique, first = unique[unseen], first[unseen]
         if self.canon is not None and len(unique):
@@ -434,7 +502,7 @@ class _Engine:
             first = first[by_position]
             layout = self.layout
             canonical = layout.combine(self.canon(layout.split(unique[by_position])))
-            unique, earliest = _first_occurrences(canonical, spare)
+            unique, earliest = _first_occurrences(canonical, spare, consume=True)
             first = first[earliest]
             unseen = ~self._seen(unique)
             unique, first = unique[unseen], first[unseen]
@@ -491,16 +559,18 @@ class _Engine:
                 stop, last = "max_states", at
         return stop, last
 
-    def _add(self, keys: np.ndarray, parent_ids: np.ndarray, via: np.ndarray) -> None:
-        """Number the new states ``keys`` (in order of discovery) and remember their links."""
+    def _add(self, keys: np.ndarray, base: int, offsets: np.ndarray, via: np.ndarray) -> None:
+        """Number the new states ``keys`` (in order of discovery) and remember their links:
+        parent number ``base`` + ``offsets`` (-1 if ``base`` is), action instance ``via``."""
         if not len(keys):
             return
         self.level = _merge_in_place(self.level, np.sort(keys))
         self.starts.append(self.distinct)
-        self.parents.append(parent_ids.astype(np.int32))
+        self.bases.append(base)
+        self.offsets.append(offsets.astype(np.int16))
         if self.edges is not None:
             self.edges.numbered.append(keys)
-        self.vias.append(via.astype(np.int16))
+        self.vias.append(via.astype(self.via_dtype))
         self.upcoming.append(keys)
         self.distinct += len(keys)
 
@@ -525,10 +595,7 @@ class _Engine:
         if chunk.dead is not None:
             search.deadlock = self._trace(parent_base + chunk.dead, None, None)
         for p, pos in chunk.bad.items():
-            state = self.layout.unpack(
-                self.layout.combine([w[pos : pos + 1] for w in chunk.concrete])
-            )
-            last = (int(chunk.instance[pos]), state)
+            last = (int(chunk.instance[pos]), chunk.bad_state[p])
             search.violations[p] = self._trace(parent_base + int(chunk.parent[pos]), last, p)
 
     def _trace(self, number: int, last: tuple[int, State] | None, prop: int | None) -> Trace:
@@ -538,12 +605,11 @@ class _Engine:
         cursor = number
         while True:
             run = bisect.bisect_right(self.starts, cursor) - 1
-            at = cursor - self.starts[run]
-            parent = int(self.parents[run][at])
-            if parent < 0:
+            if self.bases[run] < 0:
                 break
+            at = cursor - self.starts[run]
             vias.append(int(self.vias[run][at]))
-            cursor = parent
+            cursor = self.bases[run] + int(self.offsets[run][at])
         state = self.roots[cursor]
         chain = [(-1, state)]
         for via in reversed(vias):
@@ -577,6 +643,15 @@ class _Engine:
             out.append((i, t))
             bad.extend((p, i, t) for p, m in violations if m[0])
 
+    def links(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every state's parent's number and action instance (-1 for an initial state)."""
+        parents, vias = [], []
+        for base, offsets, via in zip(self.bases, self.offsets, self.vias, strict=True):
+            initial = base < 0
+            parents.append(np.full(len(offsets), -1) if initial else offsets + np.int64(base))
+            vias.append(np.full(len(via), -1) if initial else via.astype(np.int64))
+        return _concat(parents, np.int64), _concat(vias, np.int64)
+
     def finish(self) -> None:
         """The statistics the explicit engine keeps, whatever stopped the search."""
         stats = self.search.stats
@@ -590,4 +665,4 @@ class _Engine:
         """Free the visited set (after a MemoryError: the reports need memory)."""
         empty = np.empty(0, dtype=self.layout.key_dtype)
         self.visited = self.level = self.frontier = empty
-        self.parents, self.vias, self.upcoming = [], [], []
+        self.offsets, self.vias, self.upcoming = [], [], []
