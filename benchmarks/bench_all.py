@@ -13,14 +13,18 @@ entry (``mrkcheck check ... --no-liveness --no-independence --quiet --json``) th
 with ``--max-states 1`` (the first warms up imports; the second, the "setup", is the model
 build, symmetry check and compilation that the real check repeats), then in full. ``check CPU``
 is the full check's CPU time (user + system), ``search CPU`` is that less the setup's, and
-``generated/s`` is generated states per second of search CPU. Before the full check the kernel's
-record of peak resident memory is reset (``/proc/self/clear_refs``): ``B/state`` is (peak -
-resident memory before the check) / distinct states, i.e. everything the check holds per state,
-traces and temporaries included, on top of the warmed-up process. ``B/state beyond setup``
-subtracts the peak that a check of one state reaches the same way (model build, Z3's symmetry
-check, code generation: a fixed cost, not a per-state one) before dividing: what each further
-state costs. ``process CPU`` and ``peak
-MiB`` are the whole process's (three checks, start-up included). Per-state figures are shown
+``generated/s`` is generated states per second of search CPU. Memory per distinct state, two
+ways. ``B/state allocated``: the full check is run once more, in a process of its own, under
+``tracemalloc``, which counts every numpy array and Python object by its size: the most the
+backend's search loop holds at once above what was held when it began (after its setup: code
+generation and symmetry tables are fixed costs), divided by the distinct states: keys, trace
+links, frontier and temporaries, exactly, the same from run to run. ``B/state resident``: before the timed full check the
+kernel's record of peak resident memory is reset (``/proc/self/clear_refs``), and (peak -
+resident memory before the check) / distinct states: what the process grew by, which also
+depends on how much of the warm-up's freed memory glibc's allocator kept and hands back (on KMS
+3x2 it varied from 27 to 40 bytes per state for the same code: ``mallinfo2`` showed 9 to 16 MiB
+free inside the heap). ``process CPU`` and ``peak MiB`` are the whole process's (three checks,
+start-up included). Per-state figures are shown
 only from 100,000 distinct states on: below, fixed costs dominate them. Spin (Debian's ``spin``, ``gcc -O2 -DSAFETY -DBFS``, as
 ``../shared/peers/README.md`` says) runs the peer model's Promela text; its ``spin -a`` and gcc
 times are reported apart, and its run alternates with mrkcheck's on the same instance, pair
@@ -42,6 +46,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +80,7 @@ VECTORISED_ONLY = [
 # Spin against mrkcheck: (Regions, key sets, pan's -w), pairs per backend
 SPIN_CASES = [(4, 1, 22), (5, 1, 24)]
 PAIRS = 3
+PER_STATE_FROM = 100_000  # distinct states; below, fixed costs dominate per-state figures
 
 
 def run(argv: list[str], cwd: Path | None = None) -> tuple[float, float, int, str]:
@@ -98,6 +104,9 @@ def mrkcheck(args: list[str], backend: str, symmetry: bool) -> dict:
     argv += ["--symmetry"] if symmetry else []
     wall, cpu, rss, out = run([sys.executable, __file__, "--child", json.dumps(argv)])
     measured = json.loads(out.strip().splitlines()[-1])
+    if measured["distinct"] >= PER_STATE_FROM:  # in a process of its own: tracemalloc is slow
+        _, _, _, out = run([sys.executable, __file__, "--allocated", json.dumps(argv)])
+        measured.update(json.loads(out.strip().splitlines()[-1]))
     return {"process_wall": wall, "process_cpu": cpu, "process_rss": rss, **measured}
 
 
@@ -123,15 +132,48 @@ def child(argv: list[str]) -> None:
         cpu0 = cpu()
         cli(setup)  # model build, symmetry check, compilation: the check less its search
         setup_cpu = cpu() - cpu0
-        setup_above = _status("VmHWM") - baseline
         baseline = _reset_peak()
         cpu0, wall0 = cpu(), time.perf_counter()
         code = cli(["check", *argv, "--json", str(summary)])
         check_cpu, check_wall = cpu() - cpu0, time.perf_counter() - wall0
         stats = json.loads(summary.read_text())["stats"]
-    above = _status("VmHWM") - baseline
+        above = _status("VmHWM") - baseline
     measured = {"exit": code, "cpu": check_cpu, "setup": setup_cpu, "wall": check_wall}
-    print(json.dumps({**measured, "above": above, "setup_above": setup_above, **stats}))
+    print(json.dumps({**measured, "above": above, **stats}))
+
+
+def allocated_child(argv: list[str]) -> None:
+    """Check ``argv`` in full under ``tracemalloc`` (numpy reports its arrays to it) and print
+    the most memory the search loop held at once beyond what was held when it began, in bytes.
+    A benchmark may reach inside: each backend's search loop is wrapped, after its setup (code
+    generation, symmetry tables: fixed costs, not per-state ones)."""
+    import contextlib
+    import io
+    import tracemalloc
+
+    from mrkcheck.check import explicit, vectorised
+    from mrkcheck.cli import main as cli
+
+    peaks: list[int] = []
+
+    def measured(loop: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            held = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            try:
+                return loop(*args, **kwargs)
+            finally:
+                peaks.append(tracemalloc.get_traced_memory()[1] - held)
+
+        return wrapped
+
+    explicit._explore = measured(explicit._explore)  # type: ignore[assignment]
+    vectorised._Engine.run = measured(vectorised._Engine.run)  # type: ignore[method-assign]
+    with contextlib.redirect_stdout(io.StringIO()):
+        tracemalloc.start()
+        cli(["check", *argv])
+        tracemalloc.stop()
+    print(json.dumps({"allocated": max(peaks)}))
 
 
 def _reset_peak() -> int:
@@ -165,11 +207,9 @@ def measure(name: str, args: list[str], symmetry: bool, backend: str) -> dict:
         "generated_per_s": round(m["generated"] / search),
         "peak_mib": round(m["process_rss"] / 2**20, 1),
         "bytes_per_state": round(max(m["above"], 0) / max(m["distinct"], 1), 1),
-        # What the states cost beyond a check of one state (whose setup peak is a fixed cost)
-        "search_bytes_per_state": round(
-            max(m["above"] - m["setup_above"], 0) / max(m["distinct"], 1), 1
-        ),
     }
+    if "allocated" in m:
+        row["allocated_bytes_per_state"] = round(m["allocated"] / m["distinct"], 1)
     print(json.dumps(row), flush=True)
     return row
 
@@ -255,20 +295,20 @@ def markdown(rows: list[dict], spin: list[dict], meta: dict) -> str:
         f"Taken {meta['date']} on {meta['cpus']} cores ({meta['load']}); Python {meta['python']}.",
         "",
         "| case | backend | symmetry | distinct | generated | depth | check wall s | check CPU s "
-        "| search CPU s | process CPU s | generated/s (search CPU) | peak MiB | B/state "
-        "| B/state beyond setup |",
+        "| search CPU s | process CPU s | generated/s (search CPU) | peak MiB | B/state resident "
+        "| B/state allocated |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        big = r["distinct"] >= 100_000  # below, start-up noise dominates the per-state figures
+        big = r["distinct"] >= PER_STATE_FROM
         rate = f"{r['generated_per_s']:,}" if big else "–"
         per_state = r["bytes_per_state"] if big else "–"
-        beyond = r.get("search_bytes_per_state", "–") if big else "–"
+        allocated = r.get("allocated_bytes_per_state", "–") if big else "–"
         lines.append(
             f"| {r['case']} | {r['backend']} | {'yes' if r['symmetry'] else 'no'} | "
             f"{r['distinct']:,} | {r['generated']:,} | {r['depth']} | {r['check_wall_s']} | "
             f"{r['check_cpu_s']} | {r['search_cpu_s']} | {r['process_cpu_s']} | {rate} | "
-            f"{r['peak_mib']} | {per_state} | {beyond} |"
+            f"{r['peak_mib']} | {per_state} | {allocated} |"
         )
     if spin:
         lines += [
@@ -304,9 +344,13 @@ def main() -> None:
         "--backend", choices=BACKENDS, action="append", help="only this backend (repeatable)"
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)  # one measured check (internal)
+    parser.add_argument("--allocated", help=argparse.SUPPRESS)  # one traced check (internal)
     args = parser.parse_args()
     if args.child:
         child(json.loads(args.child))
+        return
+    if args.allocated:
+        allocated_child(json.loads(args.allocated))
         return
     backends = tuple(args.backend or BACKENDS)
     wanted = _selection(args.quick, args.largest)

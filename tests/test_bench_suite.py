@@ -2,6 +2,7 @@
 minutes): one measured check of a small instance reports the peer table's counts, and the
 report renders its rows."""
 
+import json
 import sys
 
 import pytest
@@ -18,3 +19,14 @@ def test_one_measured_check_has_the_peer_counts():
     assert 0 <= row["search_cpu_s"] <= row["check_cpu_s"] <= row["process_cpu_s"]
     text = bench_all.markdown([row], [], {"date": "d", "cpus": 2, "load": "l", "python": "3"})
     assert "| peer 3x1 | vectorised | yes | 491 | 2,808 | 14 |" in text
+
+
+@pytest.mark.parametrize("backend", ["explicit", "vectorised"])
+def test_allocated_memory_is_measured_in_the_search_loop(backend):
+    """The exact measure (tracemalloc, in a process of its own) sees the search loop of either
+    backend, and at its peak the loop holds at least every distinct state's 8-byte key."""
+    argv = ["peer", "--regions", "3", "--no-deadlock", "--backend", backend, "--no-liveness"]
+    command = [sys.executable, bench_all.__file__, "--allocated", json.dumps(argv)]
+    _, _, _, out = bench_all.run(command)
+    allocated = json.loads(out.strip().splitlines()[-1])["allocated"]
+    assert allocated >= 2_697 * 8  # the peer model's 2,697 states on 3 Regions, unreduced
