@@ -13,18 +13,20 @@ entry (``mrkcheck check ... --no-liveness --no-independence --quiet --json``) th
 with ``--max-states 1`` (the first warms up imports; the second, the "setup", is the model
 build, symmetry check and compilation that the real check repeats), then in full. ``check CPU``
 is the full check's CPU time (user + system), ``search CPU`` is that less the setup's, and
-``generated/s`` is generated states per second of search CPU. Memory per distinct state, two
-ways. ``B/state allocated``: the full check is run once more, in a process of its own, under
-``tracemalloc``, which counts every numpy array and Python object by its size: the most the
-backend's search loop holds at once above what was held when it began (after its setup: code
-generation and symmetry tables are fixed costs), divided by the distinct states: keys, trace
-links, frontier and temporaries, exactly, the same from run to run. ``B/state resident``: before the timed full check the
-kernel's record of peak resident memory is reset (``/proc/self/clear_refs``), and (peak -
-resident memory before the check) / distinct states: what the process grew by, which also
-depends on how much of the warm-up's freed memory glibc's allocator kept and hands back (on KMS
-3x2 it varied from 27 to 40 bytes per state for the same code: ``mallinfo2`` showed 9 to 16 MiB
-free inside the heap). ``process CPU`` and ``peak MiB`` are the whole process's (three checks,
-start-up included). Per-state figures are shown
+``generated/s`` is generated states per second of search CPU. Memory per distinct state is
+what the backend's search loop adds (it follows the setup: model, generated code and symmetry
+tables are fixed costs, not per-state ones), measured two ways and divided by the distinct
+states. ``B/state resident``: in the timed full check, the kernel's record of peak resident
+memory is reset as the search loop starts (``/proc/self/clear_refs``): its peak less the
+resident memory then. ``B/state allocated``: the full check run once more, in a process of its
+own, under ``tracemalloc``, which counts every numpy array and Python object by its size: the
+most the search loop holds at once above what was held when it began: keys, trace links,
+frontier and temporaries, exactly, the same from run to run (resident memory also holds what
+glibc's allocator keeps of freed temporaries). The rise of resident memory over the whole
+check, used before, mixed in the setup's memory, by how much depended on what the earlier checks
+of the process had left to the garbage collector: on KMS 3x2 it varied from 27 to 44 bytes per
+state for the same code, 2 to 40 MiB of it before the first state. ``process CPU`` and ``peak
+MiB`` are the whole process's (three checks, start-up included). Per-state figures are shown
 only from 100,000 distinct states on: below, fixed costs dominate them. Spin (Debian's ``spin``, ``gcc -O2 -DSAFETY -DBFS``, as
 ``../shared/peers/README.md`` says) runs the peer model's Promela text; its ``spin -a`` and gcc
 times are reported apart, and its run alternates with mrkcheck's on the same instance, pair
@@ -98,8 +100,9 @@ def run(argv: list[str], cwd: Path | None = None) -> tuple[float, float, int, st
 
 def mrkcheck(args: list[str], backend: str, symmetry: bool) -> dict:
     """One check in a process of its own (see :func:`child`): its JSON statistics, the CPU and
-    wall time of the check, its memory above the warmed-up process, and the whole process's
-    CPU time and peak memory."""
+    wall time of the check, the resident memory its search loop added, and the whole process's
+    CPU time and peak memory; for a large one, the memory its search loop allocated (another
+    process, see :func:`allocated_child`)."""
     argv = [*args, "--backend", backend, "--no-liveness", "--no-independence", "--quiet"]
     argv += ["--symmetry"] if symmetry else []
     wall, cpu, rss, out = run([sys.executable, __file__, "--child", json.dumps(argv)])
@@ -111,9 +114,10 @@ def mrkcheck(args: list[str], backend: str, symmetry: bool) -> dict:
 
 
 def child(argv: list[str]) -> None:
-    """Check ``argv`` twice in this process: first with ``--max-states 1`` (imports, model
-    build, symmetry check, compilation: the process warmed up), then, after resetting the peak
-    resident memory the kernel keeps (``/proc/self/clear_refs``), in full; print one JSON line."""
+    """Check ``argv`` three times in this process: twice with ``--max-states 1`` (imports; then
+    the setup: model build, symmetry check, compilation), then in full, the kernel's record of
+    peak resident memory reset as its search loop starts (``/proc/self/clear_refs``); print one
+    JSON line."""
     import contextlib
     import io
     import resource
@@ -128,47 +132,67 @@ def child(argv: list[str]) -> None:
         summary = Path(tmp) / "summary.json"
         setup = ["check", *argv, "--max-states", "1", "--allow-incomplete"]
         cli(setup)  # imports, caches
-        baseline = _reset_peak()
         cpu0 = cpu()
         cli(setup)  # model build, symmetry check, compilation: the check less its search
         setup_cpu = cpu() - cpu0
-        baseline = _reset_peak()
+        resident = _around_search_loop(_resident_growth)
         cpu0, wall0 = cpu(), time.perf_counter()
         code = cli(["check", *argv, "--json", str(summary)])
         check_cpu, check_wall = cpu() - cpu0, time.perf_counter() - wall0
         stats = json.loads(summary.read_text())["stats"]
-        above = _status("VmHWM") - baseline
     measured = {"exit": code, "cpu": check_cpu, "setup": setup_cpu, "wall": check_wall}
-    print(json.dumps({**measured, "above": above, **stats}))
+    print(json.dumps({**measured, "resident": max(resident), **stats}))
 
 
-def allocated_child(argv: list[str]) -> None:
-    """Check ``argv`` in full under ``tracemalloc`` (numpy reports its arrays to it) and print
-    the most memory the search loop held at once beyond what was held when it began, in bytes.
-    A benchmark may reach inside: each backend's search loop is wrapped, after its setup (code
-    generation, symmetry tables: fixed costs, not per-state ones)."""
-    import contextlib
-    import io
-    import tracemalloc
-
+def _around_search_loop(measure: Callable[[], Callable[[], int]]) -> list[int]:
+    """Wrap each backend's search loop (what follows its setup: code generation and symmetry
+    tables are fixed costs, not per-state ones) with ``measure``, called as the loop starts; what
+    it returns is called as the loop ends, and its figures are appended to the list returned.
+    A benchmark may reach inside."""
     from mrkcheck.check import explicit, vectorised
-    from mrkcheck.cli import main as cli
 
-    peaks: list[int] = []
+    figures: list[int] = []
 
     def measured(loop: Callable[..., Any]) -> Callable[..., Any]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            held = tracemalloc.get_traced_memory()[0]
-            tracemalloc.reset_peak()
+            ended = measure()
             try:
                 return loop(*args, **kwargs)
             finally:
-                peaks.append(tracemalloc.get_traced_memory()[1] - held)
+                figures.append(ended())
 
         return wrapped
 
     explicit._explore = measured(explicit._explore)  # type: ignore[assignment]
     vectorised._Engine.run = measured(vectorised._Engine.run)  # type: ignore[method-assign]
+    return figures
+
+
+def _resident_growth() -> Callable[[], int]:
+    """From now on, how far resident memory rises above its present level (peak reset now)."""
+    start = _reset_peak()
+    return lambda: _status("VmHWM") - start
+
+
+def _allocation_growth() -> Callable[[], int]:
+    """From now on, how far memory allocated (``tracemalloc``) rises above what is held now."""
+    import tracemalloc
+
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    return lambda: tracemalloc.get_traced_memory()[1] - held
+
+
+def allocated_child(argv: list[str]) -> None:
+    """Check ``argv`` in full under ``tracemalloc`` (numpy reports its arrays to it) and print
+    the most memory the search loop held at once beyond what was held when it began, in bytes."""
+    import contextlib
+    import io
+    import tracemalloc
+
+    from mrkcheck.cli import main as cli
+
+    peaks = _around_search_loop(_allocation_growth)
     with contextlib.redirect_stdout(io.StringIO()):
         tracemalloc.start()
         cli(["check", *argv])
@@ -206,7 +230,7 @@ def measure(name: str, args: list[str], symmetry: bool, backend: str) -> dict:
         "search_cpu_s": round(search, 2),
         "generated_per_s": round(m["generated"] / search),
         "peak_mib": round(m["process_rss"] / 2**20, 1),
-        "bytes_per_state": round(max(m["above"], 0) / max(m["distinct"], 1), 1),
+        "bytes_per_state": round(m["resident"] / max(m["distinct"], 1), 1),
     }
     if "allocated" in m:
         row["allocated_bytes_per_state"] = round(m["allocated"] / m["distinct"], 1)
