@@ -22,7 +22,8 @@ resident memory then. ``B/state allocated``: the full check run once more, in a 
 own, under ``tracemalloc``, which counts every numpy array and Python object by its size: the
 most the search loop holds at once above what was held when it began: keys, trace links,
 frontier and temporaries, exactly, the same from run to run (resident memory also holds what
-glibc's allocator keeps of freed temporaries). The rise of resident memory over the whole
+glibc's allocator keeps of freed temporaries); for the vectorised backend only (tracing each of
+the explicit engine's millions of tuples made KMS 4x1, 10 s untraced, last over 7 minutes). The rise of resident memory over the whole
 check, used before, mixed in the setup's memory, by how much depended on what the earlier checks
 of the process had left to the garbage collector: on KMS 3x2 it varied from 27 to 44 bytes per
 state for the same code, 2 to 40 MiB of it before the first state. ``process CPU`` and ``peak
@@ -107,7 +108,9 @@ def mrkcheck(args: list[str], backend: str, symmetry: bool) -> dict:
     argv += ["--symmetry"] if symmetry else []
     wall, cpu, rss, out = run([sys.executable, __file__, "--child", json.dumps(argv)])
     measured = json.loads(out.strip().splitlines()[-1])
-    if measured["distinct"] >= PER_STATE_FROM:  # in a process of its own: tracemalloc is slow
+    # in a process of its own; not the explicit engine's: its millions of tuples, each one
+    # traced, made tracemalloc's run of KMS 4x1 (10 s untraced) last more than 7 minutes
+    if measured["distinct"] >= PER_STATE_FROM and backend == "vectorised":
         _, _, _, out = run([sys.executable, __file__, "--allocated", json.dumps(argv)])
         measured.update(json.loads(out.strip().splitlines()[-1]))
     return {"process_wall": wall, "process_cpu": cpu, "process_rss": rss, **measured}
