@@ -28,6 +28,7 @@ state graph that :mod:`mrkcheck.check.liveness` reads, numbered as the explicit 
 from __future__ import annotations
 
 import bisect
+import gc
 import time
 from array import array
 from dataclasses import dataclass, field
@@ -96,6 +97,11 @@ def check(
         # what replaying a trace under symmetry calls: this engine's step, not the compiled one
         unused = _not_needed
         search.compiled = Compiled(engine.step, unused, unused, unused, [], [], [], "")
+        # the cycles that building and compiling the model left (syntax trees, generated code,
+        # Z3's objects) freed first, so that the search reuses their memory instead of growing
+        # the process (KMS 3x2: a peak of 158 MB instead of 173; the explicit engine's is not
+        # lowered: its own states dominate it)
+        gc.collect()
         stopped = engine.run(deadlock, limits, progress, started, stop_when_all_violated)
         complete = stopped == "exhausted"
     except KeyboardInterrupt:
