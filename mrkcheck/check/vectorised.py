@@ -166,28 +166,28 @@ def _first_occurrences(
     for b, (block_distinct, _) in enumerate(blocks):
         np.bitwise_or(block_distinct, np.uint64(b), out=tagged[at : at + len(block_distinct)])
         at += len(block_distinct)
-    distinct, earliest = _packed_first(tagged, spare, positioned=False)
-    del tagged
-    first = np.empty(len(distinct), dtype=np.intp)
-    for b, (block_distinct, block_first) in enumerate(blocks):
-        mine = np.flatnonzero(earliest == b)
-        first[mine] = block_first[np.searchsorted(block_distinct, distinct[mine])] + b * block
-    return distinct, first
+    tagged.sort()
+    # a block's keys keep their order among the sorted tagged keys: its first positions follow
+    low = np.uint64(block - 1)
+    tags = tagged & low
+    first = np.empty(len(tagged), dtype=np.intp)
+    for b, (_, block_first) in enumerate(blocks):
+        first[tags == b] = block_first + b * block
+    starts = _differ_above(tagged, low)  # the first of a run: from the earliest block holding it
+    distinct = tagged[starts]
+    distinct &= ~low
+    return distinct, first[starts]
 
 
-def _packed_first(
-    keys: np.ndarray, spare: int, positioned: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct keys (their ``spare`` low bits cleared) and, for each, the least value of
-    those bits among its copies: its first position, unless ``positioned`` is false and the
-    bits already hold something else. ``keys``, at most ``2**spare`` of them, is sorted in place."""
+def _packed_first(keys: np.ndarray, spare: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys and where each first occurs, ``keys`` (at most ``2**spare`` of them,
+    their ``spare`` low bits clear) sorted in place with their positions in those bits."""
     low = np.uint64((1 << spare) - 1)
-    if positioned:
-        for at in range(0, len(keys), BLOCK):
-            keys[at : at + BLOCK] |= np.arange(at, min(at + BLOCK, len(keys)), dtype=np.uint64)
+    for at in range(0, len(keys), BLOCK):
+        keys[at : at + BLOCK] |= np.arange(at, min(at + BLOCK, len(keys)), dtype=np.uint64)
     keys.sort()
     distinct = keys[_differ_above(keys, low)]
-    least = (distinct & low).view(np.intp)  # small: the same bits as a signed integer
+    least = (distinct & low).view(np.int64)  # positions: the same bits, signed
     distinct &= ~low
     return distinct, least
 
