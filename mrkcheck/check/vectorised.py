@@ -162,17 +162,23 @@ def _first_occurrences(
         for part in (keys[at : at + block] for at in range(0, n, block))
     ]
     tagged = np.empty(sum(len(distinct) for distinct, _ in blocks), dtype=np.uint64)
+    firsts: list[np.ndarray] = []
     at = 0
-    for b, (block_distinct, _) in enumerate(blocks):
+    blocks.reverse()
+    while blocks:  # each block's keys freed once tagged
+        block_distinct, block_first = blocks.pop()
+        b = len(firsts)
         np.bitwise_or(block_distinct, np.uint64(b), out=tagged[at : at + len(block_distinct)])
         at += len(block_distinct)
+        firsts.append(block_first + b * block)
     tagged.sort()
     # a block's keys keep their order among the sorted tagged keys: its first positions follow
     low = np.uint64(block - 1)
-    tags = tagged & low
-    first = np.empty(len(tagged), dtype=np.intp)
-    for b, (_, block_first) in enumerate(blocks):
-        first[tags == b] = block_first + b * block
+    tags = (tagged & low).astype(np.uint32)
+    first = np.empty(len(tagged), dtype=np.int64)
+    for b, block_first in enumerate(firsts):
+        first[tags == b] = block_first
+    del tags, firsts
     starts = _differ_above(tagged, low)  # the first of a run: from the earliest block holding it
     distinct = tagged[starts]
     distinct &= ~low
