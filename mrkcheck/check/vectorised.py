@@ -155,7 +155,7 @@ def _first_occurrences(
     if spare < 8 or n > block * block:  # blocks too many or too small: an unstable argsort
         order = np.argsort(keys)
         ordered = keys[order]
-        starts = _run_starts(ordered)
+        starts = np.flatnonzero(_differ_above(ordered, np.uint64(0)))
         return ordered[starts], np.minimum.reduceat(order, starts)
     blocks = [
         _packed_first(part if consume else part.copy(), spare)
@@ -212,11 +212,6 @@ def _stable_order(values: np.ndarray, bound: int) -> np.ndarray:
     packed = (values.astype(np.uint32) << np.uint32(low)) | np.arange(n, dtype=np.uint32)
     packed.sort()
     return (packed & np.uint32((1 << low) - 1)).astype(np.intp)
-
-
-def _run_starts(ordered: np.ndarray) -> np.ndarray:
-    """Where each run of equal values of the sorted, non-empty ``ordered`` starts."""
-    return np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
 
 
 def _differ_above(ordered: np.ndarray, low: np.uint64) -> np.ndarray:
