@@ -23,10 +23,11 @@ own, under ``tracemalloc``, which counts every numpy array and Python object by 
 most the search loop holds at once above what was held when it began: keys, trace links,
 frontier and temporaries, exactly, the same from run to run (resident memory also holds what
 glibc's allocator keeps of freed temporaries); for the vectorised backend only (tracing each of
-the explicit engine's millions of tuples made KMS 4x1, 10 s untraced, last over 7 minutes). The rise of resident memory over the whole
-check, used before, mixed in the setup's memory, by how much depended on what the earlier checks
-of the process had left to the garbage collector: on KMS 3x2 it varied from 27 to 44 bytes per
-state for the same code, 2 to 40 MiB of it before the first state. ``process CPU`` and ``peak
+the explicit engine's millions of tuples made KMS 4x1, 10 s untraced, last over 7 minutes). The
+rise of resident memory over the whole check, used before, mixed in the setup's memory, by how
+much depended on what the earlier checks of the process had left to the garbage collector: on
+KMS 3x2 it varied from 27 to 44 bytes per state for the same code, 2 to 40 MiB of it before the
+first state. ``process CPU`` and ``peak
 MiB`` are the whole process's (three checks, start-up included). Per-state figures are shown
 only from 100,000 distinct states on: below, fixed costs dominate them. Spin (Debian's ``spin``, ``gcc -O2 -DSAFETY -DBFS``, as
 ``../shared/peers/README.md`` says) runs the peer model's Promela text; its ``spin -a`` and gcc
@@ -106,14 +107,17 @@ def mrkcheck(args: list[str], backend: str, symmetry: bool) -> dict:
     process, see :func:`allocated_child`)."""
     argv = [*args, "--backend", backend, "--no-liveness", "--no-independence", "--quiet"]
     argv += ["--symmetry"] if symmetry else []
-    wall, cpu, rss, out = run([sys.executable, __file__, "--child", json.dumps(argv)])
-    measured = json.loads(out.strip().splitlines()[-1])
-    # in a process of its own; not the explicit engine's: its millions of tuples, each one
-    # traced, made tracemalloc's run of KMS 4x1 (10 s untraced) last more than 7 minutes
-    if measured["distinct"] >= PER_STATE_FROM and backend == "vectorised":
-        _, _, _, out = run([sys.executable, __file__, "--allocated", json.dumps(argv)])
-        measured.update(json.loads(out.strip().splitlines()[-1]))
+    wall, cpu, rss, measured = run_child("--child", argv)
+    if measured["distinct"] >= PER_STATE_FROM and backend == "vectorised":  # see the docstring
+        measured.update(run_child("--allocated", argv)[3])
     return {"process_wall": wall, "process_cpu": cpu, "process_rss": rss, **measured}
+
+
+def run_child(role: str, argv: list[str]) -> tuple[float, float, int, dict]:
+    """This script run as ``--child`` or ``--allocated`` on ``argv``: what :func:`run` measures,
+    and the JSON line the child prints last."""
+    wall, cpu, rss, out = run([sys.executable, __file__, role, json.dumps(argv)])
+    return wall, cpu, rss, json.loads(out.strip().splitlines()[-1])
 
 
 def child(argv: list[str]) -> None:

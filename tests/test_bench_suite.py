@@ -2,7 +2,6 @@
 minutes): one measured check of a small instance reports the peer table's counts, and the
 report renders its rows."""
 
-import json
 import sys
 
 import pytest
@@ -26,7 +25,5 @@ def test_allocated_memory_is_measured_in_the_search_loop(backend):
     """The exact measure (tracemalloc, in a process of its own) sees the search loop of either
     backend, and at its peak the loop holds at least every distinct state's 8-byte key."""
     argv = ["peer", "--regions", "3", "--no-deadlock", "--backend", backend, "--no-liveness"]
-    command = [sys.executable, bench_all.__file__, "--allocated", json.dumps(argv)]
-    _, _, _, out = bench_all.run(command)
-    allocated = json.loads(out.strip().splitlines()[-1])["allocated"]
+    allocated = bench_all.run_child("--allocated", argv)[3]["allocated"]
     assert allocated >= 2_697 * 8  # the peer model's 2,697 states on 3 Regions, unreduced
