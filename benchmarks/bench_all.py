@@ -27,9 +27,9 @@ the explicit engine's millions of tuples made KMS 4x1, 10 s untraced, last over 
 rise of resident memory over the whole check, used before, mixed in the setup's memory, by how
 much depended on what the earlier checks of the process had left to the garbage collector: on
 KMS 3x2 it varied from 27 to 44 bytes per state for the same code, 2 to 40 MiB of it before the
-first state. ``process CPU`` and ``peak
-MiB`` are the whole process's (three checks, start-up included). Per-state figures are shown
-only from 100,000 distinct states on: below, fixed costs dominate them. Spin (Debian's ``spin``, ``gcc -O2 -DSAFETY -DBFS``, as
+first state. ``process CPU`` and ``peak MiB`` are the whole process's (three checks, start-up
+included). Per-state figures are shown only from 100,000 distinct states on: below, fixed costs
+dominate them. Spin (Debian's ``spin``, ``gcc -O2 -DSAFETY -DBFS``, as
 ``../shared/peers/README.md`` says) runs the peer model's Promela text; its ``spin -a`` and gcc
 times are reported apart, and its run alternates with mrkcheck's on the same instance, pair
 after pair, so that a change of load on the shared machine affects both; the ratio of each pair

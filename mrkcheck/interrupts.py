@@ -9,8 +9,8 @@ A command names the phase it is in (:func:`enter`), so that the last-resort mess
 
 Where the interrupt may not be raised. Python ignores an exception raised in a ``__del__`` (Z3
 frees its terms there, thousands of times a second) or in a garbage-collector callback
-(Hypothesis times every collection with one), printing a traceback; one raised inside Z3's Python layer leaves
-half-built objects whose finalizers then print tracebacks; and one that passes through code run
+(Hypothesis times every collection with one), printing a traceback; one raised inside Z3's
+Python layer leaves half-built objects whose finalizers then print tracebacks; and one that passes through code run
 by ``exec`` or ``eval`` of a string (dataclasses and namedtuples make their methods that way)
 makes CPython end the process by SIGINT at exit, whatever the command returned. So a signal
 that lands in such code is *owed*: it is raised by the next :func:`checkpoint` or by the same

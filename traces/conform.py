@@ -1,8 +1,9 @@
 """``mrkcheck conform``: drive a KMS implementation through model-generated scenarios.
 
 Each run is a Hypothesis example over the model's API actions, each call drawn among those the
-model's state makes callable (:mod:`mrkcheck.traces.conform_search`; seeded: ``--seed``), or the
-API steps of a given ITF trace. Every call is made on the endpoint too, and three things are compared:
+model's state makes callable (:mod:`mrkcheck.traces.conform_search`; seeded: ``--seed``), or
+the API steps of a given ITF trace. Every call is made on the endpoint too, and three things are
+compared:
 
 1. the outcome: success where the model predicts success, else the predicted exception (with the
    leniency §4 and §6 allow: DisabledException for the X2/3 cells, any failing guard's error when
@@ -26,10 +27,11 @@ one early bug does not hide the rest. A divergence only in what DescribeKey *dis
 primary, replica list) keeps the key set, from the closest state the model allows.
 
 Each distinct divergence is then shrunk to the shortest call sequence found that reproduces it on
-the same endpoint (Hypothesis re-finds it with the same seed and shrinks its draws, then greedy
-delta debugging drops calls; a trace file's calls by delta debugging alone; each candidate
-replayed from scratch) and written as an ITF trace of the model's run with the divergent call and the endpoint's answer in ``#meta``;
-replaying that file (``--trace``) reproduces the divergence. Rules and findings:
+the same endpoint (Hypothesis re-finds it with the same seed, its shrinker given
+``--hypothesis-replays`` candidates, none by default; then greedy delta debugging drops calls; a
+trace file's calls by delta debugging alone; each candidate replayed from scratch) and written
+as an ITF trace of the model's run with the divergent call and the endpoint's answer in
+``#meta``; replaying that file (``--trace``) reproduces the divergence. Rules and findings:
 docs/conformance.md.
 """
 

@@ -266,6 +266,8 @@ class _PieceTables:
         ]
 
     def least_one_word(self, words: Words) -> Words:
+        """:meth:`least` for one-word keys, where the least image is ``np.minimum``'s (no
+        lexicographic comparison over words)."""
         indices = self._indices(words)
         best = words[0]
         for p in range(len(self.tables[0])):
@@ -278,6 +280,7 @@ class _PieceTables:
         return [best]
 
     def least(self, words: Words) -> Words:
+        """Each key's least image over the permutations (the identity's included: the key)."""
         indices = self._indices(words)
         best = list(words)
         for p in range(len(self.tables[0])):
