@@ -198,8 +198,8 @@ def _replicate(client: Any, ref: str, c: Call, ep: Endpoint) -> Mapping[str, Any
     )
     extra: dict[str, Any] = {}
     if c.probe == "params":
-        extra = {"Description": REPLICA_DESCRIPTION, "Tags": REPLICA_TAGS}
-        extra["Policy"] = replica_policy(ep.account())
+        policy = replica_policy(ep.account())
+        extra = {"Description": REPLICA_DESCRIPTION, "Tags": REPLICA_TAGS, "Policy": policy}
     if c.probe == "single-region-key":
         ref = ep.single_region_key(client)
     resp = client.replicate_key(KeyId=ref, ReplicaRegion=region, **extra)
